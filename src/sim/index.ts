@@ -1,0 +1,14 @@
+/**
+ * The simulator's public API: run TransformerLens-shaped attention-only
+ * weights (whole sequences, batches, or one token at a time with a KV cache),
+ * and the plain mathjs reference the fast path is tested against.
+ */
+
+export { forward, forwardBatch } from "./forward.ts";
+export type { ActivationCache, ForwardOptions, ForwardResult } from "./forward.ts";
+export { IncrementalRun } from "./kvcache.ts";
+export { referenceForward } from "./reference.ts";
+export { prepare, usesSparse, SPARSE_DENSITY_THRESHOLD } from "./prepare.ts";
+export type { Linear, Precision, PreparedLayer, PreparedModel, SparseMode } from "./prepare.ts";
+export { attnOnlyConfig, mulberry32, randomTokens, randomWeights } from "./random.ts";
+export type { ModelShape, RandomWeightOptions } from "./random.ts";
