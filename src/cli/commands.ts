@@ -1,6 +1,9 @@
 /** The table of CLI commands, in the order --help lists them. */
+import { checkCommand } from "./checkCmd.ts";
 import { checkSyntaxCommand } from "./checkSyntax.ts";
 import type { Command } from "./command.ts";
+import { compileCommand } from "./compileCmd.ts";
+import { layoutCommand } from "./layoutCmd.ts";
 import { runCommand } from "./run.ts";
 
-export const commands: readonly Command[] = [runCommand, checkSyntaxCommand];
+export const commands: readonly Command[] = [runCommand, checkCommand, compileCommand, layoutCommand, checkSyntaxCommand];

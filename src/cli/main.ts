@@ -4,6 +4,7 @@
  */
 import { ProgramError } from "../lang/diagnostics.ts";
 import { InputError } from "../lang/tokens.ts";
+import { CompileError } from "../compiler/compile.ts";
 import { type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { commands } from "./commands.ts";
 
@@ -42,7 +43,7 @@ main(process.argv.slice(2)).then(
     if (e instanceof ProgramError) {
       process.stderr.write(`${e.message}\n`);
       process.exitCode = 2;
-    } else if (e instanceof UsageError || e instanceof InputError) {
+    } else if (e instanceof UsageError || e instanceof InputError || e instanceof CompileError) {
       process.stderr.write(`circuits: ${e.message}\n`);
       process.exitCode = 2;
     } else {

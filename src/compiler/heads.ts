@@ -1,0 +1,104 @@
+/**
+ * Layout → per-head circuits in named directions. Each head gets its own
+ * small d_head spaces (one for QK, one for OV) whose directions say what the
+ * head computes: `c0:a` ("conjunct 0 matches value a"), `bos`, `tie`,
+ * `self:p`, `off.lin`/`off.sq`, and for values `next:a`. The scale constants
+ * and why they suffice are in scales.ts.
+ */
+import type { Head, Program } from "../lang/program.ts";
+import { domainSize } from "../lang/program.ts";
+import { blockOf, dirLabel, type Layout } from "./layout.ts";
+import type { Scales } from "./scales.ts";
+import { NamedMap, Space } from "./space.ts";
+
+export interface HeadCircuit {
+  readonly head: Head;
+  /** 0-based layer index (TransformerLens `blocks.L`). */
+  readonly layer: number;
+  /** Head index within its layer. */
+  readonly index: number;
+  readonly qkSpace: Space;
+  readonly ovSpace: Space;
+  readonly W_Q: NamedMap; // resid → qk
+  readonly W_K: NamedMap; // resid → qk
+  readonly W_V: NamedMap; // resid → ov
+  readonly W_O: NamedMap; // ov → resid
+}
+
+/** Build every head's QK and OV maps from the meaning of the layout's directions. */
+export function layoutToHeads(program: Program, layout: Layout, scales: Scales): HeadCircuit[] {
+  return program.layers.flatMap((heads, l) => heads.map((h, index) => headCircuit(program, layout, scales, h, l, index)));
+}
+
+function headCircuit(program: Program, layout: Layout, s: Scales, head: Head, layer: number, index: number): HeadCircuit {
+  const C = program.context;
+  const resid = layout.space;
+  const qkLabels: string[] = [];
+  const sel = head.select;
+  if (sel.kind === "offset") {
+    qkLabels.push("off.lin", "off.sq");
+  } else {
+    sel.conditions.forEach((c, k) => {
+      const d = program.features.get(c.key)!.domain;
+      for (let v = 0; v < domainSize(program, d); v++) qkLabels.push(dirLabel(program, `c${k}`, d, v));
+    });
+    qkLabels.push("bos");
+    if (sel.rule !== "every") qkLabels.push("tie");
+    if (sel.strict) for (let p = 1; p < C; p++) qkLabels.push(`self:${p}`);
+  }
+  const qkSpace = new Space(qkLabels);
+  const W_Q = new NamedMap(resid, qkSpace);
+  const W_K = new NamedMap(resid, qkSpace);
+
+  if (sel.kind === "offset") {
+    // s(j) = β_off·(2·u_j·t_i − u_j²), u = p/C, t_i = (i − k)/C.
+    const b = s.offsetBeta;
+    W_K.add("pos.lin", "off.lin", 1).add("pos.sq", "off.sq", 1);
+    W_Q.add("pos.lin", "off.lin", 2 * b).add("one", "off.lin", (-2 * b * sel.k) / C).add("one", "off.sq", -b);
+  } else {
+    sel.conditions.forEach((c, k) => {
+      const kf = program.features.get(c.key)!;
+      const qf = program.features.get(c.query)!;
+      const n = domainSize(program, kf.domain);
+      for (let v = 0; v < n; v++) {
+        const dir = dirLabel(program, `c${k}`, kf.domain, v);
+        W_K.add(dirLabel(program, kf.name, kf.domain, v), dir, 1);
+        const u = v - c.shift; // query value u matches key value u + shift
+        if (u >= 0 && u < domainSize(program, qf.domain)) {
+          W_Q.add(dirLabel(program, qf.name, qf.domain, u), dir, s.beta);
+        }
+      }
+    });
+    const m = sel.conditions.length;
+    W_K.add("bos", "bos", 1);
+    W_Q.add("one", "bos", s.beta * (m - 0.5));
+    if (sel.rule !== "every") {
+      W_K.add("pos.lin", "tie", 1);
+      W_Q.add("one", "tie", sel.rule === "latest" ? s.gamma : -s.gamma);
+    }
+    if (sel.strict) {
+      for (let p = 1; p < C; p++) {
+        W_K.add(`pos:${p}`, `self:${p}`, 1);
+        W_Q.add(`pos:${p}`, `self:${p}`, -s.penalty);
+      }
+    }
+  }
+
+  const ovLabels: string[] = [];
+  for (const c of head.copies) {
+    const f = program.features.get(c.to)!;
+    for (let v = 0; v < domainSize(program, f.domain); v++) ovLabels.push(dirLabel(program, c.to, f.domain, v));
+  }
+  const ovSpace = new Space(ovLabels);
+  const W_V = new NamedMap(resid, ovSpace);
+  const W_O = new NamedMap(ovSpace, resid);
+  for (const c of head.copies) {
+    const src = blockOf(layout, c.from);
+    const dst = blockOf(layout, c.to);
+    src.labels.forEach((label, v) => {
+      W_V.add(label, dst.labels[v]!, 1);
+      W_O.add(dst.labels[v]!, dst.labels[v]!, 1);
+    });
+  }
+  return { head, layer, index, qkSpace, ovSpace, W_Q, W_K, W_V, W_O };
+}

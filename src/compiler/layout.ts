@@ -1,0 +1,135 @@
+/**
+ * Program → residual-stream layout. Every dimension of d_model belongs to a
+ * named block, and every block says who writes it and who reads it:
+ *
+ *   one        the constant 1 (from W_pos, at every position, BOS included)
+ *   bos        1 at the BOS position only (from W_E[BOS]): the fallback key
+ *   token      one-hot of the token (token:a …); zero at BOS
+ *   position   pos.lin = p/C and pos.sq = (p/C)²: scalars for positional
+ *              selection and tie-breaking (cheap: 2 dims for any context)
+ *   pos        one-hot of the position (pos:0 … pos:C-1), only when a head
+ *              needs positions categorically (strict `j < i`, pos values)
+ *   <feature>  one dimension per value of its domain (prev:a …); ⊥ is zero
+ */
+import type { DomainKind, Program } from "../lang/program.ts";
+import { domainSize, valueName } from "../lang/program.ts";
+import { Space } from "./space.ts";
+
+export type BlockKind = "one" | "bos" | "token" | "position" | "pos" | "feature";
+
+export interface BlockReader {
+  readonly head: string;
+  readonly side: "Q" | "K" | "V";
+}
+
+export interface Block {
+  readonly name: string;
+  readonly kind: BlockKind;
+  readonly offset: number;
+  readonly size: number;
+  /** Full direction labels, e.g. "prev:a". */
+  readonly labels: readonly string[];
+  readonly domain: DomainKind | null;
+  /** Layer that writes it: 0 for embeddings. */
+  readonly layer: number;
+  readonly writtenBy: string | null;
+  readonly readBy: readonly BlockReader[];
+}
+
+export interface Layout {
+  readonly dModel: number;
+  readonly blocks: readonly Block[];
+  readonly space: Space;
+}
+
+/** Direction label of value `v` of a block over `domain`. */
+export const dirLabel = (program: Program, block: string, domain: DomainKind, v: number): string =>
+  `${block}:${valueName(program, domain, v)}`;
+
+/** Whether a program needs the one-hot position block. */
+export function needsPositionOneHot(program: Program): boolean {
+  return program.layers.flat().some((h) => {
+    if (h.copies.some((c) => c.from === "pos")) return true;
+    if (h.select.kind !== "match") return false;
+    return h.select.strict || h.select.conditions.some((c) => c.key === "pos" || c.query === "pos");
+  });
+}
+
+/** Lay out the residual stream of a checked program. */
+export function checkedToLayout(program: Program): Layout {
+  const readers = new Map<string, BlockReader[]>();
+  const note = (feature: string, r: BlockReader) => {
+    const list = readers.get(feature) ?? [];
+    if (!list.some((x) => x.head === r.head && x.side === r.side)) list.push(r);
+    readers.set(feature, list);
+  };
+  for (const h of program.layers.flat()) {
+    if (h.select.kind === "match") {
+      for (const c of h.select.conditions) {
+        note(c.key, { head: h.name, side: "K" });
+        note(c.query, { head: h.name, side: "Q" });
+      }
+    }
+    for (const c of h.copies) note(c.from, { head: h.name, side: "V" });
+    // Directions the compiler's own constructions read (see heads.ts).
+    note("one", { head: h.name, side: "Q" });
+    if (h.select.kind === "offset") {
+      note("position", { head: h.name, side: "Q" });
+      note("position", { head: h.name, side: "K" });
+    } else {
+      note("bos", { head: h.name, side: "K" });
+      if (h.select.rule !== "every") note("position", { head: h.name, side: "K" });
+      if (h.select.strict) {
+        note("pos", { head: h.name, side: "Q" });
+        note("pos", { head: h.name, side: "K" });
+      }
+    }
+  }
+
+  const blocks: Block[] = [];
+  let offset = 0;
+  const push = (b: Omit<Block, "offset" | "size" | "readBy">) => {
+    blocks.push({ ...b, offset, size: b.labels.length, readBy: readers.get(b.name) ?? [] });
+    offset += b.labels.length;
+  };
+  const valuesOf = (name: string, domain: DomainKind) =>
+    Array.from({ length: domainSize(program, domain) }, (_, v) => dirLabel(program, name, domain, v));
+
+  push({ name: "one", kind: "one", labels: ["one"], domain: null, layer: 0, writtenBy: null });
+  push({ name: "bos", kind: "bos", labels: ["bos"], domain: null, layer: 0, writtenBy: null });
+  push({ name: "token", kind: "token", labels: valuesOf("token", "token"), domain: "token", layer: 0, writtenBy: null });
+  push({ name: "position", kind: "position", labels: ["pos.lin", "pos.sq"], domain: null, layer: 0, writtenBy: null });
+  if (needsPositionOneHot(program)) {
+    push({ name: "pos", kind: "pos", labels: valuesOf("pos", "pos"), domain: "pos", layer: 0, writtenBy: null });
+  }
+  for (const f of program.features.values()) {
+    if (f.layer === 0) continue;
+    push({ name: f.name, kind: "feature", labels: valuesOf(f.name, f.domain), domain: f.domain, layer: f.layer, writtenBy: f.head });
+  }
+  return { dModel: offset, blocks, space: new Space(blocks.flatMap((b) => b.labels)) };
+}
+
+/** The block of a given name; throws if the layout has none. */
+export function blockOf(layout: Layout, name: string): Block {
+  const b = layout.blocks.find((x) => x.name === name);
+  if (!b) throw new Error(`layout has no block '${name}'`);
+  return b;
+}
+
+/** Layout as plain JSON (structured, never a string to re-parse). */
+export function layoutToJson(layout: Layout): unknown {
+  return {
+    d_model: layout.dModel,
+    blocks: layout.blocks.map((b) => ({
+      name: b.name,
+      kind: b.kind,
+      offset: b.offset,
+      size: b.size,
+      labels: b.labels,
+      domain: b.domain,
+      layer: b.layer,
+      writtenBy: b.writtenBy,
+      readBy: b.readBy,
+    })),
+  };
+}

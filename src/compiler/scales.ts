@@ -1,0 +1,105 @@
+/**
+ * The scale constants of compiled attention, and the bound they guarantee.
+ *
+ * A match head scores key j at query i as
+ *
+ *     s(j) = β·#{conjuncts c with f_c[j] = g_c[i] + shift_c} + tie(j) − P·[strict ∧ j = i]
+ *     s(BOS) = β·(m − ½)
+ *
+ * with tie(j) = +γ·j/C (latest), −γ·j/C (earliest) or 0 (every). A full match
+ * (all m conjuncts) therefore beats BOS by ≥ β/2 − γ, and BOS beats every
+ * partial match (and every key whose feature is ⊥, a zero vector) by
+ * ≥ β/2 − γ: BOS absorbs "no match" without a special case.
+ *
+ * Features copied by earlier heads are not exact one-hots: each attention
+ * leaks ≤ ε to other keys, so after L layers a feature block is its one-hot
+ * up to an L1 error δ ≤ L·ε, and a conjunct's score moves by at most 2δ·β
+ * (ν = 2mδ per key). Asking every competing key to sit λ = ln(C/ε) nats
+ * below the symbolic choice, despite that noise, gives
+ *
+ *     γ = C·(λ + βν)                  (adjacent full matches differ by γ/C)
+ *     β = (C+1)·λ / (½ − (C+1)·ν)     (so β/2 − βν − γ ≥ λ)
+ *     P = β + γ + λ                   (the query's own key sinks below BOS)
+ *
+ * With at most C competing keys each ≥ λ below, the mass off the choice is
+ * ≤ C·e^{−λ} = ε. `every` heads give their selected keys scores equal up to
+ * 2βν = η, so each weight is within a factor e^η of uniform; ε is tightened
+ * until η ≤ 10⁻³ so averaged features decode to their exact fractions
+ * within a stated tolerance. Positional heads (`j = i − k`) read only exact
+ * embedding directions: s(j) = β_off·(2·u·t − u²) with u = j/C,
+ * t = (i−k)/C, maximal at j = i − k with neighbours ≥ β_off/C² lower, so
+ * β_off = C²·λ; BOS (u = 0) wins exactly when i − k < 1.
+ */
+
+export interface Scales {
+  /** n_ctx the constants were chosen for. */
+  readonly context: number;
+  readonly layers: number;
+  readonly maxConditions: number;
+  /** The bound asked for: attention mass off the symbolic choice ≤ epsilon. */
+  readonly epsilon: number;
+  /** The per-head leakage actually designed for (≤ epsilon). */
+  readonly headEpsilon: number;
+  /** Nats between the symbolic choice and every competitor. */
+  readonly lambda: number;
+  readonly beta: number;
+  readonly gamma: number;
+  readonly penalty: number;
+  readonly offsetBeta: number;
+  /** Score noise per key, in units of β, from upstream leakage. */
+  readonly noise: number;
+  /** Max log-ratio between weights of keys an `every` head should weigh equally. */
+  readonly eta: number;
+  /** L1 error bound of any decoded feature block. */
+  readonly featureError: number;
+  /** Tolerance for decoded distributions against exact fractions. */
+  readonly distTolerance: number;
+  /** Logit of a predicted token over the others. */
+  readonly logitScale: number;
+}
+
+const ETA_MAX = 1e-3;
+
+/** Choose β, γ, P and friends for a context length, depth and conjunct count. */
+export function chooseScales(context: number, layers: number, maxConditions: number, epsilon = 1e-3): Scales {
+  if (!(epsilon > 0 && epsilon < 0.5)) throw new Error(`compile: epsilon must be in (0, 0.5), got ${epsilon}`);
+  const C = context;
+  const L = Math.max(1, layers);
+  const m = Math.max(1, maxConditions);
+  let e = epsilon;
+  for (let iter = 0; iter < 200; iter++) {
+    const lambda = Math.log(C / e) + 1; // +1 nat of slack for float rounding
+    const delta = L * e;
+    const noise = 2 * m * delta;
+    const room = 0.5 - (C + 1) * noise;
+    if (room < 0.25) {
+      e /= 2;
+      continue;
+    }
+    const beta = ((C + 1) * lambda) / room;
+    const eta = 2 * beta * noise;
+    if (eta > ETA_MAX) {
+      e /= 2;
+      continue;
+    }
+    const gamma = C * (lambda + beta * noise);
+    return {
+      context: C,
+      layers: L,
+      maxConditions: m,
+      epsilon,
+      headEpsilon: e,
+      lambda,
+      beta,
+      gamma,
+      penalty: beta + gamma + lambda,
+      offsetBeta: C * C * lambda,
+      noise,
+      eta,
+      featureError: delta,
+      distTolerance: L * (Math.expm1(eta) + 2 * e) + 1e-9,
+      logitScale: 10,
+    };
+  }
+  throw new Error(`compile: no scale constants reach epsilon ${epsilon} at context ${C}`);
+}
