@@ -3,7 +3,8 @@ import { checkCommand } from "./checkCmd.ts";
 import { checkSyntaxCommand } from "./checkSyntax.ts";
 import type { Command } from "./command.ts";
 import { compileCommand } from "./compileCmd.ts";
+import { generateCommand } from "./generateCmd.ts";
 import { layoutCommand } from "./layoutCmd.ts";
 import { runCommand } from "./run.ts";
 
-export const commands: readonly Command[] = [runCommand, checkCommand, compileCommand, layoutCommand, checkSyntaxCommand];
+export const commands: readonly Command[] = [runCommand, generateCommand, checkCommand, compileCommand, layoutCommand, checkSyntaxCommand];
