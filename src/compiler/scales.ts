@@ -24,7 +24,7 @@
  * With at most C competing keys each ≥ λ below, the mass off the choice is
  * ≤ C·e^{−λ} = ε. `every` heads give their selected keys scores equal up to
  * 2βν = η, so each weight is within a factor e^η of uniform; ε is tightened
- * until η ≤ 10⁻³ so averaged features decode to their exact fractions
+ * until η ≤ min(10⁻³, 1/(16·C·L)) so averaged features decode to their exact fractions
  * within a stated tolerance. Positional heads (`j = i − k`) read only exact
  * embedding directions: s(j) = β_off·(2·u·t − u²) with u = j/C,
  * t = (i−k)/C, maximal at j = i − k with neighbours ≥ β_off/C² lower, so
@@ -58,7 +58,13 @@ export interface Scales {
   readonly logitScale: number;
 }
 
-const ETA_MAX = 1e-3;
+/**
+ * Distinct probabilities of one `every` distribution differ by ≥ 1/C (they
+ * are counts over a common denominator ≤ C), and L layers of copying add
+ * their distortions; keeping η ≤ 1/(16·C·L) leaves greedy decoding a clear
+ * margin to tell them apart, so compiled and symbolic generation agree.
+ */
+const etaMax = (C: number, L: number) => Math.min(1e-3, 1 / (16 * C * L));
 
 /** Choose β, γ, P and friends for a context length, depth and conjunct count. */
 export function chooseScales(context: number, layers: number, maxConditions: number, epsilon = 1e-3): Scales {
@@ -78,7 +84,7 @@ export function chooseScales(context: number, layers: number, maxConditions: num
     }
     const beta = ((C + 1) * lambda) / room;
     const eta = 2 * beta * noise;
-    if (eta > ETA_MAX) {
+    if (eta > etaMax(C, L)) {
       e /= 2;
       continue;
     }
