@@ -27,6 +27,12 @@ export function check(source: Source, ast: ProgramNode): Program {
     ["token", { name: "token", domain: "token", distribution: false, layer: 0, head: null, span: null }],
     ["pos", { name: "pos", domain: "pos", distribution: false, layer: 0, head: null, span: null }],
   ]);
+  // Where each feature is written, so a read from the same or a later layer
+  // is reported as such (E033) rather than as an unknown name.
+  const writtenIn = new Map<string, number>();
+  ast.layers.forEach((l, idx) => l.heads.forEach((h) => h.copies.forEach((c) => {
+    if (!writtenIn.has(c.as)) writtenIn.set(c.as, idx + 1);
+  })));
   const headNames = new Set<string>();
   const layers: Head[][] = [];
   const composition: CompositionEdge[] = [];
@@ -51,7 +57,7 @@ export function check(source: Source, ast: ProgramNode): Program {
     for (const h of layerNode.heads) {
       if (headNames.has(h.name)) err("E030", h.nameSpan, `duplicate head name '${h.name}'`);
       headNames.add(h.name);
-      const head = checkHead(h, layer, context, features, err, composition);
+      const head = checkHead(h, layer, context, features, writtenIn, err, composition);
       if (head.select.kind === "match" && head.select.conditions.some((c) => c.shift !== 0 || features.get(c.key)?.domain === "pos")) {
         beyondInduction.push(head.name);
       }
@@ -145,12 +151,19 @@ function checkHead(
   layer: number,
   context: number,
   features: ReadonlyMap<string, Feature>,
+  writtenIn: ReadonlyMap<string, number>,
   err: Report,
   composition: CompositionEdge[],
 ): Head {
   const edges = new Map<string, CompositionEdge>();
   const read = (ref: FeatureRefNode, side: "i" | "j", kind: "Q" | "K" | "V"): Feature | undefined => {
     const f = features.get(ref.name);
+    const later = writtenIn.get(ref.name);
+    if (!f && later !== undefined) {
+      err("E033", ref.span, `feature '${ref.name}' is written in layer ${later} and cannot be read in layer ${layer}`,
+        "a head reads only features written by earlier layers");
+      return undefined;
+    }
     if (!f) {
       err("E031", ref.span, `unknown feature '${ref.name}'`, `features defined before layer ${layer}: ${[...features.keys()].join(", ")}`);
       return undefined;
