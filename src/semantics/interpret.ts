@@ -8,7 +8,7 @@
  * exactly, which lets exhaustive checks walk a prefix tree and generation
  * extend a run without recomputation.
  */
-import type { Fraction } from "mathjs";
+import type { Fraction } from "fraction.js";
 import type { Head, Program } from "../lang/program.ts";
 import { domainSize } from "../lang/program.ts";
 import { type Dist, frac, type Value } from "./values.ts";

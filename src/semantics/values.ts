@@ -2,8 +2,14 @@
  * Symbolic values of features: a domain index, ⊥ (none), or — for features
  * written by `every` heads — an exact (sub-)distribution over domain indices
  * with rational probabilities.
+ *
+ * Rationals are fraction.js's BigInt fractions — the very class mathjs's
+ * `fraction()` returns — imported directly because loading all of mathjs
+ * costs every CLI start about two seconds.
  */
-import { fraction, type Fraction } from "mathjs";
+import { Fraction } from "fraction.js";
+
+export { Fraction };
 import type { DomainKind, Program } from "../lang/program.ts";
 import { valueName } from "../lang/program.ts";
 
@@ -14,7 +20,7 @@ export type Dist = ReadonlyMap<number, Fraction>;
 export type Value = null | number | Dist;
 
 /** Exact rational p/q. */
-export const frac = (p: number, q = 1): Fraction => fraction(p, q) as Fraction;
+export const frac = (p: number, q = 1): Fraction => new Fraction(p, q);
 
 /** True when a value is a distribution. */
 export const isDist = (v: Value): v is Dist => v !== null && typeof v === "object";

@@ -8,7 +8,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Fraction } from "mathjs";
+import type { Fraction } from "fraction.js";
 import { interpret } from "../../src/semantics/interpret.ts";
 import { type Dist, frac, isDist, mass, type Value, valueEquals } from "../../src/semantics/values.ts";
 import { inductionProgramText } from "../../src/generate/ik.ts";

@@ -6,7 +6,7 @@
  * model later). Values use the same representation as src/semantics/values.ts
  * (null = ⊥, a number, or a Map from index to exact fraction).
  */
-import type { Fraction } from "mathjs";
+import type { Fraction } from "fraction.js";
 import type { Head, Program } from "../../src/lang/program.ts";
 import { frac, type Value } from "../../src/semantics/values.ts";
 
