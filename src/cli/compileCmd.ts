@@ -24,12 +24,18 @@ export const compileCommand: Command = {
     if (!out) throw new UsageError("compile: -o MODEL.safetensors is required");
     const model = compile(program, { epsilon: epsilonOption(args) });
     const summary = scalesSummary(model);
-    saveWeights(out, model.weights, {
-      tokens: model.tokens,
-      layout: layoutToJson(model.layout),
-      program: program.source.text,
-      scales: model.scales,
-    });
+    try {
+      saveWeights(out, model.weights, {
+        tokens: model.tokens,
+        layout: layoutToJson(model.layout),
+        program: program.source.text,
+        scales: model.scales,
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === "ENOENT" ? "its directory does not exist" : code === "EACCES" ? "permission denied" : (e as Error).message;
+      throw new UsageError(`compile: cannot write '${out}': ${why} (nothing was written)`);
+    }
     if (args.values.json) printJson({ output: out, ...summary });
     else {
       const c = model.weights.config;

@@ -1,6 +1,6 @@
 /**
  * The `circuits` CLI as a user runs it. A fresh `node bin/circuits.js` costs
- * about 3 s of CPU (tsx plus the mathjs import), so only the end-to-end
+ * about 0.7 s (tsx startup), so only the end-to-end
  * essentials are separate processes: exact --json output and a program with a
  * mistake (exit code 2, `file:line:col`, no stack trace). The rest runs
  * through test/cli/driver.ts: one process that evaluates src/cli/main.ts once
@@ -11,33 +11,12 @@
  * to its JSON; the exact-output check uses --symbolic-only, the default path
  * is checked to carry the same tokens and predictions.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { programNames, REPO_ROOT } from "../support/programs.ts";
-
-interface Outcome {
-  readonly code: number | string | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Spawn `node ARGS…` in the repository root; resolves when it exits. */
-function node(args: readonly string[]): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, CIRCUITS_DEBUG: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += String(d)));
-    child.stderr.on("data", (d) => (stderr += String(d)));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const cli = (...argv: string[]) => node(["bin/circuits.js", ...argv]);
+import { programNames } from "../support/programs.ts";
+import { cli, node, type Outcome } from "../support/spawn.ts";
 
 /** The input every example program runs on (a b c d are in every vocabulary). */
 const INPUT = "a b c a b d a b";
