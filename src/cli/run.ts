@@ -1,36 +1,73 @@
 /**
  * `circuits run`: the reference semantics and the compiled weights side by
- * side on one input, with whether they agree and, if not, where first.
+ * side on one input — predictions, optionally every feature (--trace) and
+ * where each head attends (--attention) — with whether they agree and, if
+ * not, where first.
  */
 import { BOS_ID } from "../compiler/assemble.ts";
-import { CompileError, compile } from "../compiler/compile.ts";
-import { type Decoded, decodeFeature } from "../compiler/decode.ts";
+import { type CompiledModel, CompileError, compile } from "../compiler/compile.ts";
+import { type Decoded, decodedAgrees, decodeFeature } from "../compiler/decode.ts";
+import type { Program } from "../lang/program.ts";
 import { encodeInput } from "../lang/tokens.ts";
 import { decodedToJson, disagreementToJson, formatDecoded, formatDisagreement } from "../report/format.ts";
 import { table } from "../report/table.ts";
-import { interpret } from "../semantics/interpret.ts";
+import { interpret, type SymbolicRun } from "../semantics/interpret.ts";
 import { formatValue, valueToJson } from "../semantics/values.ts";
 import { IncrementalRun } from "../sim/kvcache.ts";
 import { comparePosition, type Disagreement } from "../verify/compare.ts";
 import { type Command, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 import { epsilonOption } from "./compileOptions.ts";
 
+interface CompiledSide {
+  readonly model: CompiledModel;
+  /** decoded[p-1][feature] for every written feature. */
+  readonly decoded: Map<string, Decoded>[];
+  /** attention[p-1][head] = [key position, weight] of the strongest key. */
+  readonly attention: Map<string, [number, number]>[];
+  readonly first: Disagreement | null;
+}
+
+/** Run the compiled weights position by position, decoding and comparing as we go. */
+function runCompiled(program: Program, model: CompiledModel, tokens: readonly number[], sym: SymbolicRun): CompiledSide {
+  const sim = new IncrementalRun(model.weights);
+  sim.push(BOS_ID);
+  const features = [...program.features.values()].filter((f) => f.layer > 0 || f.name === program.output);
+  const decoded: Map<string, Decoded>[] = [];
+  const attention: Map<string, [number, number]>[] = [];
+  let first: Disagreement | null = null;
+  tokens.forEach((t, k) => {
+    sim.push(t + 1);
+    const resid = sim.residual(program.layers.length);
+    first ??= ((d) => (d ? { tokens, ...d } : null))(comparePosition(model, sym, k + 1, resid, sim.logits()));
+    decoded.push(new Map(features.map((f) => [f.name, decodeFeature(model.layout, f, resid, model.scales.distTolerance)])));
+    attention.push(new Map(model.circuits.map((c) => {
+      const row = sim.pattern(c.layer, c.index);
+      let j = 0;
+      for (let x = 1; x < row.length; x++) if (row[x]! > row[j]!) j = x;
+      return [c.head.name, [j, row[j]!]];
+    })));
+  });
+  return { model, decoded, attention, first };
+}
+
 export const runCommand: Command = {
   name: "run",
   summary: "run a program on an input: symbolic and compiled predictions side by side",
   help: [
-    "usage: circuits run PROGRAM --input \"a b c a\" [--trace] [--symbolic-only] [--json]",
+    "usage: circuits run PROGRAM --input \"a b c a\" [--trace] [--attention] [--symbolic-only] [--json]",
     "",
     "  -i, --input TEXT  whitespace-separated tokens (BOS is implicit)",
-    "  --trace           also print every feature at every position",
+    "  --trace           every feature at every position (compiled value shown where it differs)",
+    "  --attention       where each compiled head attends: strongest key position and its weight",
     "  --symbolic-only   skip compiling and simulating",
     "  --epsilon E       compile with this attention bound (default 1e-3)",
-    "  --json            {tokens, predictions, compiled, agree, firstDisagreement[, trace]}",
+    "  --json            {tokens, predictions, compiled, agree, firstDisagreement[, trace, attention]}",
     "                    (null for ⊥, {token: p} for a distribution)",
   ].join("\n"),
   options: {
     input: { type: "string", short: "i" },
     trace: { type: "boolean" },
+    attention: { type: "boolean" },
     "symbolic-only": { type: "boolean" },
     epsilon: { type: "string" },
     json: { type: "boolean" },
@@ -43,68 +80,81 @@ export const runCommand: Command = {
     const sym = interpret(program, tokens);
     const positions = tokens.map((_, k) => k + 1);
     const features = [...program.features.values()].filter((f) => f.layer > 0);
-    const outDomain = program.features.get(program.output)!.domain;
+    const out = program.features.get(program.output)!;
 
-    // Compiled side: decoded output per position and the first disagreement.
-    let compiled: Decoded[] | null = null;
-    let first: Disagreement | null = null;
+    let side: CompiledSide | null = null;
     let compileNote: string | null = null;
     if (!args.values["symbolic-only"]) {
       try {
-        const model = compile(program, { epsilon: epsilonOption(args) });
-        const sim = new IncrementalRun(model.weights);
-        sim.push(BOS_ID);
-        const outFeature = program.features.get(program.output)!;
-        compiled = positions.map((p) => {
-          sim.push(tokens[p - 1]! + 1);
-          const resid = sim.residual(program.layers.length);
-          const d = comparePosition(model, sym, p, resid, sim.logits());
-          if (d && !first) first = { tokens, ...d };
-          return outFeature.layer === 0 ? null : decodeFeature(model.layout, outFeature, resid, model.scales.distTolerance);
-        });
-        if (outFeature.layer === 0) compiled = positions.map((p) => tokens[p - 1]!);
+        side = runCompiled(program, compile(program, { epsilon: epsilonOption(args) }), tokens, sym);
       } catch (e) {
         if (!(e instanceof CompileError)) throw e;
         compileNote = e.message;
       }
     }
+    const compiledOut = side?.decoded.map((m) => m.get(out.name)!) ?? null;
+    const attentionJson = () =>
+      Object.fromEntries(side!.model.circuits.map((c) => [c.head.name, side!.attention.map((a) => ({ key: a.get(c.head.name)![0], weight: a.get(c.head.name)![1] }))]));
 
     if (args.values.json) {
-      const out: Record<string, unknown> = {
+      const json: Record<string, unknown> = {
         tokens: tokens.map((t) => program.vocab[t]),
-        predictions: positions.map((p) => valueToJson(program, outDomain, sym.prediction(p))),
+        predictions: positions.map((p) => valueToJson(program, out.domain, sym.prediction(p))),
       };
-      if (compiled) {
-        out.compiled = compiled.map((d) => decodedToJson(program, outDomain, d));
-        out.agree = first === null;
-        out.firstDisagreement = first ? disagreementToJson(program, first) : null;
+      if (side && compiledOut) {
+        json.compiled = compiledOut.map((d) => decodedToJson(program, out.domain, d));
+        json.agree = side.first === null;
+        json.firstDisagreement = side.first ? disagreementToJson(program, side.first) : null;
+        if (args.values.attention) json.attention = attentionJson();
       }
-      if (compileNote) out.compileError = compileNote;
+      if (compileNote) json.compileError = compileNote;
       if (args.values.trace) {
-        out.trace = Object.fromEntries(
+        json.trace = Object.fromEntries(
           features.map((f) => [f.name, positions.map((p) => valueToJson(program, f.domain, sym.value(f.name, p)))]),
         );
+        if (side) {
+          json.compiledTrace = Object.fromEntries(
+            features.map((f) => [f.name, side!.decoded.map((m) => decodedToJson(program, f.domain, m.get(f.name)!))]),
+          );
+        }
       }
-      printJson(out);
+      printJson(json);
       return 0;
     }
+
+    // A trace cell shows the symbolic value, and "≠ decoded" where the weights disagree.
+    const cell = (name: string, p: number) => {
+      const f = program.features.get(name)!;
+      const s = formatValue(program, f.domain, sym.value(name, p));
+      const d = side?.decoded[p - 1]!.get(name);
+      if (d === undefined || decodedAgrees(sym.value(name, p), d, side!.model.scales.distTolerance)) return s;
+      return `${s} ≠ ${formatDecoded(program, f.domain, d)}`;
+    };
+    const showAttention = Boolean(args.values.attention && side);
     const header = [
       "pos",
       "token",
       ...(args.values.trace ? features.map((f) => `${f.name} (L${f.layer})`) : []),
+      ...(showAttention ? side!.model.circuits.map((c) => `${c.head.name} → j`) : []),
       "symbolic",
-      ...(compiled ? ["compiled"] : []),
+      ...(compiledOut ? ["compiled"] : []),
     ];
     const rows = positions.map((p, k) => [
       String(p),
       program.vocab[tokens[p - 1]!]!,
-      ...(args.values.trace ? features.map((f) => formatValue(program, f.domain, sym.value(f.name, p))) : []),
-      formatValue(program, outDomain, sym.prediction(p)),
-      ...(compiled ? [formatDecoded(program, outDomain, compiled[k]!)] : []),
+      ...(args.values.trace ? features.map((f) => cell(f.name, p)) : []),
+      ...(showAttention
+        ? side!.model.circuits.map((c) => {
+            const [j, w] = side!.attention[k]!.get(c.head.name)!;
+            return `${j === 0 ? "BOS" : j} (${w.toFixed(3)})`;
+          })
+        : []),
+      formatValue(program, out.domain, sym.prediction(p)),
+      ...(compiledOut ? [formatDecoded(program, out.domain, compiledOut[k]!)] : []),
     ]);
     console.log(table([header, ...rows]));
-    if (compiled) {
-      console.log(first ? formatDisagreement(program, first) : "compiled weights agree with the semantics at every layer and position");
+    if (side) {
+      console.log(side.first ? formatDisagreement(program, side.first) : "compiled weights agree with the semantics at every layer and position");
     }
     if (compileNote) console.log(`not compiled: ${compileNote}`);
     return 0;

@@ -41,6 +41,15 @@ describe("circuits pipeline commands", () => {
     expect(readdirSync(dir).sort()).toEqual(["ind.json", "ind.safetensors"]);
   });
 
+  it("run --attention --trace shows where each compiled head attends and every decoded feature", async () => {
+    const o = await cli("run", "programs/induction.circ", "-i", "a b c d a b c a", "--attention", "--trace", "--json");
+    const r = JSON.parse(o.stdout);
+    expect(r.attention.previous.map((a: { key: number }) => a.key)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(r.attention.induction.map((a: { key: number }) => a.key)).toEqual([0, 0, 0, 0, 2, 3, 4, 6]);
+    for (const a of r.attention.induction) expect(a.weight).toBeGreaterThan(0.999);
+    expect(r.compiledTrace).toEqual(r.trace);
+  });
+
   it("layout --json partitions d_model into named blocks", async () => {
     const o = await cli("layout", "programs/induction.circ", "--json");
     const layout = JSON.parse(o.stdout);
