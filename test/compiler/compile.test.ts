@@ -8,8 +8,9 @@ import { forward } from "../../src/sim/forward.ts";
 import { referenceForward } from "../../src/sim/reference.ts";
 import { checkExhaustive, checkRandom, compareSequence } from "../../src/verify/check.ts";
 import { IncrementalRun } from "../../src/sim/kvcache.ts";
+import { mulberry32 } from "../../src/sim/random.ts";
 import { arbProgram, arbProgramWithInput } from "../support/arbitrary.ts";
-import { loadProgram, programNames } from "../support/programs.ts";
+import { loadProgram, loadSource, programNames } from "../support/programs.ts";
 import { selectedKeys } from "../support/selection.ts";
 
 const programs = programNames();
@@ -41,6 +42,28 @@ describe("compiled example programs agree with the semantics", () => {
     const t = r.first!.tokens;
     const p = r.first!.position;
     expect(interpret(latest, t).prediction(p)).not.toEqual(interpret(loadProgram("induction-earliest"), t).prediction(p));
+  });
+});
+
+describe("long contexts", () => {
+  it("context 1024: float32 and float64 runs decode every layer on full-length random inputs", () => {
+    const text = [
+      "vocab 0..7",
+      "context 1024",
+      "layer 1",
+      "  head previous: select j = i - 1; copy token[j] as prev",
+      "  head back: select j = i - 3; copy token[j] as prev3",
+      "layer 2",
+      "  head induction: select latest j < i where prev[j] == token[i]; copy token[j] as next",
+      "  head first: select earliest j <= i where token[j] == prev3[i]; copy pos[j] as at",
+      "output next",
+    ].join("\n");
+    const model = compile(loadSource(text));
+    const rand = mulberry32(3);
+    const input = Array.from({ length: 1023 }, () => Math.floor(rand() * 8));
+    for (const precision of ["float32", "float64"] as const) {
+      expect(compareSequence(model, input, new IncrementalRun(model.weights, { precision }))).toBeNull();
+    }
   });
 });
 
