@@ -6,7 +6,9 @@
 import { compile } from "../compiler/compile.ts";
 import { findCycle } from "../generate/cycles.ts";
 import { generateCompiled } from "../generate/compiled.ts";
+import { finiteStateLoop } from "../generate/finiteState.ts";
 import { asInduction, predictInductionCycle } from "../generate/predict.ts";
+import { finiteStateObstacle } from "../semantics/interpret.ts";
 import type { Strategy } from "../generate/strategy.ts";
 import { generateSymbolic, type NoneRule } from "../generate/symbolic.ts";
 import { encodeInput } from "../lang/tokens.ts";
@@ -30,8 +32,9 @@ export const generateCommand: Command = {
     "  --epsilon E         compile with this attention bound (default 1e-3)",
     "  --json              {prompt, tokens, symbolic, agree, cycle, predicted, predictionMatches}",
     "",
-    "The cycle is observed (needs two full periods in the run); 'predicted' is proved from the",
-    "successor table for k-gram induction programs (one latest/earliest head), without the model.",
+    "The cycle is observed (needs two full periods in the run); 'predicted' is proved without the",
+    "model: from the successor table for k-gram induction programs, or from the first repeated",
+    "state for any program whose heads are positional or latest/earliest matches on finite values.",
   ].join("\n"),
   options: {
     prompt: { type: "string", short: "p" },
@@ -65,8 +68,17 @@ export const generateCommand: Command = {
     const symbolic = strategy ? null : generateSymbolic(program, prompt, { steps, onNone });
     const agree = symbolic ? symbolic.generated.join() === compiled.generated.join() && symbolic.stopped === compiled.stopped : null;
     const cycle = findCycle(compiled.generated);
+    // The loop predicted without the model: the I_k successor table when the
+    // program is k-gram induction, else the state walk of any finite-state program.
     const shape = asInduction(program);
-    const prediction = shape && !strategy ? predictInductionCycle(shape, prompt, onNone) : null;
+    const obstacle = finiteStateObstacle(program);
+    const prediction = strategy
+      ? null
+      : shape
+        ? { ...predictInductionCycle(shape, prompt, onNone), method: `successor table of I_${shape.k} (${shape.rule})` }
+        : obstacle === null
+          ? { ...finiteStateLoop(program, prompt, onNone), method: "first repeated state of the finite-state program" }
+          : null;
     const predicted = prediction?.cycle ?? null;
     const predictionMatches =
       prediction === null ? null : predicted === null ? compiled.stopped : cycle === null
@@ -82,7 +94,8 @@ export const generateCommand: Command = {
         agree,
         stopped: compiled.stopped,
         cycle,
-        predicted: predicted ? { ...predicted, method: `successor table of I_${shape!.k} (${shape!.rule})` } : null,
+        predicted: predicted ? { ...predicted, method: prediction!.method } : null,
+        notPredicted: prediction === null && !strategy ? obstacle : undefined,
         predictionMatches,
         seconds: Number(compiled.seconds.toFixed(4)),
       });
@@ -96,13 +109,15 @@ export const generateCommand: Command = {
         ? `cycle      pre-period ${cycle.prePeriod}, period ${cycle.period} (${cycle.repetitions} periods observed)`
         : `cycle      none observed within ${compiled.generated.length} steps`,
     );
-    if (shape && prediction) {
+    if (prediction) {
       console.log(
         predicted
-          ? `predicted  pre-period ${predicted.prePeriod}, period ${predicted.period} from the successor table of I_${shape.k} (${shape.rule})` +
+          ? `predicted  pre-period ${predicted.prePeriod}, period ${predicted.period} (${prediction.method})` +
               (predictionMatches === null ? " — generate more steps to observe it" : predictionMatches ? " — matches" : " — DOES NOT MATCH")
           : `predicted  generation stops at step ${prediction.stopsAt}`,
       );
+    } else if (!strategy && obstacle) {
+      console.log(`predicted  — not a finite-state program: ${obstacle}`);
     }
     return 0;
   },

@@ -130,6 +130,22 @@ export class SymbolicRun {
     return this.value(this.program.output, position);
   }
 
+  /** See the exported `stateKey`; callers must check `finiteStateObstacle` first. */
+  stateKey(window: number): string {
+    const p = this.tokens.length - 1;
+    const feats = [...this.slots.values()].filter((s) => s.name !== "pos");
+    const parts: string[] = [];
+    for (let q = p - Math.max(1, window) + 1; q <= p; q++) {
+      parts.push(feats.map((s) => (q >= 1 ? s.cat[q] : NONE)).join(","));
+    }
+    for (const plan of this.plans) {
+      if (plan.head.select.kind !== "match") continue;
+      const rows = [...plan.index].map(([k, j]) => `${k}:${plan.srcs.map((s) => s.cat[j as number]).join(",")}`);
+      parts.push(rows.sort().join(";"));
+    }
+    return parts.join("|");
+  }
+
   private keyAt(plan: HeadPlan, slots: readonly Slot[], p: number, shift: boolean): number | string | null {
     let key = 0;
     let parts: string | null = null;
@@ -233,4 +249,27 @@ export function interpret(program: Program, tokens: readonly number[]): Symbolic
   const run = new SymbolicRun(program);
   for (const t of tokens) run.push(t);
   return run;
+}
+
+/** Why a program is not finite-state under generation, or null if it is. */
+export function finiteStateObstacle(program: Program): string | null {
+  for (const h of program.layers.flat()) {
+    if (h.select.kind === "match" && h.select.rule === "every") return `head '${h.name}' averages (every): its counts grow without bound`;
+    const reads = [...h.copies.map((c) => c.from), ...(h.select.kind === "match" ? h.select.conditions.flatMap((c) => [c.key, c.query]) : [])];
+    const pos = reads.find((f) => program.features.get(f)!.domain === "pos");
+    if (pos) return `head '${h.name}' reads position-valued '${pos}': positions grow without bound`;
+  }
+  return null;
+}
+
+/**
+ * A canonical key of everything that determines a run's future, for programs
+ * whose heads are all positional or `latest`/`earliest` matches over finite
+ * domains (RESEARCH.md item 6): the features of the last w positions (w = the
+ * longest offset, at least 1) and, per match head, the table "key tuple →
+ * values copied at the position it selects". Positions themselves are not in
+ * it: no head reads them. Two runs with equal keys continue identically.
+ */
+export function stateKey(run: SymbolicRun, window: number): string {
+  return run.stateKey(window);
 }
