@@ -9,7 +9,7 @@ import { referenceForward } from "../../src/sim/reference.ts";
 import { checkExhaustive, checkRandom, compareSequence } from "../../src/verify/check.ts";
 import { IncrementalRun } from "../../src/sim/kvcache.ts";
 import { mulberry32 } from "../../src/sim/random.ts";
-import { arbProgram, arbProgramWithInput } from "../support/arbitrary.ts";
+import { arbProgram, arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram, loadSource, programNames } from "../support/programs.ts";
 import { selectedKeys } from "../support/selection.ts";
 

@@ -9,7 +9,7 @@ import { inductionProgramText } from "../../src/generate/ik.ts";
 import { asInduction, predictInductionCycle } from "../../src/generate/predict.ts";
 import { generateSymbolic } from "../../src/generate/symbolic.ts";
 import { finiteStateObstacle } from "../../src/semantics/interpret.ts";
-import { arbProgram } from "../support/arbitrary.ts";
+import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram } from "../support/programs.ts";
 
 const finitePrograms = arbProgram().filter(({ program }) => finiteStateObstacle(program) === null);

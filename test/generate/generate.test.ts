@@ -9,7 +9,7 @@ import { inductionProgramText } from "../../src/generate/ik.ts";
 import { asInduction, predictInductionCycle } from "../../src/generate/predict.ts";
 import { generateSymbolic } from "../../src/generate/symbolic.ts";
 import { randomWeights } from "../../src/sim/random.ts";
-import { arbProgram } from "../support/arbitrary.ts";
+import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram } from "../support/programs.ts";
 
 const VOCAB = ["a", "b", "c", "d"];

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { load } from "../../src/lang/check.ts";
 import { parse } from "../../src/lang/parse.ts";
-import { arbInput, arbProgram, type GeneratedProgram, renderSpec, specComposition } from "../support/arbitrary.ts";
+import { arbInput, arbProgram, type GeneratedProgram, renderSpec, specComposition } from "../../src/hypothesis/arbitrary.ts";
 
 const edgeKey = (e: { from: string; to: string; kind: string; feature: string }) => `${e.from}→${e.to} ${e.kind} ${e.feature}`;
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { Program } from "../../src/lang/program.ts";
 import { interpret, SymbolicRun } from "../../src/semantics/interpret.ts";
 import { formatValue, valueEquals } from "../../src/semantics/values.ts";
-import { arbInput, arbProgram, arbProgramWithInput } from "../support/arbitrary.ts";
+import { arbInput, arbProgram, arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
 import { naiveRun } from "../support/naive.ts";
 import { loadProgram, programNames } from "../support/programs.ts";
 
