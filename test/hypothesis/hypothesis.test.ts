@@ -33,7 +33,7 @@ describe("hypothesis search", () => {
   });
 
   it("a check that throws is reported, not swallowed", () => {
-    const h = { ...hypothesisNamed("compiled-agrees")!, cases: fc.constant(null as never), check: () => { throw new Error("boom"); } };
-    expect(testHypothesis(h, { runs: 1 }).verdict).toBe("refuted");
+    const h = { ...hypothesisNamed("compiled-agrees")!, cases: fc.constant(null as never), check: () => { throw new Error("boom"); }, show: () => "the case" };
+    expect(testHypothesis(h, { runs: 1 })).toMatchObject({ verdict: "refuted", reason: "the check threw: boom", counterexample: "the case" });
   });
 });
