@@ -1,0 +1,137 @@
+/**
+ * Weights → program text. With the layout a compiled model carries (named
+ * residual blocks, no reader lists — see named.ts), every head is read back
+ * from its QK and OV circuits (readHead.ts), the vocabulary from the `token`
+ * block, the context from n_ctx and the output from the block W_U reads.
+ * The text is then parsed and checked by the real checker, so what comes
+ * out is a program, or an error saying which part of the weights is not one.
+ *
+ * Without a layout the residual stream has no names: nothing says which
+ * dimensions form a feature, which values they stand for, or which heads'
+ * conjuncts compare what. What the weights alone do determine — each head's
+ * behaviour on repeated sequences, its copying score and the head-level
+ * composition graph — is reported by analyze.ts, and decompile refuses
+ * rather than invent names (see `noLayoutExplanation`).
+ */
+import { load } from "../lang/check.ts";
+import { ProgramError } from "../lang/diagnostics.ts";
+import type { Program } from "../lang/program.ts";
+import type { Weights } from "../model/weights.ts";
+import { activeHeads } from "./circuits.ts";
+import { headId, headNames, type NamedLayout, namedBlock } from "./named.ts";
+import { DecompileError, readHead, type RecoveredHead, type RecoveredSelect } from "./readHead.ts";
+
+export { DecompileError } from "./readHead.ts";
+
+/** Options of {@link decompile}. */
+export interface DecompileOptions {
+  /** Named residual blocks (from the weights file's metadata). */
+  readonly layout: NamedLayout;
+  /** Token names by id, "<bos>" first, when the file stores them: checked against the layout. */
+  readonly tokens?: readonly string[];
+  /** Shown in diagnostics of the re-checked text. */
+  readonly path?: string;
+}
+
+/** A recovered program: its text, the checked Program, and each head as read. */
+export interface Decompiled {
+  readonly text: string;
+  readonly program: Program;
+  readonly heads: readonly (RecoveredHead & { readonly name: string })[];
+}
+
+/** Recover the program a compiled model implements (needs the model's layout). */
+export function decompile(weights: Weights, opts: DecompileOptions): Decompiled {
+  const { layout } = opts;
+  const { n_ctx: C, n_layers: L, d_model: D } = weights.config;
+  const active = activeHeads(weights);
+  if (!active.length) throw new DecompileError("decompile: the model has no nonzero heads");
+  const names = headNames(active, layout);
+  const heads = active.map((h) => ({ ...readHead(h, layout, C), name: names.get(headId(h))! }));
+  for (let l = 0; l < L; l++) {
+    if (!heads.some((h) => h.layer === l)) throw new DecompileError(`decompile: layer ${l} (blocks.${l}) has no nonzero head`);
+  }
+  const vocab = vocabulary(layout, opts.tokens);
+  const output = outputBlock(weights, layout);
+
+  const lines = [`# decompiled from weights (d_model ${D}, ${L} layer${L === 1 ? "" : "s"}): each head read from its QK and OV circuits`];
+  lines.push(`vocab ${renderVocab(vocab)}`, `context ${C}`);
+  for (let l = 0; l < L; l++) {
+    lines.push("", `layer ${l + 1}`);
+    for (const h of heads.filter((x) => x.layer === l)) {
+      const copies = h.copies.map((c) => `${c.from}[j] as ${c.to}`).join(", ");
+      lines.push(`  head ${h.name}: ${renderSelect(h.select)}; copy ${copies}`);
+    }
+  }
+  lines.push("", `output ${output}`, "");
+  const text = lines.join("\n");
+  try {
+    return { text, program: load({ path: opts.path ?? "<decompiled>", text }), heads };
+  } catch (e) {
+    if (!(e instanceof ProgramError)) throw e;
+    throw new DecompileError(`decompile: the recovered text does not check: ${e.message.split("\n")[0]}`);
+  }
+}
+
+/** A selection as program text. */
+export function renderSelect(s: RecoveredSelect): string {
+  if (s.kind === "offset") return s.k === 0 ? "select j = i" : `select j = i - ${s.k}`;
+  const conds = s.conditions.map((c) => {
+    const shift = c.shift > 0 ? ` + ${c.shift}` : c.shift < 0 ? ` - ${-c.shift}` : "";
+    return `${c.key}[j] == ${c.query}[i]${shift}`;
+  });
+  return `select ${s.rule} j ${s.strict ? "<" : "<="} i${conds.length ? ` where ${conds.join(" and ")}` : ""}`;
+}
+
+/** Token names from the layout's `token` block, checked against the file's token list. */
+function vocabulary(layout: NamedLayout, tokens: readonly string[] | undefined): string[] {
+  const block = namedBlock(layout, "token");
+  if (!block) throw new DecompileError("decompile: the layout has no 'token' block");
+  const vocab = block.labels.map((l) => l.slice("token:".length));
+  if (tokens && (tokens.length !== vocab.length + 1 || vocab.some((t, v) => tokens[v + 1] !== t))) {
+    throw new DecompileError(`decompile: the layout's tokens (${vocab.join(" ")}) differ from the file's token list`);
+  }
+  return vocab;
+}
+
+/** `0 1 2 … 9` as the range `0..9`, anything else as names. */
+function renderVocab(vocab: readonly string[]): string {
+  const first = Number(vocab[0]);
+  const isRange = vocab.length > 1 && vocab.every((t, k) => /^[0-9]+$/.test(t) && Number(t) === first + k && String(first + k) === t);
+  return isRange ? `${first}..${first + vocab.length - 1}` : vocab.join(" ");
+}
+
+/** The block W_U reads: it must be a token-valued block mapped value v → token id v + 1. */
+function outputBlock(weights: Weights, layout: NamedLayout): string {
+  const Vo = weights.config.d_vocab_out;
+  const U = weights.W_U.data; // [D, Vo]
+  const read = layout.blocks.filter((b) => {
+    for (let d = b.offset; d < b.offset + b.size; d++) for (let v = 0; v < Vo; v++) if (U[d * Vo + v] !== 0) return true;
+    return false;
+  });
+  if (read.length !== 1) {
+    throw new DecompileError(`decompile: W_U reads ${read.length ? read.map((b) => `'${b.name}'`).join(", ") : "nothing"}, expected one token-valued block`);
+  }
+  const out = read[0]!;
+  if (out.domain !== "token") throw new DecompileError(`decompile: W_U reads '${out.name}', which does not hold tokens`);
+  for (let v = 0; v < out.size; v++) {
+    for (let t = 0; t < Vo; t++) {
+      const x = U[(out.offset + v) * Vo + t]!;
+      if ((x !== 0) !== (t === v + 1) || x < 0) {
+        throw new DecompileError(`decompile: W_U maps ${out.labels[v]} to token id ${t} (${x}): not the unembedding of '${out.name}'`);
+      }
+    }
+  }
+  return out.name;
+}
+
+/** Why a model without a layout cannot be turned back into text, in a few lines. */
+export function noLayoutExplanation(): string[] {
+  return [
+    "cannot decompile to a program: the weights carry no layout (named residual directions).",
+    "Without one, nothing says which dimensions form a feature, which token or position each direction",
+    "stands for, or which features a head's QK compares — so no honest program text exists for them.",
+    "What the weights alone determine is below: each head's attention type on repeated random",
+    "sequences, its copying score, and the head-level composition graph (Q/K/V scores above threshold).",
+  ];
+}

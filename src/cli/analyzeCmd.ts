@@ -1,0 +1,98 @@
+/**
+ * `circuits analyze`: the weight analyses of a program's compiled model or of
+ * a weights file — composition scores and the graph they reveal (against the
+ * program's own graph when it is known), copying scores, head detection.
+ * Also the shared loading of "a program or a model file" for `decompile`.
+ */
+import { compile } from "../compiler/compile.ts";
+import { load } from "../lang/check.ts";
+import type { Program } from "../lang/program.ts";
+import type { Weights } from "../model/weights.ts";
+import { loadWeights } from "../model/weightsFile.ts";
+import { analyzeModel, formatAnalysis } from "../analysis/analyze.ts";
+import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
+import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
+
+/** A model to analyse, with whatever names and program came with it. */
+export interface AnalysisInput {
+  readonly weights: Weights;
+  readonly layout?: NamedLayout;
+  readonly tokens?: readonly string[];
+  /** The source program: the argument itself, or the text a compiled file stores in its metadata. */
+  readonly program?: Program;
+  /** BOS token id for detection: 0 for compiled models, none for files without a "<bos>" token. */
+  readonly bos: number | null;
+}
+
+/** Load PROGRAM (compiled here) or MODEL.safetensors; every failure is a one-line UsageError. */
+export function loadAnalysisInput(path: string | undefined, cmd: string): AnalysisInput {
+  if (!path) throw new UsageError(`${cmd}: missing PROGRAM or MODEL.safetensors argument (see 'circuits ${cmd} --help')`);
+  if (!path.endsWith(".safetensors")) {
+    const model = compile(loadProgramFile(path, cmd));
+    return { weights: model.weights, layout: model.layout, tokens: model.tokens, program: model.program, bos: 0 };
+  }
+  let loaded: ReturnType<typeof loadWeights>;
+  try {
+    loaded = loadWeights(path);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new UsageError(`${cmd}: ${/ENOENT/.test(msg) ? `cannot read model file '${path}'` : msg.split("\n")[0]}`);
+  }
+  let layout: NamedLayout | undefined;
+  try {
+    layout = loaded.layout === undefined ? undefined : layoutFromJson(loaded.layout, loaded.weights.config.d_model);
+  } catch (e) {
+    if (e instanceof LayoutError) throw new UsageError(`${cmd}: ${path}: ${e.message}`);
+    throw e;
+  }
+  // A compiled file stores its source; it is only ever compared with, never used to detect.
+  let program: Program | undefined;
+  const text = loaded.metadata.program;
+  if (text !== undefined) {
+    try {
+      program = load({ path: `${path} (metadata)`, text: JSON.parse(text) as string });
+    } catch {
+      program = undefined;
+    }
+  }
+  const bos = loaded.tokens?.[0] === "<bos>" ? 0 : null;
+  return { weights: loaded.weights, layout, tokens: loaded.tokens, program, bos };
+}
+
+export const analyzeCommand: Command = {
+  name: "analyze",
+  summary: "analyse weights: composition scores and graph, copying scores, head detection",
+  help: [
+    "usage: circuits analyze PROGRAM|MODEL.safetensors [--json] [--threshold T] [--sequences N] [--seed S]",
+    "",
+    "  PROGRAM            a .circ file: compiled first, and its composition graph compared with the detected one",
+    "  MODEL.safetensors  TransformerLens-named weights; a compiled file's layout names heads and features",
+    "  --threshold T      composition scores above T are edges (default 0.001: compiled non-edges score exactly 0)",
+    "  --sequences N      repeated random sequences for head detection (default 16)",
+    "  --seed S           seed of those sequences (default 0)",
+    "  --json             the whole report as JSON",
+    "",
+    "Composition: ‖W_OV^A·R^B‖_F / (‖W_OV^A‖_F·‖R^B‖_F), R = W_Q W_Kᵀ (Q), W_K W_Qᵀ (K), W_V W_O (V),",
+    "shown with the random baseline 1/√d_model. Copying: Re Σλ / Σ|λ| over the eigenvalues of W_E W_OV W_U.",
+    "Detection: attention mass on the previous token, earlier copies (duplicate), and the token after",
+    "an earlier copy (induction), on [BOS] r r; ICL score: loss in the second copy minus in the first.",
+    "Exit code 1 when the program's graph is known and the detected graph differs from it.",
+  ].join("\n"),
+  options: { json: { type: "boolean" }, threshold: { type: "string" }, sequences: { type: "string" }, seed: { type: "string" } },
+  run(args) {
+    const input = loadAnalysisInput(args.positionals[0], "analyze");
+    if (args.positionals.length > 1) throw new UsageError(`analyze: unexpected argument '${args.positionals[1]}'`);
+    const t = str(args, "threshold");
+    const threshold = t === undefined ? undefined : Number(t);
+    if (threshold !== undefined && !(threshold >= 0 && threshold < 1)) throw new UsageError(`--threshold must be a number in [0, 1), got '${t}'`);
+    const analysis = analyzeModel(input.weights, {
+      layout: input.layout,
+      program: input.program,
+      threshold,
+      detect: { sequences: int(args, "sequences", 16, 1, 10_000), seed: int(args, "seed", 0, 0, 2 ** 31 - 1), bos: input.bos },
+    });
+    if (args.values.json) printJson(analysis);
+    else console.log(formatAnalysis(analysis));
+    return analysis.program && !analysis.program.recovered ? 1 : 0;
+  },
+};

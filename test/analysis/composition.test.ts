@@ -1,0 +1,139 @@
+/**
+ * Composition scores rediscover the checker's composition graph from
+ * compiled weights alone — on every example program and on random programs —
+ * with the orientation right (a K edge is not a Q edge), non-edges at exactly
+ * 0, true edges above the analytic lower bound, and random heads at the
+ * 1/√d_model baseline.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { activeHeads, ovCircuit, qkCircuit } from "../../src/analysis/circuits.ts";
+import { analyzeComposition, compareGraphs, compositionScore, DEFAULT_COMPOSITION_THRESHOLD, headLevel } from "../../src/analysis/composition.ts";
+import { frobenius, matmul, transpose } from "../../src/analysis/linalg.ts";
+import { compile } from "../../src/compiler/compile.ts";
+import type { Program } from "../../src/lang/program.ts";
+import { domainSize } from "../../src/lang/program.ts";
+import { randomWeights } from "../../src/sim/random.ts";
+import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
+import { loadProgram, programNames } from "../support/programs.ts";
+
+/** The program's graph with heads renamed to their TransformerLens ids and features dropped. */
+function idGraph(program: Program) {
+  const id = new Map(program.layers.flatMap((hs, l) => hs.map((h, k) => [h.name, `L${l}H${k}`] as const)));
+  return headLevel(program.composition.map((e) => ({ ...e, from: id.get(e.from)!, to: id.get(e.to)! })));
+}
+
+/**
+ * The analytic floor of a true edge's score on compiled weights (see
+ * composition.ts): Q/K ≥ √((n_f − |s|)/n_f) / √(m·n + m² + 2.25·C), V ≥ 1/√(Σ copied sizes).
+ */
+function lowerBound(program: Program, to: string, kind: "Q" | "K" | "V", feature: string): number {
+  const head = program.layers.flat().find((h) => h.name === to)!;
+  const size = (f: string) => domainSize(program, program.features.get(f)!.domain);
+  if (kind === "V") return 1 / Math.sqrt(head.copies.reduce((s, c) => s + size(c.from), 0));
+  if (head.select.kind !== "match") throw new Error("Q/K edge into a positional head");
+  const conds = head.select.conditions;
+  const m = conds.length;
+  const n = Math.max(...conds.map((c) => size(c.key)));
+  const c = conds.find((x) => (kind === "K" ? x.key : x.query) === feature)!;
+  const nf = size(feature);
+  return Math.sqrt((nf - Math.abs(c.shift)) / nf) / Math.sqrt(m * n + m * m + 2.25 * program.context);
+}
+
+describe("composition graph of the example programs", () => {
+  for (const name of programNames()) {
+    it(`${name}: detected from weights = program.composition, feature-level with the layout, head-level without`, () => {
+      const model = compile(loadProgram(name));
+      const named = analyzeComposition(model.weights, { layout: model.layout });
+      expect(compareGraphs(named.detected, model.program.composition)).toMatchObject({ equal: true });
+      const bare = analyzeComposition(model.weights);
+      expect(compareGraphs(bare.detected, idGraph(model.program))).toMatchObject({ equal: true });
+    });
+  }
+
+  it("induction: K-composition previous → induction, and Q and V exactly 0 (the orientation matters)", () => {
+    const model = compile(loadProgram("induction"));
+    const [prev, ind] = activeHeads(model.weights);
+    expect(compositionScore(prev!, ind!, "K")).toBeGreaterThan(0.05);
+    expect(compositionScore(prev!, ind!, "Q")).toBe(0);
+    expect(compositionScore(prev!, ind!, "V")).toBe(0);
+  });
+
+  it("q-composition and v-composition show their own kind only", () => {
+    for (const [name, kind] of [["q-composition", "Q"], ["v-composition", "V"], ["duplicate-token", "V"]] as const) {
+      const [a, b] = activeHeads(compile(loadProgram(name)).weights);
+      for (const k of ["Q", "K", "V"] as const) {
+        if (k === kind) expect(compositionScore(a!, b!, k)).toBeGreaterThan(0.1);
+        else expect(compositionScore(a!, b!, k)).toBe(0);
+      }
+    }
+  });
+
+  it("a wrong graph is not recovered: induction's weights against induction-earliest's (same graph) and bigram's (not)", () => {
+    const detected = analyzeComposition(compile(loadProgram("induction")).weights, { layout: compile(loadProgram("induction")).layout }).detected;
+    expect(compareGraphs(detected, loadProgram("induction-earliest").composition).equal).toBe(true);
+    const cmp = compareGraphs(detected, loadProgram("bigram-induction").composition);
+    expect(cmp.equal).toBe(false);
+    expect(cmp.missing).toEqual(["previous → induction Q (prev)", "previous2 → induction K (prev2)"]);
+  });
+});
+
+describe("composition graph of random programs", () => {
+  it("is recovered exactly; non-edges score exactly 0, true edges at least the analytic floor", () => {
+    let minEdge = Infinity;
+    fc.assert(
+      fc.property(arbProgram(), ({ program }) => {
+        const model = compile(program);
+        const a = analyzeComposition(model.weights, { layout: model.layout });
+        expect(compareGraphs(a.detected, program.composition)).toMatchObject({ equal: true });
+        const truth = new Set(program.composition.map((e) => `${e.from}/${e.to}/${e.kind}/${e.feature}`));
+        for (const s of a.featureScores) {
+          if (!truth.has(`${s.from}/${s.to}/${s.kind}/${s.feature}`)) expect(s.score).toBe(0);
+          else {
+            expect(s.score).toBeGreaterThanOrEqual(lowerBound(program, s.to, s.kind, s.feature!) * (1 - 1e-9));
+            minEdge = Math.min(minEdge, s.score);
+          }
+        }
+        expect(compareGraphs(analyzeComposition(model.weights).detected, idGraph(program))).toMatchObject({ equal: true });
+      }),
+      { numRuns: 80, seed: 20240611 },
+    );
+    // The default threshold sits far below every true edge seen.
+    expect(minEdge).toBeGreaterThan(50 * DEFAULT_COMPOSITION_THRESHOLD);
+  });
+});
+
+describe("the random baseline", () => {
+  it("the factored evaluation equals the dense ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖R^B‖) with R = W_QK, W_QKᵀ, W_OV", () => {
+    const w = randomWeights({ d_model: 10, d_head: 3, n_heads: 2, n_layers: 2, n_ctx: 4, d_vocab: 5 }, 4);
+    const heads = activeHeads(w);
+    for (const a of heads.filter((h) => h.layer === 0)) {
+      for (const b of heads.filter((h) => h.layer === 1)) {
+        const ov = ovCircuit(a);
+        const R = { Q: qkCircuit(b), K: transpose(qkCircuit(b)), V: ovCircuit(b) };
+        for (const kind of ["Q", "K", "V"] as const) {
+          const dense = frobenius(matmul(ov, R[kind])) / (frobenius(ov) * frobenius(R[kind]));
+          expect(compositionScore(a, b, kind)).toBeCloseTo(dense, 12);
+        }
+      }
+    }
+  });
+
+
+  it("independent random heads score about 1/√d_model, for every kind", () => {
+    for (const D of [16, 64, 144]) {
+      const w = randomWeights({ d_model: D, d_head: 8, n_heads: 4, n_layers: 2, n_ctx: 4, d_vocab: 5 }, D);
+      const a = analyzeComposition(w);
+      expect(a.baseline).toBeCloseTo(1 / Math.sqrt(D), 12);
+      for (const kind of ["Q", "K", "V"] as const) {
+        const s = a.scores.filter((x) => x.kind === kind);
+        expect(s).toHaveLength(16);
+        const mean = s.reduce((t, x) => t + x.score, 0) / s.length;
+        expect(mean / a.baseline).toBeGreaterThan(0.8);
+        expect(mean / a.baseline).toBeLessThan(1.2);
+      }
+      // At the default threshold every random pair "composes": read dense weights against the baseline.
+      expect(a.detected).toHaveLength(48);
+    }
+  });
+});
