@@ -1,17 +1,9 @@
 /** Shared builders for the model tests (not a test file itself). */
 import type { FloatArray, ModelConfig, Tensor, Weights } from "../../src/model/weights.ts";
+import { mulberry32 } from "../../src/sim/random.ts";
 
-/** A tiny deterministic PRNG (mulberry32) so tests need no global state. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG, so model tests need no global state. */
+export const rng = mulberry32;
 
 export interface Dims {
   d_model: number;
