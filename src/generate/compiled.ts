@@ -27,8 +27,10 @@ export function generateCompiled(model: CompiledModel, prompt: readonly number[]
     strategy,
     kvCache: opts.kvCache,
     range: [1, V + 1],
-    // The decoder drops coordinates within the tolerance: below it, the output is ⊥.
-    noneBelow: opts.onNone === "stop" ? scales.logitScale * scales.distTolerance : undefined,
+    // The decoder drops coordinates within the tolerance: below it, the output is ⊥,
+    // whatever the strategy (sampling flat logits would draw from leakage noise).
+    noneBelow: scales.logitScale * scales.distTolerance,
+    onNone: opts.onNone ?? "fallback",
   });
   const generated = g.generated.map((id) => id - 1);
   return { tokens: [...prompt, ...generated], generated, stopped: g.stopped, seconds: g.seconds };

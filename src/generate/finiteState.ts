@@ -34,13 +34,23 @@ export function stateWindow(program: Program): number {
 export function finiteStateLoop(program: Program, prompt: readonly number[], onNone: NoneRule = "fallback", maxSteps = 100_000): FiniteStateLoop {
   const obstacle = finiteStateObstacle(program);
   if (obstacle) throw new Error(`not a finite-state program: ${obstacle}`);
-  // The reference run is bounded by `context`; an unbounded copy lets the walk go on until the state repeats.
-  const run = new SymbolicRun({ ...program, context: prompt.length + maxSteps + 2 });
+  // The reference run is bounded by `context`; a copy with a larger one lets the walk go on until
+  // the state repeats. Most walks close within a few hundred steps, so the budget starts small
+  // and doubles (re-walking from the start) rather than allocating maxSteps positions up front.
+  for (let budget = Math.min(256, maxSteps); ; budget = Math.min(2 * budget, maxSteps)) {
+    const result = walk(program, prompt, onNone, budget);
+    if (result) return result;
+    if (budget >= maxSteps) throw new Error(`finiteStateLoop: no state repeated within ${maxSteps} steps`);
+  }
+}
+
+function walk(program: Program, prompt: readonly number[], onNone: NoneRule, steps: number): FiniteStateLoop | null {
+  const run = new SymbolicRun({ ...program, context: prompt.length + steps + 2 });
   for (const t of prompt) run.push(t);
   const w = stateWindow(program);
   const seen = new Map<string, number>();
   const emitted: number[] = [];
-  for (let step = 0; step <= maxSteps; step++) {
+  for (let step = 0; step <= steps; step++) {
     const key = run.stateKey(w);
     const first = seen.get(key);
     const v: Value = run.prediction(run.length - 1);
@@ -49,7 +59,7 @@ export function finiteStateLoop(program: Program, prompt: readonly number[], onN
     emitted.push(next);
     if (first !== undefined) return { cycle: minimalCycle(emitted, first, step - first), emitted, states: seen.size, stopsAt: null };
     seen.set(key, step);
-    run.push(next);
+    if (step < steps) run.push(next);
   }
-  throw new Error(`finiteStateLoop: no state repeated within ${maxSteps} steps`);
+  return null;
 }

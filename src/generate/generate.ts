@@ -19,11 +19,14 @@ export interface GenerateOptions {
   /** Token ids the sampler may choose, [from, to); default every id of d_vocab_out. */
   readonly range?: readonly [number, number];
   /**
-   * Stop (rather than emit the greedy fallback) when every logit in `range`
-   * is below this level: how a compiled model says ⊥ (its output block is
-   * zero, so no token gets the positive logit a value or distribution gives).
+   * When every logit in `range` is below this level the model says ⊥ (a
+   * compiled model's output block is then zero, so no token gets the positive
+   * logit a value or distribution gives): stop, or emit the first id of
+   * `range` without consulting the strategy (no random draw is used up), as
+   * `onNone` says. Unset: the strategy sees every step's logits.
    */
   readonly noneBelow?: number;
+  readonly onNone?: "fallback" | "stop";
 }
 
 export interface Generation {
@@ -52,11 +55,12 @@ export function generate(weights: Weights, promptIds: readonly number[], opts: G
     return true;
   };
   const emit = (logits: ArrayLike<number>): boolean => {
-    if (none(logits)) {
+    const isNone = none(logits);
+    if (isNone && opts.onNone === "stop") {
       stopped = true;
       return false;
     }
-    const next = choose(logits, from, to);
+    const next = isNone ? from : choose(logits, from, to);
     tokens.push(next);
     generated.push(next);
     return true;

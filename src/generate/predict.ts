@@ -96,7 +96,8 @@ export function predictInductionCycle(shape: InductionShape, prompt: readonly nu
     const t = seq.length - 1;
     const g = t >= 0 ? gramAt(t) : null;
     // State = current k-gram (+ the pending occurrence a strict head cannot see yet) + table.
-    const key = `${g}|${strict && t >= 1 ? gramAt(t - 1) : ""}`;
+    // Before k tokens exist the k-gram is undefined; the length itself is then the state.
+    const key = `${g ?? `short:${t}`}|${strict && t >= 1 ? gramAt(t - 1) : ""}`;
     const hit = g === null ? undefined : table.get(g);
     if (hit === undefined && onNone === "stop") {
       return { cycle: null, emitted, fallbackSteps, firstMatch, stopsAt: step };

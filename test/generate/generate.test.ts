@@ -128,3 +128,22 @@ describe("cycles", () => {
     );
   });
 });
+
+describe("regressions", () => {
+  it("the I_2 successor table counts all three fallback steps from an empty prompt", () => {
+    const program = load({ path: "I_2", text: inductionProgramText({ k: 2, vocab: ["a", "b"], context: 16 }) });
+    const p = predictInductionCycle(asInduction(program)!, []);
+    expect(p).toMatchObject({ fallbackSteps: 3, firstMatch: 3 });
+  });
+
+  it("power sampling on compiled weights emits the fallback at ⊥ (not a draw from leakage), like the semantics", () => {
+    const program = loadProgram("every-average");
+    const prompt = [1];
+    for (const onNone of ["fallback", "stop"] as const) {
+      const c = generateCompiled(compile(program), prompt, { steps: 5, onNone, strategy: { kind: "power", gamma: 2, seed: 1 } });
+      const s = generateSymbolic(program, prompt, { steps: 5, onNone, power: { gamma: 2, seed: 1 } });
+      expect(c.generated).toEqual(s.generated);
+      expect(c.stopped).toBe(s.stopped);
+    }
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * Theorem 4 (proofs/04-every-heads.md): a count-based (`every`) induction
+ * head under greedy decoding (mode, ties to the lowest index; ⊥ → token 0)
+ * freezes each token's successor at its first generation-time visit, so
+ * pre-period + period ≤ V, attained. Checked exhaustively in the reference
+ * semantics and with the direct count machine, and through compiled weights.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { compile } from "../src/compiler/compile.ts";
+import { generateCompiled } from "../src/generate/compiled.ts";
+import { findCycle } from "../src/generate/cycles.ts";
+import { generateSymbolic } from "../src/generate/symbolic.ts";
+import { loadProgram } from "../test/support/programs.ts";
+import { analyseEvery, CountMachine, countTrace, everyProgram, everyTightPrompt, exhaustiveEvery } from "./checks/every.ts";
+
+describe("every-head greedy generation: frozen successors, pre-period + period ≤ V", () => {
+  it.each([
+    [2, 11, false],
+    [2, 11, true],
+    [3, 7, false],
+    [3, 7, true],
+    [4, 6, false],
+    [4, 6, true],
+  ])("V=%i, all prompts of length ≤ %i, strict=%s: reference semantics = count machine; no unfrozen successor; μ + p ≤ V, attained", (V, L, strict) => {
+    const s = exhaustiveEvery(V, L, strict, true);
+    expect(s.disagreements).toBe(0);
+    expect(s.unfrozen).toBe(0);
+    expect(s.noCycle).toBe(0);
+    expect(s.aboveV).toBe(0);
+    expect(s.maxSum).toBe(V);
+  });
+
+  it.each([
+    [3, 11],
+    [4, 9],
+    [5, 7],
+  ])("count machine, V=%i, all prompts of length ≤ %i (both strictness variants): μ + p ≤ V, attained", (V, L) => {
+    for (const strict of [false, true]) {
+      const s = exhaustiveEvery(V, L, strict);
+      expect([s.unfrozen, s.noCycle, s.aboveV, s.maxSum]).toEqual([0, 0, 0, V]);
+    }
+  });
+
+  it("the prompt 0 1 … V−1 0 attains μ + p = V (μ = 0, p = V) for V = 2 … 10", () => {
+    for (let V = 2; V <= 10; V++) {
+      const a = analyseEvery(countTrace(new CountMachine(V, false).pushAll(everyTightPrompt(V)), 2 * V + 2));
+      expect(a.cycle).toEqual({ prePeriod: 0, period: V });
+    }
+  });
+
+  it("programs/every-average.circ (j < i, V = 4): the reference semantics' greedy run shows the certified cycle (fast-check)", () => {
+    const program = loadProgram("every-average");
+    const V = program.vocab.length;
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: V - 1 }), { maxLength: 20 }), (prompt) => {
+        const steps = program.context - 1 - prompt.length;
+        const g = generateSymbolic(program, prompt, { steps }).generated;
+        const a = analyseEvery(countTrace(new CountMachine(V, true).pushAll(prompt), steps));
+        expect(a.unfrozen).toBe(0);
+        expect(a.cycle!.prePeriod + a.cycle!.period).toBeLessThanOrEqual(V);
+        expect(findCycle(g)).toMatchObject(a.cycle!);
+      }),
+      { numRuns: 200, seed: 4 },
+    );
+  });
+
+  it("through compiled weights (fast-check): greedy runs of the compiled every-head programs show the certified cycle", () => {
+    const models = new Map<string, ReturnType<typeof compile>>();
+    const modelFor = (V: number, strict: boolean) => {
+      const key = `${V}${strict}`;
+      if (!models.has(key)) models.set(key, compile(everyProgram(V, 32, strict)));
+      return models.get(key)!;
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 5 }), fc.boolean(), fc.array(fc.nat({ max: 4 }), { maxLength: 12 }), (V, strict, raw) => {
+        const prompt = raw.map((t) => t % V);
+        const model = modelFor(V, strict);
+        const steps = 31 - prompt.length;
+        const c = generateCompiled(model, prompt, { steps }).generated;
+        const r = countTrace(new CountMachine(V, strict).pushAll(prompt), steps);
+        expect(c).toEqual(r.emitted);
+        const a = analyseEvery(r);
+        expect(a.cycle!.prePeriod + a.cycle!.period).toBeLessThanOrEqual(V);
+        expect(findCycle(c)).toMatchObject(a.cycle!);
+      }),
+      { numRuns: 120, seed: 5 },
+    );
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * Theorem 5 (proofs/05-self-reinforcement.md): sampling ∝ p^γ from a
+ * count-based head's exact output turns a loop into an urn. Exact values
+ * with mathjs fractions; sampled frequencies (seeded, so deterministic)
+ * through the reference semantics and through compiled weights.
+ */
+import { describe, expect, it } from "vitest";
+import { fraction, type Fraction } from "mathjs";
+import {
+  A,
+  B,
+  C,
+  compiledUrnProbabilities,
+  compileUrn,
+  continueExact,
+  continueFloat,
+  fracToNumber,
+  gamma2Bounds,
+  hazardTable,
+  PI_OVER_SINH_PI,
+  sampleCompiled,
+  sampleSymbolic,
+  survivalExact,
+  survivalFloat,
+  urnDistributions,
+  urnPrompt,
+  urnProgram,
+  withinBinomial,
+} from "./checks/urn.ts";
+
+const f = (p: number, q = 1) => fraction(p, q) as Fraction;
+const CONTEXT = 48;
+const RMAX = 20;
+
+describe("the urn formula (exact)", () => {
+  it("γ = 1, n = m = 1: S_R = 1/(R+1) exactly for R = 0 … 60; n = 2, m = 1: 2/(R+2)", () => {
+    for (let R = 0; R <= 60; R++) {
+      expect(survivalExact(1, 1, R, 1).equals(f(1, R + 1))).toBe(true);
+      expect(survivalExact(2, 1, R, 1).equals(f(2, R + 2))).toBe(true);
+    }
+  });
+
+  it("P_r = (n+r)^γ / ((n+r)^γ + m^γ) is strictly increasing in r (γ = 1, 2, 3; several n, m)", () => {
+    for (const gamma of [1, 2, 3]) {
+      for (const [n, m] of [[1, 1], [1, 3], [2, 1], [5, 2]] as const) {
+        for (let r = 0; r < 40; r++) expect(continueExact(n, m, r + 1, gamma).compare(continueExact(n, m, r, gamma))).toBe(1);
+      }
+    }
+    for (let r = 0; r < 40; r++) expect(continueFloat(1, 1, r + 1, 0.5)).toBeGreaterThan(continueFloat(1, 1, r, 0.5));
+  });
+
+  it("γ = 2, n = m = 1: the exact finite products S_R decrease, and at R = 1000 bound π/sinh π ≈ 0.27203 within 2.8·10⁻⁴", () => {
+    let prev = survivalExact(1, 1, 1, 2);
+    expect(prev.equals(f(1, 2))).toBe(true);
+    for (let R = 2; R <= 50; R++) {
+      const s = survivalExact(1, 1, R, 2);
+      expect(s.compare(prev)).toBe(-1);
+      prev = s;
+    }
+    expect(survivalExact(1, 1, 3, 2).equals(f(1 * 4 * 9, 2 * 5 * 10))).toBe(true);
+    const { lower, upper } = gamma2Bounds(1000);
+    const lo = fracToNumber(lower);
+    const hi = fracToNumber(upper);
+    expect(lo).toBeLessThan(PI_OVER_SINH_PI);
+    expect(PI_OVER_SINH_PI).toBeLessThan(hi);
+    expect(hi - lo).toBeLessThan(2.8e-4);
+    expect(PI_OVER_SINH_PI).toBeCloseTo(0.27203, 5);
+  });
+
+  it("γ ≤ 1 leaves the loop almost surely (S_R → 0), γ = 2 does not: S_R at R = 10⁴", () => {
+    expect(survivalFloat(1, 1, 10_000, 1)).toBeCloseTo(1 / 10_001, 12);
+    expect(survivalFloat(1, 1, 10_000, 0.5)).toBeLessThan(1e-80);
+    expect(survivalFloat(1, 1, 10_000, 2)).toBeGreaterThan(PI_OVER_SINH_PI);
+    expect(survivalFloat(1, 1, 10_000, 2) - PI_OVER_SINH_PI).toBeLessThan(PI_OVER_SINH_PI / 10_000);
+  });
+});
+
+describe("the urn in our programs", () => {
+  it("reference semantics: after r loops the every head's exact output at a is {b: (n+r)/(n+m+r), c: m/(n+m+r)}", () => {
+    const program = urnProgram(64);
+    for (const [n, m] of [[1, 1], [2, 1], [1, 3]] as const) {
+      for (const { r, dist } of urnDistributions(program, n, m, 20)) {
+        expect(dist.get(A)).toBeUndefined();
+        expect(dist.get(B)!.equals(f(n + r, n + m + r))).toBe(true);
+        expect(dist.get(C)!.equals(f(m, n + m + r))).toBe(true);
+      }
+    }
+  });
+
+  it("compiled weights: logits/κ equal those probabilities within the compiler's distTolerance", () => {
+    const model = compileUrn(64);
+    for (const { r, p } of compiledUrnProbabilities(model, 1, 1, 25)) {
+      expect(Math.abs(p[A]!)).toBeLessThan(model.scales.distTolerance);
+      expect(Math.abs(p[B]! - (1 + r) / (2 + r))).toBeLessThan(model.scales.distTolerance);
+      expect(Math.abs(p[C]! - 1 / (2 + r))).toBeLessThan(model.scales.distTolerance);
+    }
+  });
+
+  it.each([0.5, 1, 2])(
+    "γ = %f: sampled P(continue | r loops) through generateSymbolic (2000 seeded runs) is within 4σ of the formula for every r with ≥ 30 runs at risk; survival too",
+    (gamma) => {
+      const program = urnProgram(CONTEXT);
+      const s = sampleSymbolic(program, urnPrompt(1, 1), gamma, 2000, RMAX, 1 + 1_000_000 * gamma);
+      const rows = hazardTable(s.loops, RMAX);
+      let checked = 0;
+      for (const row of rows) {
+        if (row.atRisk < 30) continue;
+        checked++;
+        expect(withinBinomial(row.estimate, continueFloat(1, 1, row.r, gamma), row.atRisk, 4)).toBe(true);
+      }
+      expect(checked).toBeGreaterThanOrEqual(gamma === 0.5 ? 8 : RMAX);
+      for (const R of [1, 2, 5, 10, 20]) {
+        const observed = s.loops.filter((x) => x >= R).length / s.loops.length;
+        expect(withinBinomial(observed, survivalFloat(1, 1, R, gamma), s.loops.length, 4)).toBe(true);
+      }
+      // Growth: the sampled chance to continue rises from the first loop to later ones.
+      expect(rows[5]!.estimate).toBeGreaterThan(rows[0]!.estimate);
+    },
+  );
+
+  it("compiled weights, power sampling (same seeds): every run is token-for-token the reference semantics' run (γ = 0.5, 1, 2; 400 runs each)", () => {
+    const program = urnProgram(CONTEXT);
+    const model = compileUrn(CONTEXT);
+    for (const gamma of [0.5, 1, 2]) {
+      const c = sampleCompiled(model, urnPrompt(1, 1), gamma, 400, RMAX, 1 + 1_000_000 * gamma, program);
+      expect(c.mismatches).toBe(0);
+      const s = sampleSymbolic(program, urnPrompt(1, 1), gamma, 400, RMAX, 1 + 1_000_000 * gamma);
+      expect(c.loops).toEqual(s.loops);
+    }
+  });
+});
