@@ -27,6 +27,8 @@ export const generateCommand: Command = {
     "                      which greedy argmax of a compiled model's flat logits picks) or 'stop'",
     "  --temperature T     sample from softmax(logits / T) instead of greedy (seeded)",
     "  --top-k K           with --temperature: sample among the K best tokens",
+    "  --power G           sample ∝ p^G from the output distribution (the urn model of loops;",
+    "                      the semantics samples with the same seed, so both sides are compared)",
     "  --seed S            seed for sampling (default 1)",
     "  --no-cache          recompute the whole prefix each step (the KV-cache baseline)",
     "  --epsilon E         compile with this attention bound (default 1e-3)",
@@ -41,6 +43,7 @@ export const generateCommand: Command = {
     steps: { type: "string", short: "n" },
     "on-none": { type: "string" },
     temperature: { type: "string" },
+    power: { type: "string" },
     "top-k": { type: "string" },
     seed: { type: "string" },
     "no-cache": { type: "boolean" },
@@ -56,16 +59,25 @@ export const generateCommand: Command = {
     if (onNone !== "fallback" && onNone !== "stop") throw new UsageError("--on-none must be 'fallback' or 'stop'");
     let strategy: Strategy | undefined;
     const temp = str(args, "temperature");
+    const power = str(args, "power");
+    const seed = int(args, "seed", 1, 0, 2 ** 32 - 1);
+    if (temp !== undefined && power !== undefined) throw new UsageError("generate: choose --temperature or --power, not both");
+    if (str(args, "top-k") !== undefined && temp === undefined) throw new UsageError("generate: --top-k needs --temperature");
     if (temp !== undefined) {
       const temperature = Number(temp);
       if (!(temperature > 0)) throw new UsageError(`--temperature must be > 0, got '${temp}'`);
       const topK = str(args, "top-k") === undefined ? undefined : int(args, "top-k", 1, 1, program.vocab.length);
-      strategy = { kind: "sample", temperature, seed: int(args, "seed", 1, 0, 2 ** 32 - 1), ...(topK ? { topK } : {}) };
+      strategy = { kind: "sample", temperature, seed, ...(topK ? { topK } : {}) };
     }
-
+    const gamma = power === undefined ? undefined : Number(power);
+    if (gamma !== undefined) {
+      if (!(gamma > 0)) throw new UsageError(`--power must be > 0, got '${power}'`);
+      strategy = { kind: "power", gamma, seed };
+    }
     const model = compile(program, { epsilon: epsilonOption(args) });
     const compiled = generateCompiled(model, prompt, { steps, onNone, strategy, kvCache: !args.values["no-cache"] });
-    const symbolic = strategy ? null : generateSymbolic(program, prompt, { steps, onNone });
+    // Greedy and power sampling have a symbolic counterpart; softmax sampling of logits does not.
+    const symbolic = strategy?.kind === "sample" ? null : generateSymbolic(program, prompt, { steps, onNone, ...(gamma ? { power: { gamma, seed } } : {}) });
     const agree = symbolic ? symbolic.generated.join() === compiled.generated.join() && symbolic.stopped === compiled.stopped : null;
     const cycle = findCycle(compiled.generated);
     // The loop predicted without the model: the I_k successor table when the
