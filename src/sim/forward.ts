@@ -7,12 +7,23 @@
  *   logits = resid W_U + b_U
  *
  * Position 0 is BOS like any other token: the caller puts it in the list.
+ *
+ * Where the time goes: products run on CSR rows for sparse (compiled)
+ * weights, and on the WebAssembly SIMD kernel (src/sim/wasm.ts, split with a
+ * helper thread when big) for dense ones; dense heads attend a whole
+ * sequence at once as two such products, sparse heads row by row with
+ * sparse queries. Every path adds the same terms in the same order, so the
+ * choice never changes a bit. Intermediates live in a per-model workspace
+ * (fresh large arrays cost more in page faults than the arithmetic).
  * Shape letters: see src/model/weights.ts.
  */
 
 import type { FloatArray, Tensor, Weights } from "../model/weights.ts";
-import { attendRow, type AttentionTrace } from "./kernels.ts";
-import { applyLinear, prepare, type PreparedModel, type Precision, type SparseMode } from "./prepare.ts";
+import { attendRow, softmaxInPlace, type AttentionTrace } from "./kernels.ts";
+import { matmulWasm, panelWidth, wasmAvailable } from "./wasm.ts";
+import {
+  applyLinearRows, applyQkvRows, prepare, type PreparedLayer, type PreparedModel, type Precision, type SparseMode, usesSparse,
+} from "./prepare.ts";
 
 /** Activations keyed by TransformerLens hook name (no batch dimension). */
 export type ActivationCache = Map<string, Tensor>;
@@ -38,7 +49,7 @@ export function forward(weights: Weights, tokens: readonly number[], opts: Forwa
   const model = prepare(weights, opts.precision ?? "float64");
   checkTokens(model, tokens, "forward");
   const cache: ActivationCache | undefined = opts.cache ? new Map() : undefined;
-  const logits = run(model, tokens, [0], [tokens.length], opts.sparse ?? "auto", cache);
+  const logits = new Float64Array(run(model, tokens, [0], [tokens.length], opts.sparse ?? "auto", cache));
   return cache ? { logits, cache } : { logits };
 }
 
@@ -64,7 +75,7 @@ export function forwardBatch(
   }
   const logits = run(model, all, starts, lengths, opts.sparse ?? "auto", undefined);
   const Vo = model.config.d_vocab_out;
-  return starts.map((s, b) => ({ logits: logits.slice(s * Vo, (s + lengths[b]) * Vo) }));
+  return starts.map((s, b) => ({ logits: new Float64Array(logits.subarray(s * Vo, (s + lengths[b]) * Vo)) }));
 }
 
 /** Throw a message naming the caller if `tokens` cannot be run. */
@@ -82,19 +93,26 @@ export function checkTokens(model: PreparedModel, tokens: readonly number[], cal
 /**
  * The forward pass over stacked sequences: sequence b occupies rows
  * starts[b] .. starts[b]+lengths[b]-1 of every [N, ·] array. With a cache
- * there is exactly one sequence (forwardBatch guarantees it).
+ * there is exactly one sequence (forwardBatch guarantees it). Returns the
+ * [N, Vo] logits in the model's precision, in workspace memory that the
+ * next call reuses: callers copy out what they return.
  */
 function run(
   model: PreparedModel, tokens: readonly number[], starts: readonly number[], lengths: readonly number[],
   mode: SparseMode, cache: ActivationCache | undefined,
-): Float64Array {
+): FloatArray {
   const { d_model: D, d_head: E, n_heads: H, d_vocab_out: Vo } = model.config;
   const HE = H * E;
   const N = tokens.length;
   const sqrtE = Math.sqrt(E);
   const alloc = model.alloc;
 
-  const resid = alloc(N * D); // [N, D]
+  // Intermediates come from a per-model workspace reused across calls: fresh
+  // large arrays cost page faults (measured ~2.7 ms per MB on the bench
+  // machine, more than the arithmetic). Every one is fully overwritten below.
+  const ws = cache ? null : workspace(model);
+  const take = (key: string, n: number): FloatArray => (ws ? ws(key, n) : alloc(n));
+  const resid = take("resid", N * D); // [N, D]
   for (let b = 0; b < starts.length; b++) {
     for (let p = 0; p < lengths[b]; p++) {
       const row = (starts[b] + p) * D;
@@ -105,27 +123,32 @@ function run(
   }
   if (cache) recordEmbeddings(model, tokens, cache);
 
-  const q = alloc(N * HE); // [N, H, E]
-  const k = alloc(N * HE); // [N, H, E]
-  const v = alloc(N * HE); // [N, H, E]
-  const z = alloc(N * HE); // [N, H, E]
-  const attnOut = alloc(N * D); // [N, D]
-  const buf = alloc(lengths.reduce((a, b) => Math.max(a, b), 0)); // one row of scores, reused for every query and head
+  const q = take("q", N * HE); // [N, H, E]
+  const k = take("k", N * HE); // [N, H, E]
+  const v = take("v", N * HE); // [N, H, E]
+  const z = take("z", N * HE); // [N, H, E]
+  const attnOut = take("attnOut", N * D); // [N, D]
+  const buf = take("buf", lengths.reduce((a, b) => Math.max(a, b), 0)); // one row of scores, reused for every query and head
+  const qIdx = new Int32Array(E); // nonzero coordinates of one query (sparse-query score loop)
+  const xIdx = new Int32Array(Math.max(D, HE)); // nonzero coordinates of one input row (sparse products)
 
   model.layers.forEach((layer, l) => {
     if (cache) cache.set(`blocks.${l}.hook_resid_pre`, tensor([N, D], resid.slice()));
-    applyLinear(layer.q, resid, 0, N, q, 0, layer.bq, mode);
-    applyLinear(layer.k, resid, 0, N, k, 0, layer.bk, mode);
-    applyLinear(layer.v, resid, 0, N, v, 0, layer.bv, mode);
+    applyQkvRows(layer, resid, 0, N, xIdx, q, k, v, 0, mode);
 
     const trace = cache ? newTrace(alloc, H, N) : null;
+    const wholeSequences = !trace && denseAttention(layer, mode);
     for (let b = 0; b < starts.length; b++) {
-      for (let i = 0; i < lengths[b]; i++) attendRow(q, k, v, z, starts[b] * HE, i, H, E, sqrtE, buf, trace);
+      if (wholeSequences && lengths[b] >= WASM_ATTENTION_MIN_LENGTH) {
+        attendSequence(q, k, v, z, starts[b] * HE, lengths[b], H, E, sqrtE, buf, take);
+      } else {
+        for (let i = 0; i < lengths[b]; i++) attendRow(q, k, v, z, starts[b] * HE, i, H, E, sqrtE, buf, trace, qIdx, layer.vCols);
+      }
     }
 
     // One [N, H*E]·[H*E, D] product sums the heads; per-head results are only
     // materialised for the cache, so logits do not depend on whether one was asked for.
-    applyLinear(layer.o, z, 0, N, attnOut, 0, layer.bo, mode);
+    applyLinearRows(layer.o, z, 0, N, xIdx, attnOut, 0, layer.bo, mode);
     for (let i = 0; i < N * D; i++) resid[i] = resid[i] + attnOut[i];
 
     if (cache && trace) {
@@ -142,9 +165,92 @@ function run(
     }
   });
 
-  const out = alloc(N * Vo); // [N, Vo]
-  applyLinear(model.unembed, resid, 0, N, out, 0, model.b_U, mode);
-  return out instanceof Float64Array ? out : Float64Array.from(out);
+  const out = take("out", N * Vo); // [N, Vo]
+  applyLinearRows(model.unembed, resid, 0, N, xIdx, out, 0, model.b_U, mode);
+  return out;
+}
+
+/** Arrays bigger than this (elements) are not kept in a workspace between calls. */
+const WORKSPACE_MAX_ELEMENTS = 1 << 24;
+
+const workspaces = new WeakMap<PreparedModel, (key: string, n: number) => FloatArray>();
+
+/**
+ * A model's scratch arrays, by name: take(key, n) gives an array of exactly n
+ * elements (a view of a kept buffer, grown when needed; contents undefined).
+ */
+function workspace(model: PreparedModel): (key: string, n: number) => FloatArray {
+  let ws = workspaces.get(model);
+  if (!ws) {
+    const kept = new Map<string, FloatArray>();
+    ws = (key, n) => {
+      if (n > WORKSPACE_MAX_ELEMENTS) return model.alloc(n);
+      let a = kept.get(key);
+      if (!a || a.length < n) {
+        a = model.alloc(Math.max(n, Math.min(WORKSPACE_MAX_ELEMENTS, (a?.length ?? 0) * 2)));
+        kept.set(key, a);
+      }
+      return a.subarray(0, n);
+    };
+    workspaces.set(model, ws);
+  }
+  return ws;
+}
+
+/** Sequences at least this long attend through the WebAssembly products (shorter: row by row). */
+const WASM_ATTENTION_MIN_LENGTH = 16;
+
+/**
+ * Whether a layer's heads attend through whole-sequence products: dense
+ * weights (sparse ones attend faster row by row, with sparse queries and
+ * only the live value columns) and the WebAssembly kernel at hand.
+ */
+function denseAttention(layer: PreparedLayer, mode: SparseMode): boolean {
+  return !usesSparse(layer.q, mode) && !usesSparse(layer.k, mode) && wasmAvailable();
+}
+
+/**
+ * All heads of one sequence of T rows (starting at element rowOff0 of the
+ * [*, H*E] arrays) as two products per head through the WebAssembly kernel:
+ * scores = Q_h · K_hᵀ ([T, T], the masked half computed and ignored), then
+ * row by row the same scaling and softmaxInPlace as attendHead, then
+ * z_h = P · V_h with P zero above the diagonal. Every score and every z entry
+ * is the same sum in the same order as attendHead's (adding the masked
+ * 0·v terms changes nothing), so the bits equal the row-by-row path's and
+ * the KV cache's.
+ */
+function attendSequence(
+  q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray, rowOff0: number, T: number,
+  H: number, E: number, sqrtE: number, buf: FloatArray, take: (key: string, n: number) => FloatArray,
+): void {
+  const HE = H * E;
+  const P = panelWidth(q);
+  const qh = take("att.q", T * E); // [T, E]
+  const kT = take("att.kT", Math.ceil(T / P) * E * P).fill(0); // K_hᵀ [E, T] in panels (padding keys 0)
+  const vh = take("att.v", Math.ceil(E / P) * T * P).fill(0); // V_h [T, E] in panels (padding columns 0)
+  const scores = take("att.scores", T * T); // [T, T], then the pattern P
+  const zh = take("att.z", T * E); // [T, E]
+  for (let h = 0; h < H; h++) {
+    const col = rowOff0 + h * E;
+    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) qh[i * E + e] = q[col + i * HE + e];
+    for (let j = 0; j < T; j++) {
+      const base = (Math.floor(j / P) * E) * P + (j % P);
+      for (let e = 0; e < E; e++) kT[base + e * P] = k[col + j * HE + e];
+    }
+    for (let j = 0; j < T; j++) {
+      for (let e = 0; e < E; e++) vh[(Math.floor(e / P) * T + j) * P + (e % P)] = v[col + j * HE + e];
+    }
+    matmulWasm(qh, 0, T, E, kT, T, scores, 0, false);
+    for (let i = 0; i < T; i++) {
+      const r = i * T;
+      for (let j = 0; j <= i; j++) buf[j] = scores[r + j] / sqrtE;
+      softmaxInPlace(buf, i + 1);
+      for (let j = 0; j <= i; j++) scores[r + j] = buf[j];
+      scores.fill(0, r + i + 1, r + T);
+    }
+    matmulWasm(scores, 0, T, T, vh, E, zh, 0, false);
+    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) z[col + i * HE + e] = zh[i * E + e];
+  }
 }
 
 function recordEmbeddings(model: PreparedModel, tokens: readonly number[], cache: ActivationCache): void {

@@ -11,4 +11,5 @@ export { referenceForward } from "./reference.ts";
 export { prepare, usesSparse, SPARSE_DENSITY_THRESHOLD } from "./prepare.ts";
 export type { Linear, Precision, PreparedLayer, PreparedModel, SparseMode } from "./prepare.ts";
 export { attnOnlyConfig, mulberry32, randomTokens, randomWeights } from "./random.ts";
+export { wasmAvailable, wasmSettings } from "./wasm.ts";
 export type { ModelShape, RandomWeightOptions } from "./random.ts";

@@ -7,8 +7,10 @@
  * the sparse path, the batched forward and the one-row-at-a-time KV-cached
  * forward produce bit-identical numbers. (In float32 the batched and KV-cached
  * forwards still agree exactly; dense and sparse may differ in the last bit,
- * because the dense kernel sums in a float64 register and the sparse one
- * rounds to float32 after every addition.) Shape letters: see src/model/weights.ts.
+ * because the dense kernel rounds each product to float32 before adding it,
+ * as float32 SIMD does, and the sparse one adds the exact product.) The
+ * dense product also has a WebAssembly SIMD form (src/sim/wasm.ts) with the
+ * same arithmetic, so either may serve any call. Shape letters: see src/model/weights.ts.
  */
 
 import type { FloatArray } from "../model/weights.ts";
@@ -73,12 +75,17 @@ const BLOCK_ELEMS = 4096;
  * paths agree bit for bit in float64. Four columns share each load of
  * x[i, k]: V8 does not vectorise, so this register blocking is what makes the
  * kernel ~3× faster than a plain i-k-j loop (≈1.8 vs 0.6 GMAC/s measured).
+ * Float32 arrays go to matmulDenseF32 (float32 arithmetic throughout).
  */
 export function matmulDense(
   x: FloatArray, xOff: number, M: number, K: number,
   wT: FloatArray, N: number,
   out: FloatArray, outOff: number,
 ): void {
+  if (x instanceof Float32Array) {
+    matmulDenseF32(x, xOff, M, K, wT, N, out, outOff);
+    return;
+  }
   const NB = Math.max(4, (Math.floor(BLOCK_ELEMS / Math.max(1, K)) >> 2) << 2);
   for (let j0 = 0; j0 < N; j0 += NB) {
     const j1 = Math.min(N, j0 + NB);
@@ -110,6 +117,54 @@ export function matmulDense(
     }
   }
 }
+
+
+const fr = Math.fround;
+
+/**
+ * matmulDense in float32 arithmetic: every product and every partial sum is
+ * rounded to float32 (a float32 product and sum computed in float64 and
+ * rounded once are exactly the float32 operations), which is what f32x4
+ * SIMD computes lane by lane — so this kernel and the WebAssembly one
+ * (src/sim/wasm.ts) agree bit for bit.
+ */
+export function matmulDenseF32(
+  x: FloatArray, xOff: number, M: number, K: number,
+  wT: FloatArray, N: number,
+  out: FloatArray, outOff: number,
+): void {
+  const NB = Math.max(4, (Math.floor(BLOCK_ELEMS / Math.max(1, K)) >> 2) << 2);
+  for (let j0 = 0; j0 < N; j0 += NB) {
+    const j1 = Math.min(N, j0 + NB);
+    for (let i = 0; i < M; i++) {
+      const xi = xOff + i * K;
+      const oi = outOff + i * N;
+      let j = j0;
+      for (; j + 3 < j1; j += 4) {
+        const w0 = j * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (let k = 0; k < K; k++) {
+          const a = x[xi + k];
+          s0 = fr(s0 + fr(a * wT[w0 + k]));
+          s1 = fr(s1 + fr(a * wT[w1 + k]));
+          s2 = fr(s2 + fr(a * wT[w2 + k]));
+          s3 = fr(s3 + fr(a * wT[w3 + k]));
+        }
+        out[oi + j] += s0;
+        out[oi + j + 1] += s1;
+        out[oi + j + 2] += s2;
+        out[oi + j + 3] += s3;
+      }
+      for (; j < j1; j++) {
+        const wj = j * K;
+        let s = 0;
+        for (let k = 0; k < K; k++) s = fr(s + fr(x[xi + k] * wT[wj + k]));
+        out[oi + j] += s;
+      }
+    }
+  }
+}
+
 
 /**
  * out[M, N] += x[M, K] · W[K, N] with W in compressed-row form.
@@ -153,7 +208,10 @@ export function softmaxInPlace(buf: FloatArray, n: number): void {
   for (let j = 0; j < n; j++) if (buf[j] > max) max = buf[j];
   let sum = 0;
   for (let j = 0; j < n; j++) {
-    const e = Math.exp(buf[j] - max);
+    // exp(x) is exactly 0 in float64 for x < -745.14, and hard attention puts
+    // most keys far below that: a comparison instead of a call, same bits.
+    const x = buf[j] - max;
+    const e = x < -746 ? 0 : Math.exp(x);
     buf[j] = e;
     sum += e;
   }
@@ -170,7 +228,9 @@ export function softmaxInPlace(buf: FloatArray, n: number): void {
  * size T×T is materialised. On return buf holds the attention pattern and
  * z[zOff .. zOff+E) the weighted sum of values. If `scores`/`pattern` are
  * given, row [traceOff, traceOff + nKeys) of each receives the scaled scores
- * and the probabilities (the caller pre-fills masked entries).
+ * and the probabilities (the caller pre-fills masked entries). qIdx (scratch,
+ * length ≥ E) turns on the sparse-query score loop; vCols lists the value
+ * columns that can be nonzero (null: all of them).
  */
 export function attendHead(
   q: FloatArray, qOff: number,
@@ -179,41 +239,266 @@ export function attendHead(
   z: FloatArray, zOff: number,
   buf: FloatArray,
   scores: FloatArray | null = null, pattern: FloatArray | null = null, traceOff = 0,
+  qIdx: Int32Array | null = null, vCols: Int32Array | null = null,
 ): void {
-  for (let j = 0; j < nKeys; j++) {
-    const kj = kOff + j * stride;
-    let s = 0;
-    for (let e = 0; e < E; e++) s += q[qOff + e] * k[kj + e];
-    // Divide (not multiply by 1/sqrt) as TransformerLens does, for the same rounding.
-    buf[j] = s / sqrtE;
+  if (q instanceof Float32Array) {
+    attendHeadF32(q, qOff, k, v, kOff, nKeys, stride, E, sqrtE, z, zOff, buf, scores, pattern, traceOff, qIdx, vCols);
+    return;
+  }
+  // Scores. With a scratch qIdx, the query's nonzero coordinates are gathered
+  // first and, when they are under half of E (compiled weights: a handful of
+  // one-hot directions), each dot product runs over those only. Skipped terms
+  // are exact zeros (0·k = ±0, and s + ±0 = s for an s that starts at +0), so
+  // both loops give the same bits.
+  let nq = E;
+  if (qIdx) {
+    nq = 0;
+    for (let e = 0; e < E; e++) if (q[qOff + e] !== 0) qIdx[nq++] = e;
+  }
+  if (qIdx && nq * 2 < E) {
+    for (let j = 0; j < nKeys; j++) {
+      const kj = kOff + j * stride;
+      let s = 0;
+      for (let t = 0; t < nq; t++) {
+        const e = qIdx[t];
+        s += q[qOff + e] * k[kj + e];
+      }
+      buf[j] = s / sqrtE;
+    }
+  } else {
+    // Four keys at a time: four independent sums (each still e ascending, so
+    // the same bits) instead of one chain of dependent additions per key.
+    let j = 0;
+    for (; j + 3 < nKeys; j += 4) {
+      const k0 = kOff + j * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let e = 0; e < E; e++) {
+        const a = q[qOff + e];
+        s0 += a * k[k0 + e];
+        s1 += a * k[k1 + e];
+        s2 += a * k[k2 + e];
+        s3 += a * k[k3 + e];
+      }
+      buf[j] = s0 / sqrtE;
+      buf[j + 1] = s1 / sqrtE;
+      buf[j + 2] = s2 / sqrtE;
+      buf[j + 3] = s3 / sqrtE;
+    }
+    for (; j < nKeys; j++) {
+      const kj = kOff + j * stride;
+      let s = 0;
+      for (let e = 0; e < E; e++) s += q[qOff + e] * k[kj + e];
+      // Divide (not multiply by 1/sqrt) as TransformerLens does, for the same rounding.
+      buf[j] = s / sqrtE;
+    }
   }
   if (scores) for (let j = 0; j < nKeys; j++) scores[traceOff + j] = buf[j];
   softmaxInPlace(buf, nKeys);
   if (pattern) for (let j = 0; j < nKeys; j++) pattern[traceOff + j] = buf[j];
-  // z[e] = Σ_j p_j v[j, e], j ascending, in registers four value columns at a
-  // time (one load of p_j serves four products, and z is stored once).
+  // z[e] = Σ_j p_j v[j, e], j ascending, in registers eight value columns at
+  // a time (one load of p_j serves eight products, z is stored once; with
+  // head-major caches a pass over the keys is a contiguous stream).
+  if (vCols) {
+    // Only the value columns some weight or bias can make nonzero; the others
+    // are exactly +0, as the full loop leaves them (Σ p·(±0) from +0).
+    for (let e = 0; e < E; e++) z[zOff + e] = 0;
+    const nc = vCols.length;
+    let c = 0;
+    for (; c + 3 < nc; c += 4) {
+      const e0 = vCols[c], e1 = vCols[c + 1], e2 = vCols[c + 2], e3 = vCols[c + 3];
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let j = 0; j < nKeys; j++) {
+        const p = buf[j];
+        if (p === 0) continue; // hard attention: most keys underflow to exactly 0
+        const vj = kOff + j * stride;
+        s0 += p * v[vj + e0];
+        s1 += p * v[vj + e1];
+        s2 += p * v[vj + e2];
+        s3 += p * v[vj + e3];
+      }
+      z[zOff + e0] = s0;
+      z[zOff + e1] = s1;
+      z[zOff + e2] = s2;
+      z[zOff + e3] = s3;
+    }
+    for (; c < nc; c++) {
+      const e = vCols[c];
+      let s = 0;
+      for (let j = 0; j < nKeys; j++) {
+        const p = buf[j];
+        if (p !== 0) s += p * v[kOff + j * stride + e];
+      }
+      z[zOff + e] = s;
+    }
+    return;
+  }
   let e = 0;
-  for (; e + 3 < E; e += 4) {
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (; e + 7 < E; e += 8) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     for (let j = 0; j < nKeys; j++) {
       const p = buf[j];
-      if (p === 0) continue; // hard attention: most keys underflow to exactly 0
+      if (p === 0) continue;
       const vj = kOff + j * stride + e;
-      s0 += p * v[vj];
-      s1 += p * v[vj + 1];
-      s2 += p * v[vj + 2];
-      s3 += p * v[vj + 3];
+        s0 += p * v[vj];
+        s1 += p * v[vj + 1];
+        s2 += p * v[vj + 2];
+        s3 += p * v[vj + 3];
+        s4 += p * v[vj + 4];
+        s5 += p * v[vj + 5];
+        s6 += p * v[vj + 6];
+        s7 += p * v[vj + 7];
     }
     z[zOff + e] = s0;
     z[zOff + e + 1] = s1;
     z[zOff + e + 2] = s2;
     z[zOff + e + 3] = s3;
+    z[zOff + e + 4] = s4;
+    z[zOff + e + 5] = s5;
+    z[zOff + e + 6] = s6;
+    z[zOff + e + 7] = s7;
   }
   for (; e < E; e++) {
     let s = 0;
     for (let j = 0; j < nKeys; j++) {
       const p = buf[j];
       if (p !== 0) s += p * v[kOff + j * stride + e];
+    }
+    z[zOff + e] = s;
+  }
+}
+
+/**
+ * attendHead in float32 arithmetic (every product and partial sum rounded to
+ * float32), the arithmetic of the WebAssembly kernel that forward() uses for
+ * whole sequences of dense heads — so batched and KV-cached runs keep giving
+ * the same bits in float32.
+ */
+export function attendHeadF32(
+  q: FloatArray, qOff: number,
+  k: FloatArray, v: FloatArray, kOff: number, nKeys: number, stride: number,
+  E: number, sqrtE: number,
+  z: FloatArray, zOff: number,
+  buf: FloatArray,
+  scores: FloatArray | null = null, pattern: FloatArray | null = null, traceOff = 0,
+  qIdx: Int32Array | null = null, vCols: Int32Array | null = null,
+): void {
+  // Scores. With a scratch qIdx, the query's nonzero coordinates are gathered
+  // first and, when they are under half of E (compiled weights: a handful of
+  // one-hot directions), each dot product runs over those only. Skipped terms
+  // are exact zeros (0·k = ±0, and s + ±0 = s for an s that starts at +0), so
+  // both loops give the same bits.
+  let nq = E;
+  if (qIdx) {
+    nq = 0;
+    for (let e = 0; e < E; e++) if (q[qOff + e] !== 0) qIdx[nq++] = e;
+  }
+  if (qIdx && nq * 2 < E) {
+    for (let j = 0; j < nKeys; j++) {
+      const kj = kOff + j * stride;
+      let s = 0;
+      for (let t = 0; t < nq; t++) {
+        const e = qIdx[t];
+        s = fr(s + fr(q[qOff + e] * k[kj + e]));
+      }
+      buf[j] = s / sqrtE;
+    }
+  } else {
+    // Four keys at a time: four independent sums (each still e ascending, so
+    // the same bits) instead of one chain of dependent additions per key.
+    let j = 0;
+    for (; j + 3 < nKeys; j += 4) {
+      const k0 = kOff + j * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let e = 0; e < E; e++) {
+        const a = q[qOff + e];
+        s0 = fr(s0 + fr(a * k[k0 + e]));
+        s1 = fr(s1 + fr(a * k[k1 + e]));
+        s2 = fr(s2 + fr(a * k[k2 + e]));
+        s3 = fr(s3 + fr(a * k[k3 + e]));
+      }
+      buf[j] = s0 / sqrtE;
+      buf[j + 1] = s1 / sqrtE;
+      buf[j + 2] = s2 / sqrtE;
+      buf[j + 3] = s3 / sqrtE;
+    }
+    for (; j < nKeys; j++) {
+      const kj = kOff + j * stride;
+      let s = 0;
+      for (let e = 0; e < E; e++) s = fr(s + fr(q[qOff + e] * k[kj + e]));
+      // Divide (not multiply by 1/sqrt) as TransformerLens does, for the same rounding.
+      buf[j] = s / sqrtE;
+    }
+  }
+  if (scores) for (let j = 0; j < nKeys; j++) scores[traceOff + j] = buf[j];
+  softmaxInPlace(buf, nKeys);
+  if (pattern) for (let j = 0; j < nKeys; j++) pattern[traceOff + j] = buf[j];
+  // z[e] = Σ_j p_j v[j, e], j ascending, in registers eight value columns at
+  // a time (one load of p_j serves eight products, z is stored once; with
+  // head-major caches a pass over the keys is a contiguous stream).
+  if (vCols) {
+    // Only the value columns some weight or bias can make nonzero; the others
+    // are exactly +0, as the full loop leaves them (Σ p·(±0) from +0).
+    for (let e = 0; e < E; e++) z[zOff + e] = 0;
+    const nc = vCols.length;
+    let c = 0;
+    for (; c + 3 < nc; c += 4) {
+      const e0 = vCols[c], e1 = vCols[c + 1], e2 = vCols[c + 2], e3 = vCols[c + 3];
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let j = 0; j < nKeys; j++) {
+        const p = buf[j];
+        if (p === 0) continue; // hard attention: most keys underflow to exactly 0
+        const vj = kOff + j * stride;
+        s0 = fr(s0 + fr(p * v[vj + e0]));
+        s1 = fr(s1 + fr(p * v[vj + e1]));
+        s2 = fr(s2 + fr(p * v[vj + e2]));
+        s3 = fr(s3 + fr(p * v[vj + e3]));
+      }
+      z[zOff + e0] = s0;
+      z[zOff + e1] = s1;
+      z[zOff + e2] = s2;
+      z[zOff + e3] = s3;
+    }
+    for (; c < nc; c++) {
+      const e = vCols[c];
+      let s = 0;
+      for (let j = 0; j < nKeys; j++) {
+        const p = buf[j];
+        if (p !== 0) s = fr(s + fr(p * v[kOff + j * stride + e]));
+      }
+      z[zOff + e] = s;
+    }
+    return;
+  }
+  let e = 0;
+  for (; e + 7 < E; e += 8) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (let j = 0; j < nKeys; j++) {
+      const p = buf[j];
+      if (p === 0) continue;
+      const vj = kOff + j * stride + e;
+        s0 = fr(s0 + fr(p * v[vj]));
+        s1 = fr(s1 + fr(p * v[vj + 1]));
+        s2 = fr(s2 + fr(p * v[vj + 2]));
+        s3 = fr(s3 + fr(p * v[vj + 3]));
+        s4 = fr(s4 + fr(p * v[vj + 4]));
+        s5 = fr(s5 + fr(p * v[vj + 5]));
+        s6 = fr(s6 + fr(p * v[vj + 6]));
+        s7 = fr(s7 + fr(p * v[vj + 7]));
+    }
+    z[zOff + e] = s0;
+    z[zOff + e + 1] = s1;
+    z[zOff + e + 2] = s2;
+    z[zOff + e + 3] = s3;
+    z[zOff + e + 4] = s4;
+    z[zOff + e + 5] = s5;
+    z[zOff + e + 6] = s6;
+    z[zOff + e + 7] = s7;
+  }
+  for (; e < E; e++) {
+    let s = 0;
+    for (let j = 0; j < nKeys; j++) {
+      const p = buf[j];
+      if (p !== 0) s = fr(s + fr(p * v[kOff + j * stride + e]));
     }
     z[zOff + e] = s;
   }
@@ -236,6 +521,8 @@ export function attendRow(
   H: number, E: number, sqrtE: number,
   buf: FloatArray,
   trace: AttentionTrace | null = null,
+  qIdx: Int32Array | null = null,
+  vCols: readonly (Int32Array | null)[] | null = null,
 ): void {
   const HE = H * E;
   const qi = rowOff0 + i * HE;
@@ -243,7 +530,7 @@ export function attendRow(
     const traceOff = trace ? h * trace.T * trace.T + i * trace.T : 0;
     attendHead(
       q, qi + h * E, k, v, rowOff0 + h * E, i + 1, HE, E, sqrtE, z, qi + h * E, buf,
-      trace?.scores ?? null, trace?.pattern ?? null, traceOff,
+      trace?.scores ?? null, trace?.pattern ?? null, traceOff, qIdx, vCols ? vCols[h] : null,
     );
   }
 }

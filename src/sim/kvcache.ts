@@ -8,12 +8,16 @@
  * freed row. That is what lets an enumeration walk a prefix tree depth-first
  * with one step per tree node. A push computes row t with the same kernels
  * and the same order of additions as forward(), so its logits are
- * bit-identical to forward()'s row t. Shape letters: see src/model/weights.ts.
+ * bit-identical to forward()'s row t. Keys and values are kept head-major
+ * ([H, C, E] per layer) so that attending at long contexts streams each
+ * head's keys contiguously. step() plus the zero-copy logitsView() and
+ * residualView() are the allocation-free form of push()/logits()/residual()
+ * for hot loops. Shape letters: see src/model/weights.ts.
  */
 
 import type { FloatArray, Weights } from "../model/weights.ts";
 import { attendHead } from "./kernels.ts";
-import { applyLinear, prepare, type PreparedModel, type SparseMode } from "./prepare.ts";
+import { applyLinearRow, applyQkvRows, gatherNonzeros, liveBias, prepare, type PreparedModel, type SparseMode } from "./prepare.ts";
 import type { ForwardOptions } from "./forward.ts";
 
 /** A growing/shrinking sequence with per-layer key/value caches, preallocated to n_ctx. */
@@ -23,12 +27,20 @@ export class IncrementalRun {
   private readonly toks: Int32Array; // [C]
   private readonly resid: FloatArray[]; // L+1 × [C, D]; resid[l] = resid_pre of layer l, resid[L] = final
   private readonly q: FloatArray[]; // L × [C, H, E], kept so pattern() can be recomputed after pop()
-  private readonly k: FloatArray[]; // L × [C, H, E]
-  private readonly v: FloatArray[]; // L × [C, H, E]
+  // Keys and values head-major, L × [H, C, E]: one head's keys are contiguous,
+  // so attending streams them (position-major rows would make each head read
+  // E of every H·E values, which at long contexts misses the cache).
+  private readonly k: FloatArray[]; // L × [H, C, E]
+  private readonly v: FloatArray[]; // L × [H, C, E]
+  private readonly kRow: FloatArray; // [H*E] scratch: the new position's keys
+  private readonly vRow: FloatArray; // [H*E] scratch: the new position's values
   private readonly out: FloatArray; // [C, Vo] logits of every position
   private readonly z: FloatArray; // [H, E] scratch
   private readonly attnOut: FloatArray; // [D] scratch
   private readonly buf: FloatArray; // [C] scratch score row
+  private readonly qIdx: Int32Array; // [E] scratch: nonzero coordinates of one query
+  private readonly xIdx: Int32Array; // [max(D, H*E)] scratch: nonzero coordinates of one input row
+  private readonly sqrtE: number;
   private n = 0;
 
   /** Prepare an empty run of `weights` (opts.cache is ignored: the run is its own cache). */
@@ -42,10 +54,15 @@ export class IncrementalRun {
     this.q = Array.from({ length: L }, () => alloc(C * H * E));
     this.k = Array.from({ length: L }, () => alloc(C * H * E));
     this.v = Array.from({ length: L }, () => alloc(C * H * E));
+    this.kRow = alloc(H * E);
+    this.vRow = alloc(H * E);
     this.out = alloc(C * Vo);
     this.z = alloc(H * E);
     this.attnOut = alloc(D);
     this.buf = alloc(C);
+    this.qIdx = new Int32Array(E);
+    this.xIdx = new Int32Array(Math.max(D, H * E));
+    this.sqrtE = Math.sqrt(E);
   }
 
   /** Number of tokens currently in the sequence (BOS included). */
@@ -58,8 +75,11 @@ export class IncrementalRun {
     return Array.from(this.toks.subarray(0, this.n));
   }
 
-  /** Append a token and return the logits at its position ([Vo], a fresh copy). */
-  push(token: number): Float64Array {
+  /**
+   * Append a token without copying anything out: read the results with the
+   * zero-copy logitsView()/residualView() (the hot loop of exhaustive checks).
+   */
+  step(token: number): void {
     const m = this.model;
     const { d_model: D, d_head: E, n_heads: H, n_ctx: C, d_vocab: V, d_vocab_out: Vo } = m.config;
     const t = this.n;
@@ -68,27 +88,49 @@ export class IncrementalRun {
       throw new Error(`IncrementalRun.push: token ${token} at position ${t} is not in the vocabulary [0, ${V})`);
     }
     const HE = H * E;
-    const sqrtE = Math.sqrt(E);
+    const sqrtE = this.sqrtE;
     const x0 = this.resid[0];
-    for (let d = 0; d < D; d++) x0[t * D + d] = m.W_E[token * D + d] + m.W_pos[t * D + d];
+    const e0 = token * D, p0 = t * D;
+    for (let d = 0; d < D; d++) x0[p0 + d] = m.W_E[e0 + d] + m.W_pos[p0 + d];
 
-    m.layers.forEach((layer, l) => {
+    const layers = m.layers;
+    for (let l = 0; l < layers.length; l++) {
+      const layer = layers[l];
       const x = this.resid[l]; // [C, D], row t is this layer's resid_pre
       const next = this.resid[l + 1];
-      applyLinear(layer.q, x, t * D, 1, this.q[l], t * HE, layer.bq, this.mode);
-      applyLinear(layer.k, x, t * D, 1, this.k[l], t * HE, layer.bk, this.mode);
-      applyLinear(layer.v, x, t * D, 1, this.v[l], t * HE, layer.bv, this.mode);
+      const ql = this.q[l], kl = this.k[l], vl = this.v[l];
+      const xIdx = this.xIdx;
+      applyQkvRows(layer, x, p0, 1, xIdx, ql, this.kRow, this.vRow, t * HE, this.mode, 0);
       for (let h = 0; h < H; h++) {
-        attendHead(this.q[l], t * HE + h * E, this.k[l], this.v[l], h * E, t + 1, HE, E, sqrtE, this.z, h * E, this.buf);
+        const src = h * E, dst = (h * C + t) * E;
+        for (let e = 0; e < E; e++) {
+          kl[dst + e] = this.kRow[src + e];
+          vl[dst + e] = this.vRow[src + e];
+        }
+        attendHead(
+          ql, t * HE + h * E, kl, vl, h * C * E, t + 1, E, E, sqrtE, this.z, h * E, this.buf,
+          null, null, 0, this.qIdx, layer.vCols[h],
+        );
       }
-      applyLinear(layer.o, this.z, 0, 1, this.attnOut, 0, layer.bo, this.mode);
-      for (let d = 0; d < D; d++) next[t * D + d] = x[t * D + d] + this.attnOut[d];
-    });
+      const nz = gatherNonzeros(this.z, 0, HE, xIdx);
+      applyLinearRow(layer.o, this.z, 0, xIdx, nz, this.attnOut, 0, liveBias(layer.bo), this.mode);
+      const a = this.attnOut;
+      for (let d = 0; d < D; d++) next[p0 + d] = x[p0 + d] + a[d];
+    }
 
-    applyLinear(m.unembed, this.resid[m.layers.length], t * D, 1, this.out, t * Vo, m.b_U, this.mode);
+    const xf = this.resid[layers.length];
+    const nf = gatherNonzeros(xf, p0, D, this.xIdx);
+    applyLinearRow(m.unembed, xf, p0, this.xIdx, nf, this.out, t * Vo, liveBias(m.b_U), this.mode);
     this.toks[t] = token;
     this.n = t + 1;
-    return Float64Array.from(this.out.subarray(t * Vo, (t + 1) * Vo));
+  }
+
+  /** Append a token and return the logits at its position ([Vo], a fresh copy). */
+  push(token: number): Float64Array {
+    this.step(token);
+    const Vo = this.model.config.d_vocab_out;
+    const t = this.n - 1;
+    return new Float64Array(this.out.subarray(t * Vo, (t + 1) * Vo));
   }
 
   /** Remove the last token and return it; the state is exactly as before its push. */
@@ -107,7 +149,7 @@ export class IncrementalRun {
   logits(): Float64Array {
     const Vo = this.model.config.d_vocab_out;
     const t = this.last("logits");
-    return Float64Array.from(this.out.subarray(t * Vo, (t + 1) * Vo));
+    return new Float64Array(this.out.subarray(t * Vo, (t + 1) * Vo));
   }
 
   /** Residual stream at the last position entering `layer` ([D], a copy); layer = n_layers gives the final stream. */
@@ -117,7 +159,27 @@ export class IncrementalRun {
       throw new RangeError(`IncrementalRun.residual: layer ${layer} is not in 0 .. ${L}`);
     }
     const t = this.last("residual");
-    return Float64Array.from(this.resid[layer].subarray(t * D, (t + 1) * D));
+    return new Float64Array(this.resid[layer].subarray(t * D, (t + 1) * D));
+  }
+
+  /**
+   * Logits at the last position as a view into the run's own storage ([Vo],
+   * in the run's precision): no copy, valid until the next push/pop/clear.
+   */
+  logitsView(): FloatArray {
+    const Vo = this.model.config.d_vocab_out;
+    const t = this.last("logitsView");
+    return this.out.subarray(t * Vo, (t + 1) * Vo);
+  }
+
+  /** Residual stream at the last position entering `layer`, as a view (see logitsView). */
+  residualView(layer: number): FloatArray {
+    const { d_model: D, n_layers: L } = this.model.config;
+    if (!Number.isInteger(layer) || layer < 0 || layer > L) {
+      throw new RangeError(`IncrementalRun.residualView: layer ${layer} is not in 0 .. ${L}`);
+    }
+    const t = this.last("residualView");
+    return this.resid[layer].subarray(t * D, (t + 1) * D);
   }
 
   /** Attention pattern of the last position over keys 0 .. length-1 for one head ([length]). */
@@ -134,10 +196,10 @@ export class IncrementalRun {
     // Recomputed from the cached q and keys (O(t·E)) rather than stored for every
     // position, which would cost L·H·C² memory; the arithmetic is the push's own.
     attendHead(
-      this.q[layer], t * HE + head * E, this.k[layer], this.v[layer], head * E, t + 1, HE,
-      E, Math.sqrt(E), this.z, head * E, this.buf,
+      this.q[layer], t * HE + head * E, this.k[layer], this.v[layer], head * this.model.config.n_ctx * E, t + 1, E,
+      E, this.sqrtE, this.z, head * E, this.buf, null, null, 0, this.qIdx, this.model.layers[layer].vCols[head],
     );
-    return Float64Array.from(this.buf.subarray(0, t + 1));
+    return new Float64Array(this.buf.subarray(0, t + 1));
   }
 
   private last(caller: string): number {

@@ -10,6 +10,7 @@
 
 import type { FloatArray, Tensor, Weights, ModelConfig } from "../model/weights.ts";
 import { addBias, countNonzeros, matmulDense, matmulSparse, toCsr, transpose, type Csr } from "./kernels.ts";
+import { matmulWasm, packPanels, wasmAvailable } from "./wasm.ts";
 
 /** Storage precision of every array the simulator computes in. */
 export type Precision = "float64" | "float32";
@@ -34,6 +35,8 @@ export interface Linear {
   denseT(): FloatArray;
   /** Compressed-row form, built on first use and kept. */
   csr(): Csr;
+  /** Panel form for the WebAssembly kernel (see packPanels), built on first use and kept. */
+  packed(): FloatArray;
 }
 
 /** One layer with heads stacked: x · Wq gives q for all heads at once as [T, H*E] = [T, H, E]. */
@@ -46,6 +49,12 @@ export interface PreparedLayer {
   readonly bk: FloatArray; // [H*E]
   readonly bv: FloatArray; // [H*E]
   readonly bo: FloatArray; // [D]
+  /**
+   * Per head, the value columns e that some W_V entry or b_V makes nonzero,
+   * or null when that is every column (dense weights): the attention kernel
+   * skips the rest, whose z is exactly 0 anyway.
+   */
+  readonly vCols: readonly (Int32Array | null)[];
 }
 
 /** A model in runnable form. */
@@ -78,6 +87,22 @@ export function prepare(weights: Weights, precision: Precision = "float64"): Pre
   return model;
 }
 
+/**
+ * Below this many multiply-adds per row (K·N) the JavaScript dense kernel
+ * runs: the call and copy overhead of WebAssembly is not repaid. Both give
+ * the same bits, so this is a speed choice only.
+ */
+export const WASM_MIN_MACS = 256;
+
+/** Whether a dense product of `lin` goes to the WebAssembly SIMD kernel. */
+export function useWasm(lin: Linear): boolean {
+  const bytes = lin.K * lin.N * lin.dense.BYTES_PER_ELEMENT;
+  return lin.K * lin.N >= WASM_MIN_MACS && bytes <= WASM_MAX_WEIGHT_BYTES && wasmAvailable();
+}
+
+/** Bigger weight matrices stay on the JavaScript kernel (they would crowd the module's memory). */
+export const WASM_MAX_WEIGHT_BYTES = 128 * 2 ** 20;
+
 /** Whether `lin` takes the sparse path under `mode`. */
 export function usesSparse(lin: Linear, mode: SparseMode): boolean {
   return mode === "always" || (mode === "auto" && lin.density < SPARSE_DENSITY_THRESHOLD);
@@ -88,10 +113,115 @@ export function applyLinear(
   lin: Linear, x: FloatArray, xOff: number, M: number,
   out: FloatArray, outOff: number, bias: FloatArray | null, mode: SparseMode,
 ): void {
-  out.fill(0, outOff, outOff + M * lin.N);
-  if (usesSparse(lin, mode)) matmulSparse(x, xOff, M, lin.K, lin.csr(), out, outOff);
-  else matmulDense(x, xOff, M, lin.K, lin.denseT(), lin.N, out, outOff);
+  if (usesSparse(lin, mode)) {
+    out.fill(0, outOff, outOff + M * lin.N);
+    matmulSparse(x, xOff, M, lin.K, lin.csr(), out, outOff);
+  } else if (useWasm(lin)) {
+    matmulWasm(x, xOff, M, lin.K, lin.packed(), lin.N, out, outOff);
+  } else {
+    out.fill(0, outOff, outOff + M * lin.N);
+    matmulDense(x, xOff, M, lin.K, lin.denseT(), lin.N, out, outOff);
+  }
   if (bias) addBias(out, outOff, M, lin.N, bias);
+}
+
+/**
+ * One row: out[N] = x[K] · W + bias, given the positions of x's nonzeros in
+ * ascending order (xIdx[0 .. nx)). The sparse path then touches only those
+ * rows of W — the same additions in the same order as matmulSparse, which
+ * skips the zeros itself — so several products of one row share one scan.
+ */
+export function applyLinearRow(
+  lin: Linear, x: FloatArray, xOff: number, xIdx: Int32Array, nx: number,
+  out: FloatArray, outOff: number, bias: FloatArray | null, mode: SparseMode,
+): void {
+  if (!usesSparse(lin, mode)) {
+    applyLinear(lin, x, xOff, 1, out, outOff, bias, mode);
+    return;
+  }
+  const N = lin.N;
+  out.fill(0, outOff, outOff + N);
+  const { rowPtr, colIdx, vals } = lin.csr();
+  for (let i = 0; i < nx; i++) {
+    const kk = xIdx[i];
+    const p1 = rowPtr[kk + 1];
+    let p = rowPtr[kk];
+    if (p === p1) continue;
+    const a = x[xOff + kk];
+    for (; p < p1; p++) out[outOff + colIdx[p]] += a * vals[p];
+  }
+  if (bias) for (let j = 0; j < N; j++) out[outOff + j] += bias[j];
+}
+
+/**
+ * out[M, N] = x[M, K] · W + bias, one row at a time through applyLinearRow
+ * when W takes the sparse path (one scan of each x row finds its nonzeros;
+ * no pass over whole [M, N] arrays), else the blocked dense product.
+ * Bit-identical to applyLinear either way.
+ */
+export function applyLinearRows(
+  lin: Linear, x: FloatArray, xOff: number, M: number, xIdx: Int32Array,
+  out: FloatArray, outOff: number, bias: FloatArray | null, mode: SparseMode,
+): void {
+  if (!usesSparse(lin, mode)) {
+    applyLinear(lin, x, xOff, M, out, outOff, bias, mode);
+    return;
+  }
+  const { K, N } = lin;
+  const b = liveBias(bias);
+  for (let i = 0; i < M; i++) {
+    const nx = gatherNonzeros(x, xOff + i * K, K, xIdx);
+    applyLinearRow(lin, x, xOff + i * K, xIdx, nx, out, outOff + i * N, b, mode);
+  }
+}
+
+/**
+ * The three input projections of a layer over M rows of x ([M, D]) into q, k
+ * and v ([M, H*E]; q at outOff, k and v at kvOff): when all three take the
+ * sparse path, each row of x is scanned for its nonzeros once and the three
+ * products share the list.
+ */
+export function applyQkvRows(
+  layer: PreparedLayer, x: FloatArray, xOff: number, M: number, xIdx: Int32Array,
+  q: FloatArray, k: FloatArray, v: FloatArray, outOff: number, mode: SparseMode,
+  kvOff = outOff,
+): void {
+  const { q: lq, k: lk, v: lv } = layer;
+  if (!(usesSparse(lq, mode) && usesSparse(lk, mode) && usesSparse(lv, mode))) {
+    applyLinearRows(lq, x, xOff, M, xIdx, q, outOff, layer.bq, mode);
+    applyLinearRows(lk, x, xOff, M, xIdx, k, kvOff, layer.bk, mode);
+    applyLinearRows(lv, x, xOff, M, xIdx, v, kvOff, layer.bv, mode);
+    return;
+  }
+  const K = lq.K, N = lq.N;
+  const bq = liveBias(layer.bq), bk = liveBias(layer.bk), bv = liveBias(layer.bv);
+  for (let i = 0; i < M; i++) {
+    const xi = xOff + i * K;
+    const nx = gatherNonzeros(x, xi, K, xIdx);
+    applyLinearRow(lq, x, xi, xIdx, nx, q, outOff + i * N, bq, mode);
+    applyLinearRow(lk, x, xi, xIdx, nx, k, kvOff + i * N, bk, mode);
+    applyLinearRow(lv, x, xi, xIdx, nx, v, kvOff + i * N, bv, mode);
+  }
+}
+
+const zeroMemo = new WeakMap<FloatArray, boolean>();
+
+/** The bias, or null when every entry is 0 (memoised per array: weights never change after prepare). */
+export function liveBias(a: FloatArray | null): FloatArray | null {
+  if (a === null) return null;
+  let z = zeroMemo.get(a);
+  if (z === undefined) {
+    z = a.every((x) => x === 0);
+    zeroMemo.set(a, z);
+  }
+  return z ? null : a;
+}
+
+/** Positions of the nonzeros of x[off .. off+n) into idx, ascending; returns their count. */
+export function gatherNonzeros(x: FloatArray, off: number, n: number, idx: Int32Array): number {
+  let c = 0;
+  for (let i = 0; i < n; i++) if (x[off + i] !== 0) idx[c++] = i;
+  return c;
 }
 
 function build(w: Weights, precision: Precision): PreparedModel {
@@ -109,15 +239,18 @@ function build(w: Weights, precision: Precision): PreparedModel {
   }
   const layers = w.blocks.map((b, l): PreparedLayer => {
     const p = `blocks.${l}.attn.`;
+    const v = linear(stackHeads(conv(b.W_V, p + "W_V", [H, D, E]), H, D, E, alloc), D, H * E);
+    const bv = conv(b.b_V, p + "b_V", [H, E]);
     return {
       q: linear(stackHeads(conv(b.W_Q, p + "W_Q", [H, D, E]), H, D, E, alloc), D, H * E),
       k: linear(stackHeads(conv(b.W_K, p + "W_K", [H, D, E]), H, D, E, alloc), D, H * E),
-      v: linear(stackHeads(conv(b.W_V, p + "W_V", [H, D, E]), H, D, E, alloc), D, H * E),
+      v,
       o: linear(conv(b.W_O, p + "W_O", [H, E, D]), H * E, D),
       bq: conv(b.b_Q, p + "b_Q", [H, E]),
       bk: conv(b.b_K, p + "b_K", [H, E]),
-      bv: conv(b.b_V, p + "b_V", [H, E]),
+      bv,
       bo: conv(b.b_O, p + "b_O", [D]),
+      vCols: activeColumns(v.dense, bv, D, H, E),
     };
   });
   return {
@@ -135,6 +268,7 @@ function build(w: Weights, precision: Precision): PreparedModel {
 function linear(dense: FloatArray, K: number, N: number): Linear {
   let csr: Csr | undefined;
   let denseT: FloatArray | undefined;
+  let packed: FloatArray | undefined;
   return {
     K,
     N,
@@ -142,7 +276,23 @@ function linear(dense: FloatArray, K: number, N: number): Linear {
     density: dense.length === 0 ? 0 : countNonzeros(dense) / dense.length,
     denseT: () => (denseT ??= transpose(dense, K, N)),
     csr: () => (csr ??= toCsr(dense, K, N)),
+    packed: () => (packed ??= packPanels(dense, K, N)),
   };
+}
+
+/** Per head, the columns of a stacked [D, H*E] matrix (plus bias [H, E]) that hold a nonzero; null when all do. */
+function activeColumns(w: FloatArray, bias: FloatArray, D: number, H: number, E: number): (Int32Array | null)[] {
+  const HE = H * E;
+  return Array.from({ length: H }, (_, h) => {
+    const cols: number[] = [];
+    for (let e = 0; e < E; e++) {
+      const c = h * E + e;
+      let nz = bias[c] !== 0;
+      for (let d = 0; d < D && !nz; d++) nz = w[d * HE + c] !== 0;
+      if (nz) cols.push(e);
+    }
+    return cols.length === E ? null : Int32Array.from(cols);
+  });
 }
 
 /** [H, D, E] → [D, H*E], so that row d of the result is (W[0][d], W[1][d], …). */

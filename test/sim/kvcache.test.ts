@@ -16,6 +16,8 @@ function expectMatchesForward(run: IncrementalRun, weights: Weights, tokens: num
   const T = tokens.length;
   const t = T - 1;
   expectClose(run.logits(), rowOf(full.logits, t, Vo), 1e-9, `${label} logits`);
+  expect(Array.from(run.logitsView())).toEqual(Array.from(run.logits()));
+  for (let l = 0; l <= L; l++) expect(Array.from(run.residualView(l))).toEqual(Array.from(run.residual(l)));
   for (let l = 0; l <= L; l++) {
     const name = l < L ? `blocks.${l}.hook_resid_pre` : `blocks.${L - 1}.hook_resid_post`;
     const want = full.cache!.get(name)!.data.subarray(t * D, (t + 1) * D);
