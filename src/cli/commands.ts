@@ -8,6 +8,7 @@ import { decompileCommand } from "./decompileCmd.ts";
 import { generateCommand } from "./generateCmd.ts";
 import { hypothesisCommand } from "./hypothesisCmd.ts";
 import { layoutCommand } from "./layoutCmd.ts";
+import { mergeCommand } from "./mergeCmd.ts";
 import { runCommand } from "./run.ts";
 
-export const commands: readonly Command[] = [runCommand, generateCommand, checkCommand, compileCommand, layoutCommand, analyzeCommand, decompileCommand, hypothesisCommand, checkSyntaxCommand];
+export const commands: readonly Command[] = [runCommand, generateCommand, checkCommand, mergeCommand, compileCommand, layoutCommand, analyzeCommand, decompileCommand, hypothesisCommand, checkSyntaxCommand];

@@ -1,0 +1,150 @@
+/**
+ * Exhaustive checks on worker threads (a piscina pool), with results
+ * identical to checkExhaustive in one thread: the shard's unit range (see
+ * TreeSplit in check.ts) is cut into consecutive chunks, each chunk is walked
+ * by whichever worker is free, and the chunk results are merged in chunk
+ * order — counts add, and the first disagreement is the first chunk's, which
+ * is the first in depth-first order whatever order the chunks finished in.
+ *
+ * Workers load TypeScript through tsx's loader (passed as --import), so this
+ * works the same under `npx circuits`, `npm run circuits`, the bench and vitest.
+ */
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { pathToFileURL } from "node:url";
+import { Piscina } from "piscina";
+import type { CompiledModel } from "../compiler/compile.ts";
+import type { Layout } from "../compiler/layout.ts";
+import type { Precision } from "../sim/prepare.ts";
+import {
+  type CheckResult, checkExhaustive, countInRange, disagreementAt, type ExhaustiveOptions, exhaustiveSetup,
+  shardRange, treeSplit, type TreeSplit,
+} from "./check.ts";
+
+/** What a worker needs of a compiled model (all of it survives structured cloning). */
+export interface WorkerModel {
+  readonly program: CompiledModel["program"];
+  readonly layout: Omit<Layout, "space">;
+  readonly scales: CompiledModel["scales"];
+  readonly weights: CompiledModel["weights"];
+  readonly tokens: CompiledModel["tokens"];
+}
+
+/** One chunk of work: units [lo, hi) of `split`. */
+export interface RangeTask {
+  readonly split: TreeSplit;
+  readonly alphabet: readonly number[];
+  readonly precision: Precision;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+export interface RangeTaskResult {
+  readonly sequences: number;
+  readonly disagreements: number;
+  /** Input of the chunk's first disagreement (the report is rebuilt by the caller). */
+  readonly firstInput: number[] | null;
+}
+
+export interface ParallelOptions extends ExhaustiveOptions {
+  /** Worker threads; default: the machine's cores. 1 runs in this thread, with no pool. */
+  readonly workers?: number;
+  /** Chunks per worker (default 8): more balance late starters, fewer cost less messaging. */
+  readonly chunksPerWorker?: number;
+}
+
+/** Number of cores Node reports, the default worker count. */
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** The model minus what cannot cross a thread boundary (the layout's Space, the head circuits). */
+export function toWorkerModel(model: CompiledModel): WorkerModel {
+  const { program, layout, scales, weights, tokens } = model;
+  return { program, layout: { dModel: layout.dModel, blocks: layout.blocks }, scales, weights, tokens };
+}
+
+/** execArgv that lets a worker import .ts files: tsx's loader, resolved from this package. */
+export function tsxExecArgv(): string[] {
+  const loader = createRequire(import.meta.url).resolve("tsx");
+  return ["--import", pathToFileURL(loader).href];
+}
+
+const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
+
+/**
+ * checkExhaustive on `workers` threads: the same sequences, disagreements and
+ * first disagreement as the one-thread run (and, with opts.shard, as that
+ * shard's one-thread run). `seconds` includes starting and stopping the pool.
+ */
+export async function checkExhaustiveParallel(model: CompiledModel, opts: ParallelOptions): Promise<CheckResult> {
+  const workers = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
+  if (workers === 1) return checkExhaustive(model, opts);
+  const t0 = performance.now();
+  const pool = new CheckPool(model, workers);
+  try {
+    const r = await pool.check(opts);
+    return { ...r, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * A pool of worker threads holding one model, for several exhaustive checks
+ * of it (different lengths, alphabets or shards) without restarting threads.
+ * Close it when done.
+ */
+export class CheckPool {
+  private readonly pool: Piscina;
+
+  constructor(readonly model: CompiledModel, readonly workers = defaultWorkers()) {
+    this.pool = new Piscina({
+      filename: WORKER_URL,
+      minThreads: workers,
+      maxThreads: workers,
+      execArgv: tsxExecArgv(),
+      workerData: { model: toWorkerModel(model) },
+    });
+  }
+
+  /** checkExhaustive(model, opts) on the pool's threads (opts.workers is ignored). */
+  async check(opts: ParallelOptions): Promise<CheckResult> {
+    const t0 = performance.now();
+    const { model, workers } = this;
+    const { alphabet, maxLength } = exhaustiveSetup(model, opts);
+    const split = treeSplit(alphabet.length, maxLength);
+    const [lo, hi] = shardRange(split, opts.shard ?? { index: 0, count: 1 });
+    const precision = opts.precision ?? "float64";
+    const nChunks = Math.max(1, Math.min(hi - lo, workers * (opts.chunksPerWorker ?? 8)));
+    const bounds = Array.from({ length: nChunks + 1 }, (_, c) => lo + Math.floor((c * (hi - lo)) / nChunks));
+    const total = countInRange(split, lo, hi);
+    let done = 0;
+    const results = await Promise.all(
+      bounds.slice(0, -1).map(async (a, c) => {
+        const task: RangeTask = { split, alphabet: [...alphabet], precision, lo: a, hi: bounds[c + 1]! };
+        const r = (await this.pool.run(task)) as RangeTaskResult;
+        done += r.sequences;
+        opts.onProgress?.(done, total);
+        return r;
+      }),
+    );
+    // Chunk order is depth-first order: counts add, the first chunk's first wins.
+    let sequences = 0;
+    let disagreements = 0;
+    let firstInput: number[] | null = null;
+    for (const r of results) {
+      sequences += r.sequences;
+      disagreements += r.disagreements;
+      firstInput ??= r.firstInput;
+    }
+    const first = firstInput ? disagreementAt(model, firstInput, precision) : null;
+    if (firstInput && !first) throw new Error("CheckPool: a worker's disagreement did not reproduce");
+    return { sequences, disagreements, first, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Stop the threads. */
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}
