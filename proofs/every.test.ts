@@ -2,8 +2,9 @@
  * Theorem 4 (proofs/04-every-heads.md): a count-based (`every`) induction
  * head under greedy decoding (mode, ties to the lowest index; ⊥ → token 0)
  * freezes each token's successor at its first generation-time visit, so
- * pre-period + period ≤ V, attained. Checked exhaustively in the reference
- * semantics and with the direct count machine, and through compiled weights.
+ * pre-period + period ≤ V, attained, and pre-period ≤ V − 2 (V ≥ 2).
+ * Checked exhaustively in the reference semantics and with the direct count
+ * machine, and through compiled weights.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -22,23 +23,24 @@ describe("every-head greedy generation: frozen successors, pre-period + period �
     [3, 7, true],
     [4, 6, false],
     [4, 6, true],
-  ])("V=%i, all prompts of length ≤ %i, strict=%s: reference semantics = count machine; no unfrozen successor; μ + p ≤ V, attained", (V, L, strict) => {
+  ])("V=%i, all prompts of length ≤ %i, strict=%s: reference semantics = count machine; no unfrozen successor; μ + p ≤ V, attained; μ ≤ V − 2, attained", (V, L, strict) => {
     const s = exhaustiveEvery(V, L, strict, true);
     expect(s.disagreements).toBe(0);
     expect(s.unfrozen).toBe(0);
     expect(s.noCycle).toBe(0);
     expect(s.aboveV).toBe(0);
     expect(s.maxSum).toBe(V);
+    expect(s.maxPrePeriod).toBe(V - 2);
   });
 
   it.each([
     [3, 11],
     [4, 9],
     [5, 7],
-  ])("count machine, V=%i, all prompts of length ≤ %i (both strictness variants): μ + p ≤ V, attained", (V, L) => {
+  ])("count machine, V=%i, all prompts of length ≤ %i (both strictness variants): μ + p ≤ V, attained; μ ≤ V − 2, attained", (V, L) => {
     for (const strict of [false, true]) {
       const s = exhaustiveEvery(V, L, strict);
-      expect([s.unfrozen, s.noCycle, s.aboveV, s.maxSum]).toEqual([0, 0, 0, V]);
+      expect([s.unfrozen, s.noCycle, s.aboveV, s.maxSum, s.maxPrePeriod]).toEqual([0, 0, 0, V, V - 2]);
     }
   });
 

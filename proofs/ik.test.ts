@@ -96,6 +96,18 @@ describe("Theorems 1–2 on every prompt (exhaustive)", () => {
   it("k + 1 fallback steps is attained from the one-token prompt 'b' for every k (V = 2)", () => {
     for (let k = 1; k <= 6; k++) expect(analyse(new IkMachine(2, k).pushAll([1]), 0).fallbackSteps).toBe(k + 1);
   });
+
+  it("with prompts of length ≥ k: V = 1 gives at most 1 = V^k fallback step, and V ≥ 2 still attains k + 1 (prompt c^k, c ≠ 0)", () => {
+    for (let k = 1; k <= 6; k++) {
+      // V = 1: a^k gives 1 fallback step, a^n with n > k gives 0.
+      for (let n = k; n <= k + 4; n++) {
+        expect(analyse(new IkMachine(1, k).pushAll(new Array<number>(n).fill(0)), 0).fallbackSteps).toBe(n === k ? 1 : 0);
+      }
+      for (const V of [2, 3]) {
+        for (let c = 1; c < V; c++) expect(analyse(new IkMachine(V, k).pushAll(new Array<number>(k).fill(c)), 0).fallbackSteps).toBe(k + 1);
+      }
+    }
+  });
 });
 
 describe("Theorems 1–2 through compiled weights (fast-check)", () => {
@@ -116,13 +128,15 @@ describe("Theorems 1–2 through compiled weights (fast-check)", () => {
           expect(c.emitted).toEqual(d.emitted);
           expect(c.gaps).toEqual(d.gaps);
           expect(c.maxLeak).toBeLessThan(model.scales.epsilon);
-          // Theorem 1 as the weights show it: fallback prefix, then non-increasing gaps.
+          // Theorem 1 as the weights show it: fallback prefix, then matched steps (gap > 0) with non-increasing gaps.
           const f = c.gaps.findIndex((g) => g > 0);
           expect(f).toBeGreaterThanOrEqual(0);
           expect(f).toBeLessThanOrEqual(k + 1);
+          expect(c.gaps.slice(f).every((g) => g > 0)).toBe(true);
           for (let s = f + 1; s < c.gaps.length; s++) expect(c.gaps[s]!).toBeLessThanOrEqual(c.gaps[s - 1]!);
           // Theorem 2: predicted (certified) cycle = observed cycle when the run shows two periods.
-          const a = analyse(m, 0);
+          // V^k + k steps past the certified lock test the locking lemma (d) itself.
+          const a = analyse(m, V ** k + k);
           expect(ikViolations(a, V, k)).toEqual([]);
           if (a.cycle.prePeriod + 2 * a.cycle.period <= c.emitted.length) {
             expect(findCycle(c.emitted)).toMatchObject(a.cycle);

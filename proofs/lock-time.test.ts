@@ -1,15 +1,27 @@
 /**
  * Theorem 3 (proofs/03-lock-time.md): from the first match to the final gap
- * greedy I_k takes at most V^k − 1 steps (and at most g₀ − 2 when g₀ ≥ 2).
+ * greedy I_k takes at most V^k − 1 steps, at most g₀ − 2 when g₀ ≥ 2, and at
+ * most n₀ − k − 2 when n₀ ≥ k + 2 (n₀ the prompt length).
  * RESEARCH.md's known k = 1 checks are reproduced exactly (maximum V − 1),
- * k = 2, 3 are searched exhaustively to CI bounds and randomly beyond, and
- * the bound is shown attained.
+ * k = 2, 3 are searched exhaustively to CI bounds and randomly beyond, the
+ * per-length maxima are min(V^k − 1, max(0, n − k − 2)), and V^k − 1 is
+ * attained for every (V, k) by the de Bruijn family.
  */
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { exhaustiveIk, overallMaxLock } from "./checks/exhaustive.ts";
-import { analyse, IkMachine, ikViolations } from "./checks/ik.ts";
+import { type ExhaustiveSummary, exhaustiveIk, overallMaxLock } from "./checks/exhaustive.ts";
+import { analyse, deBruijn, deBruijnLockPrompt, IkMachine, ikViolations } from "./checks/ik.ts";
 import { climbLockTime, lockTimeOf, shrinkPrompt } from "./checks/search.ts";
+
+/** The proved per-length bound min(V^k − 1, max(0, n − k − 2)) for prompt lengths n = 0 … L. */
+const lengthBound = (V: number, k: number, L: number): number[] =>
+  Array.from({ length: L + 1 }, (_, n) => Math.min(V ** k - 1, Math.max(0, n - k - 2)));
+
+/** The exhaustive per-length maxima equal the bound: no prompt exceeds it, and every length attains it. */
+const expectLengthMaxima = (s: ExhaustiveSummary): void => {
+  expect(s.maxLockByLength).toEqual(lengthBound(s.V, s.k, s.maxLen));
+};
 
 describe("lock time ≤ V^k − 1", () => {
   it.each([
@@ -21,21 +33,77 @@ describe("lock time ≤ V^k − 1", () => {
     const s = exhaustiveIk(V, 1, L);
     expect(s.firstViolation).toEqual({});
     expect(overallMaxLock(s).lockTime).toBe(V - 1);
+    expectLengthMaxima(s);
   });
 
   it.each([
     [2, 2, 14, 7],
     [3, 2, 12, 12],
     [2, 3, 15, 12],
-  ])("k-gram search: V = %i, k = %i, all prompts of length ≤ %i: no counterexample, V^k − 1 attained first at length %i", (V, k, L, firstAt) => {
+  ])("k-gram search: V = %i, k = %i, all prompts of length ≤ %i: no counterexample, V^k − 1 attained first at length %i, by the de Bruijn prompt", (V, k, L, firstAt) => {
     const s = exhaustiveIk(V, k, L);
     expect(s.firstViolation).toEqual({});
     const best = overallMaxLock(s);
     expect(best.lockTime).toBe(V ** k - 1);
     expect(best.witness.split(" ").length).toBe(firstAt);
+    expect(firstAt).toBe(V ** k + k + 1);
+    // The shortest, then lexicographically least, witness is the de Bruijn family's prompt.
+    expect(best.witness).toBe(deBruijnLockPrompt(V, k).join(" "));
+    expectLengthMaxima(s);
   });
 
-  it("k = 1: the family 0 0 1 2 … V−1 V−1 0 has lock time exactly V − 1 (first gap V + 1, final gap V)", () => {
+  it.each([
+    [4, 2, 8],
+    [3, 3, 9],
+  ])("prompt-length bound: V = %i, k = %i, all prompts of length ≤ %i: the maximum lock time at length n is exactly max(0, n − k − 2)", (V, k, L) => {
+    const s = exhaustiveIk(V, k, L);
+    expect(s.firstViolation).toEqual({});
+    expectLengthMaxima(s);
+  });
+
+  it("prompt-length bound: every maxLockByLength row of the stored full-size run (results.json) is min(V^k − 1, max(0, n − k − 2))", () => {
+    const stored = JSON.parse(readFileSync(new URL("./results.json", import.meta.url), "utf8")) as {
+      exhaustive: { V: number; k: number; maxLen: number; maxLockByLength: number[] }[];
+    };
+    expect(stored.exhaustive.length).toBe(10);
+    for (const e of stored.exhaustive) expect(e.maxLockByLength).toEqual(lengthBound(e.V, e.k, e.maxLen));
+  });
+
+  it("the de Bruijn family attains V^k − 1 for every (V, k) with 2 ≤ V, V^k ≤ 300 (first gap V^k + 1, final gap V^k), also behind any prefix", () => {
+    let pairs = 0;
+    for (let k = 1; 2 ** k <= 300; k++) {
+      for (let V = 2; V ** k <= 300; V++) {
+        const N = V ** k;
+        // The sequence is de Bruijn: cyclically, each k-gram exactly once; it starts with 0^k.
+        const d = deBruijn(V, k);
+        expect(d.length).toBe(N);
+        expect(d.slice(0, k)).toEqual(new Array<number>(k).fill(0));
+        const grams = new Set(d.map((_, i) => Array.from({ length: k }, (_, r) => d[(i + r) % N]).join(",")));
+        expect(grams.size).toBe(N);
+        const p = deBruijnLockPrompt(V, k);
+        expect(p.length).toBe(N + k + 1);
+        const a = analyse(new IkMachine(V, k).pushAll(p), N + k);
+        expect([a.firstMatch, a.firstGap, a.lockTime, a.finalGap]).toEqual([0, N + 1, N - 1, N]);
+        expect(ikViolations(a, V, k)).toEqual([]);
+        // Prefixing keeps the window W₀, hence the lock time.
+        const prefix = Array.from({ length: 2 * k + 1 }, (_, i) => (i * 7 + 1) % V);
+        expect(analyse(new IkMachine(V, k).pushAll([...prefix, ...p]), N + k).lockTime).toBe(N - 1);
+        pairs++;
+      }
+    }
+    expect(pairs).toBe(299 + 16 + 5 + 3 + 2 + 1 + 1 + 1);
+  });
+
+  it("the de Bruijn family gives the shortest witnesses quoted in proofs/03 (and 1 2 … V−1 0 0 1 for k = 1)", () => {
+    expect(deBruijnLockPrompt(2, 2).join(" ")).toBe("0 1 1 0 0 0 1");
+    expect(deBruijnLockPrompt(3, 2).join(" ")).toBe("0 1 0 2 1 1 2 2 0 0 0 1");
+    expect(deBruijnLockPrompt(2, 3).join(" ")).toBe("0 0 1 0 1 1 1 0 0 0 0 1");
+    for (let V = 2; V <= 16; V++) {
+      expect(deBruijnLockPrompt(V, 1)).toEqual([...Array.from({ length: V - 1 }, (_, i) => i + 1), 0, 0, 1]);
+    }
+  });
+
+  it("k = 1: the family 0 0 1 2 … V−1 V−1 0 also has lock time exactly V − 1 (first gap V + 1, final gap V)", () => {
     for (let V = 2; V <= 16; V++) {
       const p = [0, 0, ...Array.from({ length: V - 1 }, (_, i) => i + 1), V - 1, 0];
       const a = analyse(new IkMachine(V, 1).pushAll(p), V);
@@ -52,7 +120,7 @@ describe("lock time ≤ V^k − 1", () => {
         fc.array(fc.nat({ max: 4 }), { maxLength: 80 }),
         (V, k, raw) => {
           const prompt = raw.map((t) => t % V);
-          const a = analyse(new IkMachine(V, k).pushAll(prompt), V ** k);
+          const a = analyse(new IkMachine(V, k).pushAll(prompt), V ** k + k);
           expect(ikViolations(a, V, k)).toEqual([]);
         },
       ),

@@ -189,8 +189,9 @@ export interface Violation {
 }
 
 /**
- * Check Theorems 1–2 (and the sharp fallback bound) on one analysis made
- * with extra ≥ 0 steps past the certified lock. Returns the violations.
+ * Check Theorems 1–3 (with the sharp fallback bound and the invariants of the
+ * lock-time proof) on one analysis made with extra ≥ 0 steps past the
+ * certified lock. Returns the violations.
  */
 export function ikViolations(a: IkAnalysis, V: number, k: number): Violation[] {
   const out: Violation[] = [];
@@ -208,6 +209,9 @@ export function ikViolations(a: IkAnalysis, V: number, k: number): Violation[] {
     if (gaps[s] !== a.finalGap) bad("locking lemma", `gap ${gaps[s]} at step ${s} after lock at ${a.lockStep} with gap ${a.finalGap}`);
   }
   // Non-final gap values hold for at most g − 1 steps (the weak lock-time bound's lemma).
+  // This cannot fire: `analyse` puts the lock at the first run of length g, so every earlier
+  // run is shorter by construction. It is a consistency check of `analyse`; the lemma itself
+  // (Theorem 2(d)) is tested by the `extra` steps, through "locking lemma" above.
   for (let s = a.firstMatch; s < a.lockStep; ) {
     let e = s;
     while (gaps[e + 1] === gaps[s]) e++;
@@ -226,6 +230,7 @@ export function ikViolations(a: IkAnalysis, V: number, k: number): Violation[] {
   // Theorem 3 (lock time) and the invariants of its proof.
   if (a.lockTime > V ** k - 1) bad("lock time ≤ V^k − 1", `lock time ${a.lockTime}`);
   if (a.lockTime > Math.max(0, a.firstGap - 2)) bad("lock time ≤ max(0, g0 − 2)", `lock time ${a.lockTime}, g0 ${a.firstGap}`);
+  if (a.lockTime > Math.max(0, a.promptLength - k - 2)) bad("lock time ≤ max(0, n0 − k − 2)", `lock time ${a.lockTime}, prompt length ${a.promptLength}`);
   for (let s = a.firstMatch; s < a.lockStep; s++) {
     // Unlocked window = old part A (≥ 3 entries: a repeated k-gram twice, and the prompt's last k-gram) + B.
     if (gaps[s]! < s - a.firstMatch + 3) bad("unlocked window holds B and ≥ 3 old k-grams", `gap ${gaps[s]} at step ${s}`);
@@ -265,4 +270,45 @@ export function walkPrompts(
   go();
   for (let r = 0; r < prefix.length; r++) m.pop();
   return nodes;
+}
+
+/**
+ * The lexicographically least de Bruijn sequence B(V, k) (Fredricksen–Kessler–Maiorana:
+ * concatenate, in lexicographic order, the Lyndon words over 0..V−1 whose length
+ * divides k). Read cyclically, it holds each of the V^k k-grams exactly once, and
+ * it starts with 0^k.
+ */
+export function deBruijn(V: number, k: number): number[] {
+  if (!(V >= 1 && k >= 1)) throw new Error(`deBruijn: need V ≥ 1 and k ≥ 1, got V=${V}, k=${k}`);
+  const out: number[] = [];
+  const a = new Array<number>(k + 1).fill(0);
+  // Ruskey's recursive FKM generation: a[1..t−1] is a prenecklace with longest Lyndon prefix
+  // of length p; a Lyndon word of length p dividing k is emitted when t passes k.
+  const gen = (t: number, p: number): void => {
+    if (t > k) {
+      if (k % p === 0) for (let i = 1; i <= p; i++) out.push(a[i]!);
+      return;
+    }
+    a[t] = a[t - p]!;
+    gen(t + 1, p);
+    for (let c = a[t - p]! + 1; c < V; c++) {
+      a[t] = c;
+      gen(t + 1, t);
+    }
+  };
+  gen(1, 1);
+  return out;
+}
+
+/**
+ * Theorem 3's tightness family (proofs/03-lock-time.md): with d = deBruijn(V, k),
+ * N = V^k and h_i the cyclic k-gram d_i … d_{i+k−1} (h_0 = 0^k), the prompt whose
+ * k-grams are h_1, …, h_{N−1}, h_0, h_0, h_1 in order, that is
+ * d_1 … d_{N−1} d_0 … d_{k−1} 0 d_k (length N + k + 1). Its lock time is N − 1.
+ */
+export function deBruijnLockPrompt(V: number, k: number): number[] {
+  if (V < 2) throw new Error(`deBruijnLockPrompt: needs V ≥ 2, got ${V}`);
+  const d = deBruijn(V, k);
+  const N = d.length;
+  return [...d.slice(1), ...d.slice(0, k), 0, d[k % N]!];
 }
