@@ -1,5 +1,5 @@
 /**
- * Random well-formed programs (test/support/arbitrary.ts) all load, and the
+ * Random well-formed programs (src/hypothesis/arbitrary.ts) all load, and the
  * checker's Program is exactly what the generator meant: layers, heads,
  * normalised conditions, feature domains and distribution flags, composition.
  */
