@@ -10,6 +10,9 @@
  *
  * Every figure: median of several runs after a warm-up, with min–max.
  * BENCH_QUICK=1 shrinks every section (for trying the script out).
+ * `--only SECTION[,SECTION…]` (kernels, forward, mathjs, compiled,
+ * generation, exhaustive, scaling) runs just those and prints their tables
+ * to stdout instead of rewriting bench/RESULTS.md and bench/results.json.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -38,6 +41,24 @@ import { fmt, forwardFlops, logLogSlope, measure, measureAsync, table, type Timi
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const QUICK = process.env.BENCH_QUICK === "1";
+const SECTIONS = ["kernels", "forward", "mathjs", "compiled", "generation", "exhaustive", "scaling"] as const;
+type Section = (typeof SECTIONS)[number];
+const ONLY = parseOnly(process.argv.slice(2));
+
+/** The sections named by `--only a,b` (or `--only=a,b`); null: all of them. */
+function parseOnly(args: readonly string[]): Set<Section> | null {
+  const i = args.findIndex((a) => a === "--only" || a.startsWith("--only="));
+  if (i < 0) return null;
+  const value = args[i].startsWith("--only=") ? args[i].slice("--only=".length) : args[i + 1];
+  const names = (value ?? "").split(",").filter((x) => x !== "");
+  const bad = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+  if (names.length === 0 || bad.length > 0) {
+    process.stderr.write(`bench: --only takes a comma-separated list of ${SECTIONS.join(", ")}${bad.length ? ` (not: ${bad.join(", ")})` : ""}\n`);
+    process.exit(2);
+  }
+  return new Set(names as Section[]);
+}
+const wanted = (s: Section): boolean => ONLY === null || ONLY.has(s);
 const tmp = mkdtempSync(join(tmpdir(), "circuits-bench-"));
 const started = performance.now();
 const results: Record<string, unknown> = {};
@@ -523,13 +544,13 @@ function scaling(): void {
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
-  kernels();
-  forwardGrid();
-  mathjsRatio();
-  compiledPrograms();
-  generation();
-  await exhaustive();
-  scaling();
+  if (wanted("kernels")) kernels();
+  if (wanted("forward")) forwardGrid();
+  if (wanted("mathjs")) mathjsRatio();
+  if (wanted("compiled")) compiledPrograms();
+  if (wanted("generation")) generation();
+  if (wanted("exhaustive")) await exhaustive();
+  if (wanted("scaling")) scaling();
   (results.machine as Record<string, unknown>).loadAverageAtEnd = loadavg();
   (results.machine as Record<string, unknown>).benchSeconds = (performance.now() - started) / 1000;
   const m = results.machine as Record<string, unknown>;
@@ -539,12 +560,20 @@ async function main(): Promise<void> {
     `Written by \`npm run bench\` (bench/run.ts) on ${m.date}: ${m.cpus} × ${m.model}, Node ${m.node}.`,
     `Load average at start ${(m.loadAverageAtStart as number[]).map((x) => x.toFixed(1)).join(" ")}, at end ${(m.loadAverageAtEnd as number[]).map((x) => x.toFixed(1)).join(" ")}`,
     "(other work on the machine widens the spreads). Every figure: median after a warm-up, spreads are min–max over the runs.",
-    `The whole suite took ${(m.benchSeconds as number).toFixed(0)} s. Raw numbers: bench/results.json.`,
+    ONLY === null
+      ? `The whole suite took ${(m.benchSeconds as number).toFixed(0)} s. Raw numbers: bench/results.json.`
+      : `Only ${[...ONLY].join(", ")} (--only), in ${(m.benchSeconds as number).toFixed(0)} s; not written to bench/results.json.`,
     "",
   ];
+  rmSync(tmp, { recursive: true, force: true });
+  if (ONLY !== null) {
+    // A partial run leaves the full tables alone.
+    process.stdout.write(`${[...header, ...md].join("\n")}\n`);
+    log(`--only ${[...ONLY].join(",")}: printed the tables; bench/results.json and bench/RESULTS.md left as they were`);
+    return;
+  }
   writeFileSync(join(ROOT, "bench/results.json"), `${JSON.stringify(results, null, 1)}\n`);
   writeFileSync(join(ROOT, "bench/RESULTS.md"), `${[...header, ...md].join("\n")}\n`);
-  rmSync(tmp, { recursive: true, force: true });
   log("wrote bench/results.json and bench/RESULTS.md");
 }
 

@@ -22,7 +22,7 @@ import type { FloatArray, Tensor, Weights } from "../model/weights.ts";
 import { attendRow, softmaxInPlace, type AttentionTrace } from "./kernels.ts";
 import { matmulWasm, panelWidth, wasmAvailable } from "./wasm.ts";
 import {
-  applyLinearRows, applyQkvRows, prepare, type PreparedLayer, type PreparedModel, type Precision, type SparseMode, usesSparse,
+  applyLinearRows, applyLinearRowsAdd, applyQkvRows, prepare, type PreparedLayer, type PreparedModel, type Precision, type SparseMode, usesSparse,
 } from "./prepare.ts";
 
 /** Activations keyed by TransformerLens hook name (no batch dimension). */
@@ -113,14 +113,7 @@ function run(
   const ws = cache ? null : workspace(model);
   const take = (key: string, n: number): FloatArray => (ws ? ws(key, n) : alloc(n));
   const resid = take("resid", N * D); // [N, D]
-  for (let b = 0; b < starts.length; b++) {
-    for (let p = 0; p < lengths[b]; p++) {
-      const row = (starts[b] + p) * D;
-      const e = tokens[starts[b] + p] * D;
-      const pos = p * D;
-      for (let d = 0; d < D; d++) resid[row + d] = model.W_E[e + d] + model.W_pos[pos + d];
-    }
-  }
+  embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   if (cache) recordEmbeddings(model, tokens, cache);
 
   const q = take("q", N * HE); // [N, H, E]
@@ -148,8 +141,13 @@ function run(
 
     // One [N, H*E]·[H*E, D] product sums the heads; per-head results are only
     // materialised for the cache, so logits do not depend on whether one was asked for.
-    applyLinearRows(layer.o, z, 0, N, xIdx, attnOut, 0, layer.bo, mode);
-    for (let i = 0; i < N * D; i++) resid[i] = resid[i] + attnOut[i];
+    if (!cache && usesSparse(layer.o, mode)) {
+      // Sparse: each row of the product is added to the residual while in cache.
+      applyLinearRowsAdd(layer.o, z, 0, N, xIdx, resid, 0, layer.bo, mode, attnOut);
+    } else {
+      applyLinearRows(layer.o, z, 0, N, xIdx, attnOut, 0, layer.bo, mode);
+      addInPlace(resid, attnOut, N * D);
+    }
 
     if (cache && trace) {
       const a = `blocks.${l}.attn.`;
@@ -168,6 +166,31 @@ function run(
   const out = take("out", N * Vo); // [N, Vo]
   applyLinearRows(model.unembed, resid, 0, N, xIdx, out, 0, model.b_U, mode);
   return out;
+}
+
+/**
+ * resid[row] = W_E[token] + W_pos[position] for every row. (Separate
+ * functions with the arrays as arguments, not closure variables, so the hot
+ * loops keep them in registers.)
+ */
+function embed(
+  W_E: FloatArray, W_pos: FloatArray, D: number, tokens: readonly number[],
+  starts: readonly number[], lengths: readonly number[], resid: FloatArray,
+): void {
+  for (let b = 0; b < starts.length; b++) {
+    const s = starts[b];
+    for (let p = 0; p < lengths[b]; p++) {
+      const row = (s + p) * D;
+      const e = tokens[s + p] * D;
+      const pos = p * D;
+      for (let d = 0; d < D; d++) resid[row + d] = W_E[e + d] + W_pos[pos + d];
+    }
+  }
+}
+
+/** a[i] = a[i] + b[i] for i < n. */
+function addInPlace(a: FloatArray, b: FloatArray, n: number): void {
+  for (let i = 0; i < n; i++) a[i] = a[i] + b[i];
 }
 
 /** Arrays bigger than this (elements) are not kept in a workspace between calls. */
