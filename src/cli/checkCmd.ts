@@ -37,7 +37,7 @@ export function shardOption(spec: string | undefined): ShardSpec | undefined {
 /**
  * Sequences from which `check --exhaustive` uses worker threads by default.
  * Starting a 2-thread pool costs ~0.7 s on an idle 2-core machine (more under
- * load: tsx plus each thread's own imports, mathjs's ESM build dominating)
+ * load: tsx plus each thread's own imports)
  * and one thread checks ~170k–230k sequences/s, two ~370k/s (npm run bench),
  * so threads pay from roughly 300k–500k sequences.
  */
