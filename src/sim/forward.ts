@@ -19,7 +19,7 @@
  */
 
 import type { FloatArray, Tensor, Weights } from "../model/weights.ts";
-import { attendRow, softmaxInPlace, type AttentionTrace } from "./kernels.ts";
+import { attendRow, softmaxInPlace, type AttentionTrace } from "./attention.ts";
 import { matmulWasm, panelWidth, wasmAvailable } from "./wasm.ts";
 import {
   applyLinearRows, applyLinearRowsAdd, applyQkvRows, prepare, type PreparedLayer, type PreparedModel, type Precision, type SparseMode, usesSparse,

@@ -16,7 +16,7 @@
  */
 
 import type { FloatArray, Weights } from "../model/weights.ts";
-import { attendHead } from "./kernels.ts";
+import { attendHead } from "./attention.ts";
 import { applyLinearRow, applyQkvRows, gatherNonzeros, liveBias, prepare, type PreparedModel, type SparseMode } from "./prepare.ts";
 import type { ForwardOptions } from "./forward.ts";
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { attendHead, matmulDense, matmulSparse, softmaxInPlace, toCsr, transpose } from "../../src/sim/kernels.ts";
+import { attendHead, softmaxInPlace } from "../../src/sim/attention.ts";
+import { matmulDense, matmulSparse, toCsr, transpose } from "../../src/sim/kernels.ts";
 import { forward } from "../../src/sim/forward.ts";
 import { referenceForward } from "../../src/sim/reference.ts";
 import { attnOnlyConfig } from "../../src/sim/random.ts";
