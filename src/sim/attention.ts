@@ -7,7 +7,7 @@
  */
 import type { FloatArray } from "../model/weights.ts";
 import { attendHeadF32 } from "./attentionF32.ts";
-import { attendHeadLive } from "./attentionLive.ts";
+import { attendHeadLive, liveScratch, weightedValues } from "./attentionLive.ts";
 import { softmaxInPlace } from "./softmax.ts";
 
 export { softmaxInPlace };
@@ -90,76 +90,11 @@ export function attendHead(
   if (scores) for (let j = 0; j < nKeys; j++) scores[traceOff + j] = buf[j];
   softmaxInPlace(buf, nKeys);
   if (pattern) for (let j = 0; j < nKeys; j++) pattern[traceOff + j] = buf[j];
-  // z[e] = Σ_j p_j v[j, e], j ascending, in registers eight value columns at
-  // a time (one load of p_j serves eight products, z is stored once; with
-  // head-major caches a pass over the keys is a contiguous stream).
-  if (vCols) {
-    // Only the value columns some weight or bias can make nonzero; the others
-    // are exactly +0, as the full loop leaves them (Σ p·(±0) from +0).
-    for (let e = 0; e < E; e++) z[zOff + e] = 0;
-    const nc = vCols.length;
-    let c = 0;
-    for (; c + 3 < nc; c += 4) {
-      const e0 = vCols[c], e1 = vCols[c + 1], e2 = vCols[c + 2], e3 = vCols[c + 3];
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (let j = 0; j < nKeys; j++) {
-        const p = buf[j];
-        if (p === 0) continue; // hard attention: most keys underflow to exactly 0
-        const vj = kOff + j * stride;
-        s0 += p * v[vj + e0];
-        s1 += p * v[vj + e1];
-        s2 += p * v[vj + e2];
-        s3 += p * v[vj + e3];
-      }
-      z[zOff + e0] = s0;
-      z[zOff + e1] = s1;
-      z[zOff + e2] = s2;
-      z[zOff + e3] = s3;
-    }
-    for (; c < nc; c++) {
-      const e = vCols[c];
-      let s = 0;
-      for (let j = 0; j < nKeys; j++) {
-        const p = buf[j];
-        if (p !== 0) s += p * v[kOff + j * stride + e];
-      }
-      z[zOff + e] = s;
-    }
-    return;
-  }
-  let e = 0;
-  for (; e + 7 < E; e += 8) {
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    for (let j = 0; j < nKeys; j++) {
-      const p = buf[j];
-      if (p === 0) continue;
-      const vj = kOff + j * stride + e;
-        s0 += p * v[vj];
-        s1 += p * v[vj + 1];
-        s2 += p * v[vj + 2];
-        s3 += p * v[vj + 3];
-        s4 += p * v[vj + 4];
-        s5 += p * v[vj + 5];
-        s6 += p * v[vj + 6];
-        s7 += p * v[vj + 7];
-    }
-    z[zOff + e] = s0;
-    z[zOff + e + 1] = s1;
-    z[zOff + e + 2] = s2;
-    z[zOff + e + 3] = s3;
-    z[zOff + e + 4] = s4;
-    z[zOff + e + 5] = s5;
-    z[zOff + e + 6] = s6;
-    z[zOff + e + 7] = s7;
-  }
-  for (; e < E; e++) {
-    let s = 0;
-    for (let j = 0; j < nKeys; j++) {
-      const p = buf[j];
-      if (p !== 0) s += p * v[kOff + j * stride + e];
-    }
-    z[zOff + e] = s;
-  }
+  // The keys with nonzero weight, ascending: the value sums skip exact zeros.
+  const live = liveScratch(nKeys);
+  let nLive = 0;
+  for (let j = 0; j < nKeys; j++) if (buf[j] !== 0) live[nLive++] = j;
+  weightedValues(buf, live, nLive, v, kOff, stride, E, z, zOff, vCols);
 }
 
 /** Optional per-row trace of attendRow: [H, T, T] score and pattern tensors of the sequence. */

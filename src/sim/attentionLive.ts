@@ -12,6 +12,12 @@ const expBits = new Int32Array(expKey.buffer);
 /** Scratch for attendHeadLive: the keys whose attention weight is not exactly 0. */
 let liveKeys = new Int32Array(256);
 
+/** The shared live-key scratch, at least n long. */
+export function liveScratch(n: number): Int32Array {
+  if (liveKeys.length < n) liveKeys = new Int32Array(Math.max(n, liveKeys.length * 2));
+  return liveKeys;
+}
+
 /**
  * attendHead in float64 without a trace, in fewer passes: the score loop
  * also takes the maximum, the exponent loop lists the keys whose weight is
@@ -130,8 +136,7 @@ export function attendHeadLive(
     }
   }
   // softmaxInPlace, recording the keys with a nonzero weight.
-  if (liveKeys.length < nKeys) liveKeys = new Int32Array(Math.max(nKeys, liveKeys.length * 2));
-  const live = liveKeys;
+  const live = liveScratch(nKeys);
   let nLive = 0;
   let sum = 0;
   for (let j = 0; j < nKeys; j++) {
@@ -161,6 +166,23 @@ export function attendHeadLive(
     const j = live[t];
     buf[j] = buf[j] / sum;
   }
+  weightedValues(buf, live, nLive, v, kOff, stride, E, z, zOff, vCols);
+  return true;
+}
+
+/**
+ * z[zOff + e] = Σ_t p_{live[t]} · v[live[t], e] for the listed keys, in list
+ * order, eight value columns at a time (one load of p serves eight products,
+ * z is stored once; with head-major caches each pass is a contiguous stream).
+ * With vCols only those columns are summed; the others are exactly +0, as the
+ * full sums would leave them (Σ p·(±0) from +0). Shared by every float64
+ * attention path, so they add the same terms in the same order.
+ */
+export function weightedValues(
+  buf: FloatArray, live: Int32Array, nLive: number,
+  v: FloatArray, kOff: number, stride: number, E: number,
+  z: FloatArray, zOff: number, vCols: Int32Array | null,
+): void {
   if (vCols) {
     if (E > 16) z.fill(0, zOff, zOff + E);
     else for (let e = 0; e < E; e++) z[zOff + e] = 0;
@@ -194,7 +216,7 @@ export function attendHeadLive(
       }
       z[zOff + e] = s;
     }
-    return true;
+    return;
   }
   let e = 0;
   for (; e + 7 < E; e += 8) {
@@ -231,5 +253,4 @@ export function attendHeadLive(
     }
     z[zOff + e] = s;
   }
-  return true;
 }
