@@ -174,10 +174,10 @@ for (const C of quick ? [4, 6, 8] : [4, 6, 8, 10, 12, 14, 16, 18]) {
   const toolkit = checkExhaustive(m, { maxLength: Math.min(C - 1, quick ? 5 : 8), alphabet: [0, 1, 2] });
   if (toolkit.disagreements) throw new Error(`checkExhaustive found a disagreement at C=${C}`);
   const observed2 = Math.max(...obs.map((o) => o.maxOff2));
-  if (!(observed2 <= exact.off * (1 + 1e-9) && exact.off <= b.bound && b.bound < k.headEpsilon)) throw new Error(`bound order fails at C=${C}`);
+  if (!(observed2 <= exact.off * (1 + 1e-9) && exact.off <= b.bound * (1 + 1e-9) && b.bound < k.headEpsilon)) throw new Error(`bound order fails at C=${C}`);
   const row = {
     C, lambda: k.lambda, beta: k.beta, gamma: k.gamma, headEpsilon: k.headEpsilon, epsilon: k.epsilon,
-    expMinusLambda: Math.exp(-k.lambda), designedBound: C * Math.exp(-k.lambda), layer1Exact: layer1Leak(k.lambda, C - 1),
+    expMinusLambda: Math.exp(-k.lambda), designedBound: C * Math.exp(-k.lambda), layer1Exact: layer1Leak(k, C - 1),
     layer2Bound: b.bound, layer2BoundMatch: b.match, layer2NoMatchExact: b.noMatch, layer2Exact: exact,
     observedOverExact: observed2 / exact.off, boundOverExact: b.bound / exact.off, observed: obs,
     checkExhaustive: { alphabet: 3, maxLength: Math.min(C - 1, quick ? 5 : 8), sequences: toolkit.sequences, disagreements: toolkit.disagreements },
@@ -203,12 +203,12 @@ for (const [C, V, count] of (quick ? [[32, 3, 10], [64, 8, 10]] : [[32, 2, 400],
   const observed2 = Math.max(o.maxOff2, a.maxOff2);
   if (!(observed2 <= b.bound * (1 + 1e-9)) || a.wrong) throw new Error(`bound fails at C=${C}, V=${V}`);
   longRuns.push({
-    C, V, sequences: count, positions: o.positions, wrong: o.wrong, headEpsilon: k.headEpsilon, layer1Exact: layer1Leak(k.lambda, C - 1),
+    C, V, sequences: count, positions: o.positions, wrong: o.wrong, headEpsilon: k.headEpsilon, layer1Exact: layer1Leak(k, C - 1),
     layer2Bound: b.bound, observedOff1: o.maxOff1, observedOff2: o.maxOff2, adversarialOff2: a.maxOff2, adversarialWrong: a.wrong,
     observedOverBound: observed2 / b.bound, worst2: o.maxOff2 >= a.maxOff2 ? o.worst2 : a.worst2,
     seconds: secs(t0),
   });
-  log(`  C=${C} V=${V}: ${count} random sequences, ${o.positions} positions; layer 2 observed ${o.maxOff2.toExponential(6)} (adversarial ${a.maxOff2.toExponential(6)}) ≤ bound ${b.bound.toExponential(6)} (ratio ${(observed2 / b.bound).toFixed(9)}); layer 1 ${o.maxOff1.toExponential(6)} vs exact ${layer1Leak(k.lambda, C - 1).toExponential(6)} (${secs(t0)} s)`);
+  log(`  C=${C} V=${V}: ${count} random sequences, ${o.positions} positions; layer 2 observed ${o.maxOff2.toExponential(6)} (adversarial ${a.maxOff2.toExponential(6)}) ≤ bound ${b.bound.toExponential(6)} (ratio ${(observed2 / b.bound).toFixed(9)}); layer 1 ${o.maxOff1.toExponential(6)} vs exact ${layer1Leak(k, C - 1).toExponential(6)} (${secs(t0)} s)`);
 }
 results.leakageLong = longRuns;
 
@@ -220,7 +220,7 @@ results.leakageLong = longRuns;
   let maxBound = 0;
   for (const C of Cs) {
     const k = constantsFor(C);
-    const b = Math.max(layer2Bound(k).bound, layer1Leak(k.lambda, C - 1));
+    const b = Math.max(layer2Bound(k).bound, layer1Leak(k, C - 1));
     maxBound = Math.max(maxBound, b);
     if (b / k.headEpsilon > worstRatio) [worstRatio, worstC] = [b / k.headEpsilon, C];
   }

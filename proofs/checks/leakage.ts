@@ -2,9 +2,11 @@
  * proofs/11: the compiled two-layer I_1 (previous-token head + induction head
  * with a positional tie-break) and its attention leakage at finite β.
  *
- * The compiled scores (src/compiler/heads.ts, scales.ts) are, with λ = β_off/C²:
+ * The compiled scores (src/compiler/heads.ts, scales.ts) are, with the clock
+ * amplitude A = 2λ and its periods n ∈ {4, 16, …} (H of them):
  *
- *   layer 1 (`lag1`, j = i − 1):  s₁(i, p) = −λ·(p − (i − 1))²      for p = 0 … i
+ *   layer 1 (`lag1`, j = i − 1):  s₁(i, p) = A·Σ_n cos(2π(p − (i − 1))/n)   for p = 1 … i,
+ *                                 s₁(i, 0) = A·(H − ½)                        (BOS)
  *   layer 2 (`induction`, latest j ≤ i where lag1[j] == token[i]):
  *       s₂(i, j) = β·P_j(q) + γ·j/C  (j ≥ 1),   s₂(i, 0) = β/2  (BOS)
  *
@@ -16,6 +18,7 @@
  */
 import { BOS_ID } from "../../src/compiler/assemble.ts";
 import { compile, type CompiledModel } from "../../src/compiler/compile.ts";
+import { clockCos } from "../../src/compiler/layout.ts";
 import { chooseScales, type Scales } from "../../src/compiler/scales.ts";
 import { inductionProgramText } from "../../src/generate/ik.ts";
 import { load } from "../../src/lang/check.ts";
@@ -28,6 +31,9 @@ export interface Constants {
   readonly lambda: number;
   readonly beta: number;
   readonly gamma: number;
+  /** Layer 1's clock: amplitude A = 2λ per hand, and the hands' periods. */
+  readonly clockAmplitude: number;
+  readonly periods: readonly number[];
   /** What the compiler states: every head puts ≤ headEpsilon off its choice (and ≤ epsilon end to end). */
   readonly headEpsilon: number;
   readonly epsilon: number;
@@ -35,43 +41,66 @@ export interface Constants {
 
 export const vocabNames = (V: number) => Array.from({ length: V }, (_, v) => String.fromCharCode(97 + v));
 
-/** I_1 with `j <= i` (RESEARCH's I_1) compiled at context C. */
+/** I_1 with `j <= i` compiled at context C, for float64 (the precision the observations run in). */
 export function compileI1(C: number, V: number): CompiledModel {
-  return compile(load({ path: `I_1@${C}`, text: inductionProgramText({ k: 1, vocab: vocabNames(V), context: C }) }));
+  return compile(load({ path: `I_1@${C}`, text: inductionProgramText({ k: 1, vocab: vocabNames(V), context: C }) }), { precision: "float64" });
 }
 
+/** The constants of a compiled I_1. */
 export function constantsOf(model: CompiledModel): Constants {
   return constantsOfScales(model.scales);
 }
 
+/** I_1's clock reaches C + 1 (its only offset is 1): periods 4, 16, … up to the first ≥ C + 1. */
+const i1Periods = (C: number): number[] => {
+  const periods = [4];
+  while (periods[periods.length - 1]! < C + 1) periods.push(periods[periods.length - 1]! * 4);
+  return periods;
+};
+
 function constantsOfScales(s: Scales): Constants {
   const C = s.context;
-  return { C, lambda: s.offsetBeta / (C * C), beta: s.beta, gamma: s.gamma, headEpsilon: s.headEpsilon, epsilon: s.epsilon };
+  return {
+    C, lambda: s.lambda, beta: s.beta, gamma: s.gamma, clockAmplitude: s.clockAmplitude, periods: i1Periods(C),
+    headEpsilon: s.headEpsilon, epsilon: s.epsilon,
+  };
 }
 
-/** The constants compile() picks for I_1 at context C (2 layers, 1 conjunct, default ε), without compiling. */
-export const constantsFor = (C: number): Constants => constantsOfScales(chooseScales(C, 2, 1));
+/** The constants compile() picks for I_1 at context C (2 layers, 1 conjunct, default ε, float64), without compiling. */
+export const constantsFor = (C: number): Constants => constantsOfScales(chooseScales(C, 2, 1, undefined, "float64"));
 
-/** Layer-1 attention of query i over p = 0 … i: a₁(i, p) ∝ e^{−λ(p−i+1)²}. */
-export function layer1Row(lambda: number, i: number): Float64Array {
-  const r = new Float64Array(i + 1);
+/**
+ * Layer-1 score gaps of query i: s₁(i, p) − s₁(i, t) for p = 0 … i, where
+ * t = max(i − 1, 0) is the symbolic choice (so the gap at t is 0).
+ */
+export function layer1Gaps(k: Constants, i: number): Float64Array {
+  const { clockAmplitude: A, periods } = k;
+  const score = (p: number) => (p === 0 ? A * (periods.length - 0.5) : periods.reduce((s, n) => s + A * clockCos(p - (i - 1), n), 0));
+  const t = Math.max(i - 1, 0);
+  const top = score(t);
+  const g = new Float64Array(i + 1);
+  for (let p = 0; p <= i; p++) g[p] = p === t ? 0 : score(p) - top;
+  return g;
+}
+
+/** Layer-1 attention of query i over p = 0 … i: a₁(i, p) = e^{gap_p}/Z_i. */
+export function layer1Row(k: Constants, i: number): Float64Array {
+  const r = layer1Gaps(k, i);
   let z = 0;
-  for (let p = 0; p <= i; p++) z += r[p] = Math.exp(-lambda * (p - i + 1) ** 2);
+  for (let p = 0; p <= i; p++) z += r[p] = Math.exp(r[p]!);
   for (let p = 0; p <= i; p++) r[p]! /= z;
   return r;
 }
 
-/** Z_i = Σ_{d = −(i−1)}^{1} e^{−λd²}, so a₁(i, i−1) = 1/Z_i. */
-export const layer1Z = (lambda: number, i: number) => {
-  let z = 0;
-  for (let d = -(i - 1); d <= 1; d++) z += Math.exp(-lambda * d * d);
-  return z;
-};
+/** Z_i = Σ_p e^{gap_p}, so a₁(i, max(i − 1, 0)) = 1/Z_i. */
+export const layer1Z = (k: Constants, i: number) => layer1Gaps(k, i).reduce((z, g) => z + Math.exp(g), 0);
 
-/** Exact layer-1 leakage (Z_i − 1)/Z_i, largest at the last position i = C − 1 (the same for every sequence). */
-export const layer1Leak = (lambda: number, i: number) => {
+/** Exact layer-1 leakage (Z_i − 1)/Z_i (the same for every sequence). */
+export const layer1Leak = (k: Constants, i: number) => {
+  const g = layer1Gaps(k, i);
+  const t = Math.max(i - 1, 0);
   let off = 0; // Z_i − 1, summed without cancellation
-  for (let d = -(i - 1); d <= 1; d++) if (d !== 0) off += Math.exp(-lambda * d * d);
+  for (let p = 0; p <= i; p++) if (p !== t) off += Math.exp(g[p]!);
   return off / (1 + off);
 };
 
@@ -86,7 +115,7 @@ export function layer2Row(k: Constants, inM: (p: number) => boolean, i: number, 
   const sc = new Float64Array(i + 1);
   sc[0] = k.beta / 2;
   for (let j = 1; j <= i; j++) {
-    const a = rows?.[j] ?? layer1Row(k.lambda, j);
+    const a = rows?.[j] ?? layer1Row(k, j);
     let P = 0;
     for (let p = 1; p <= j; p++) if (inM(p)) P += a[p]!;
     sc[j] = k.beta * P + (k.gamma * j) / k.C;
@@ -116,7 +145,7 @@ export interface WorstCase {
 
 /** The exact worst layer-2 leakage over every mask of every query position ≤ C − 1 (2^{C−2} masks at the top). */
 export function worstCaseExact(k: Constants): WorstCase {
-  const rows = Array.from({ length: k.C }, (_, j) => layer1Row(k.lambda, j));
+  const rows = Array.from({ length: k.C }, (_, j) => layer1Row(k, j));
   let best: WorstCase = { off: -1, i: 0, target: 0, mask: "" };
   for (let i = 1; i < k.C; i++) {
     for (let m = 0; m < 1 << (i - 1); m++) {
@@ -138,22 +167,24 @@ export function worstCaseExact(k: Constants): WorstCase {
  * and the no-match case, which is exact.
  */
 export function layer2Bound(k: Constants): { bound: number; match: number; noMatch: number; worstTarget: number } {
-  const { C, lambda, beta, gamma } = k;
+  const { C, beta, gamma } = k;
   const A = new Float64Array(C); // a₁(j, j−1) = 1/Z_j
   const leak = new Float64Array(C); // 1 − A_j, without cancellation
   const B0 = new Float64Array(C); // a₁(j, 0)
+  const self = new Float64Array(C); // a₁(j, j)
   for (let j = 1; j < C; j++) {
-    const z = layer1Z(lambda, j);
-    A[j] = 1 / z;
-    leak[j] = layer1Leak(lambda, j);
-    B0[j] = Math.exp(-lambda * (j - 1) ** 2) / z;
+    const row = layer1Row(k, j);
+    A[j] = 1 / layer1Z(k, j);
+    leak[j] = layer1Leak(k, j);
+    B0[j] = row[0]!;
+    self[j] = row[j]!;
   }
   const i = C - 1;
   const ratio = (S: number) => S / (1 + S);
-  // No match: M = {i}, so P_j = 0 for j < i and P_i = a₁(i, i) = e^{−λ}/Z_i. Exact.
+  // No match: M = {i}, so P_j = 0 for j < i and P_i = a₁(i, i). Exact.
   let Sn = 0;
   for (let j = 1; j < i; j++) Sn += Math.exp((gamma * j) / C - beta / 2);
-  if (i >= 1) Sn += Math.exp(beta * Math.exp(-lambda) * A[i]! + (gamma * i) / C - beta / 2);
+  if (i >= 1) Sn += Math.exp(beta * self[i]! + (gamma * i) / C - beta / 2);
   const noMatch = ratio(Sn);
   let match = 0;
   let worstTarget = 0;
@@ -199,7 +230,7 @@ class Observer {
   constructor(readonly model: CompiledModel) {
     this.sim = new IncrementalRun(model.weights);
     this.k = constantsOf(model);
-    this.rows = Array.from({ length: this.k.C }, (_, j) => layer1Row(this.k.lambda, j));
+    this.rows = Array.from({ length: this.k.C }, (_, j) => layer1Row(this.k, j));
     this.V = model.program.vocab.length;
     this.kappa = model.scales.logitScale;
   }
@@ -222,13 +253,12 @@ class Observer {
     }
     // The prediction: argmax of the token logits, or ⊥ when they are flat (as src/verify/compare.ts decides).
     const logits = this.sim.logitsView();
-    let hi = -Infinity, lo = Infinity, arg = -1;
+    let hi = -Infinity, arg = -1;
     for (let v = 0; v < this.V; v++) {
       const x = logits[v + 1]!;
       if (x > hi) [hi, arg] = [x, v];
-      lo = Math.min(lo, x);
     }
-    const got = hi - lo < this.kappa / 2 ? this.V : arg;
+    const got = hi < this.kappa / 2 ? this.V : arg;
     const want = inductionAnswer(seq, this.V, "bottom");
     if (got !== want) {
       this.wrong++;

@@ -5,8 +5,12 @@
  * that implement the same maps. In score units (W_QK / √d_head):
  *
  *   copy f[j] as g        W_OV block f → block g is the identity (value v → v)
- *   select j = i − k      W_QK[pos.lin, pos.lin] = 2b, [one, pos.sq] = −b,
- *                         [one, pos.lin] = −2bk/C   ⇒  k = −C·[one, pos.lin] / 2b
+ *   select j = i − k      per clock hand of period n, the 2×2 block of
+ *                         W_QK on (pos.cosn, pos.sinn) is A times the rotation
+ *                         by φ_n = 2πk/n: [cos,cos] = [sin,sin] = A·cos φ_n,
+ *                         [sin,cos] = −[cos,sin] = A·sin φ_n; k is read from
+ *                         the longest period and checked against every hand;
+ *                         [one, bos] = A·(hands − ½)
  *   conjunct f[j] == g[i] + s
  *                         W_QK[g:u, f:u+s] = β for every u in range: a constant
  *                         diagonal of block (g, f) at offset s; a value of
@@ -135,27 +139,24 @@ function readSelect(
       fail(`unexpected QK entry ${block(q).labels[cells[0]!.r]} · ${block(k).labels[cells[0]!.c]} = ${cells[0]!.v}`);
     }
   };
-  const posLin = block("position").labels.indexOf("pos.lin");
-  const posSq = block("position").labels.indexOf("pos.sq");
+  const positionLabels = block("position").labels;
+  const posLin = positionLabels.indexOf("pos.lin");
   const onePosition = take("one", "position");
   const tieTerm = entry(onePosition, 0, posLin);
-  const stray = onePosition.find((x) => x.c !== posLin && x.c !== posSq);
-  if (stray) fail(`unexpected QK entry one · ${block("position").labels[stray.c]}`);
+  const stray = onePosition.find((x) => x.c !== posLin);
+  if (stray) fail(`unexpected QK entry one · ${positionLabels[stray.c]}`);
 
   const positional = take("position", "position");
   if (positional.length) {
-    // select j = i − k: s(j) = b·(2·u_j·t_i − u_j²), u = j/C, t_i = (i − k)/C.
-    const twoB = entry(positional, posLin, posLin);
-    const b = -entry(onePosition, 0, posSq);
-    if (positional.length !== 1 || !(b > tol) || Math.abs(twoB - 2 * b) > tol) fail(`positional QK is not the j = i − k pattern`);
-    const kReal = (-tieTerm * C) / (2 * b);
-    const k = Math.round(kReal);
-    if (Math.abs(kReal - k) > 1e-6 * Math.max(1, C) || k < 0) fail(`offset ${kReal} is not a whole number of positions`);
+    if (tieTerm !== 0) fail("QK has both a clock and a tie-break: not a compiled selection");
+    const { k, amplitude } = readClock(positional, positionLabels, tol, fail);
+    const bosTerm = entry(take("one", "bos"), 0, 0);
+    const hands = positionLabels.filter((l) => l.startsWith("pos.cos")).length;
+    if (Math.abs(bosTerm - amplitude * (hands - 0.5)) > tol) fail(`the BOS term ${bosTerm} is not A·(hands − ½) = ${amplitude * (hands - 0.5)}`);
     leftover();
-    return { select: { kind: "offset", k }, constants: { offsetBeta: b } };
+    return { select: { kind: "offset", k }, constants: { clockAmplitude: amplitude } };
   }
 
-  if (entry(onePosition, 0, posSq) !== 0) fail("QK reads pos.sq without a positional selection");
   const bosTerm = entry(take("one", "bos"), 0, 0);
   if (bosTerm === 0) fail("QK reads neither positions nor BOS: not a compiled selection");
   // Conjunct diagonals between value blocks (token, pos, features).
@@ -206,6 +207,42 @@ function readSelect(
     select: { kind: "match", rule, strict, conditions: conditions.map(({ key, query, shift }) => ({ key, query, shift })) },
     constants: { beta, gamma: Math.abs(tieTerm), penalty },
   };
+}
+
+/**
+ * The offset k of a clock circuit: every hand's 2×2 block must be the same
+ * amplitude times a rotation, and the rotations must all be by k (mod their
+ * periods). The longest period exceeds C + k, so it alone fixes k.
+ */
+function readClock(cells: Cell[], labels: readonly string[], tol: number, fail: Fail): { k: number; amplitude: number } {
+  const at = (q: string, key: string) => {
+    const r = labels.indexOf(q);
+    const c = labels.indexOf(key);
+    return cells.find((x) => x.r === r && x.c === c)?.v ?? 0;
+  };
+  const periods = labels.filter((l) => l.startsWith("pos.cos")).map((l) => Number(l.slice("pos.cos".length)));
+  const used = new Set<Cell>();
+  let amplitude = 0;
+  const hands: { n: number; phi: number }[] = [];
+  for (const n of periods) {
+    const [cc, sc, ss, cs] = [at(`pos.cos${n}`, `pos.cos${n}`), at(`pos.sin${n}`, `pos.cos${n}`), at(`pos.sin${n}`, `pos.sin${n}`), at(`pos.cos${n}`, `pos.sin${n}`)];
+    if (Math.abs(cc - ss) > tol || Math.abs(sc + cs) > tol) fail(`clock hand ${n} of the positional QK is not a rotation`);
+    const a = Math.hypot(cc, sc);
+    if (hands.length && Math.abs(a - amplitude) > tol) fail(`clock hands have different amplitudes (${amplitude} and ${a})`);
+    amplitude = a;
+    hands.push({ n, phi: Math.atan2(sc, cc) });
+    const hand = new Set([`pos.cos${n}`, `pos.sin${n}`]);
+    for (const x of cells) if (hand.has(labels[x.r]!) && hand.has(labels[x.c]!)) used.add(x);
+  }
+  if (!(amplitude > tol) || used.size !== cells.length) fail("positional QK is not the j = i − k clock");
+  const top = hands[hands.length - 1]!;
+  const k = Math.round(((top.phi / (2 * Math.PI)) * top.n + top.n) % top.n);
+  for (const { n, phi } of hands) {
+    const want = (2 * Math.PI * (k % n)) / n;
+    const diff = Math.abs(Math.atan2(Math.sin(phi - want), Math.cos(phi - want)));
+    if (diff > 1e-6) fail(`clock hand ${n} turns by ${((phi / (2 * Math.PI)) * n).toFixed(4)} positions, not by the offset ${k}`);
+  }
+  return { k, amplitude };
 }
 
 /**

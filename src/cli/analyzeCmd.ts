@@ -28,7 +28,7 @@ export interface AnalysisInput {
 export function loadAnalysisInput(path: string | undefined, cmd: string): AnalysisInput {
   if (!path) throw new UsageError(`${cmd}: missing PROGRAM or MODEL.safetensors argument (see 'circuits ${cmd} --help')`);
   if (!path.endsWith(".safetensors")) {
-    const model = compile(loadProgramFile(path, cmd));
+    const model = compile(loadProgramFile(path, cmd), { precision: "float64" });
     return { weights: model.weights, layout: model.layout, tokens: model.tokens, program: model.program, bos: 0 };
   }
   let loaded: ReturnType<typeof loadWeights>;

@@ -3,10 +3,9 @@ import { availableParallelism } from "node:os";
 import { compile } from "../compiler/compile.ts";
 import { disagreementToJson, formatDisagreement } from "../report/format.ts";
 import { progressBar } from "../report/progress.ts";
-import type { Precision } from "../sim/prepare.ts";
 import { type CheckResult, checkExhaustive, checkRandom, countInRange, shardRange, type ShardSpec, treeSplit } from "../verify/check.ts";
 import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
-import { epsilonOption, scalesSummary } from "./compileOptions.ts";
+import { epsilonOption, precisionOption, scalesSummary } from "./compileOptions.ts";
 import type { Program } from "../lang/program.ts";
 
 /** Parse --alphabet a,b,c into vocabulary indices. */
@@ -59,7 +58,8 @@ export const checkCommand: Command = {
     "  --exhaustive      every sequence of length 1 … L instead of random ones",
     "  --max-length L    longest sequence (default: the context for random, required for --exhaustive)",
     "  --alphabet a,b,c  draw tokens only from these (default: the whole vocabulary)",
-    "  --precision P     float64 (default) or float32",
+    "  --precision P     float64 (default) or float32: the simulation runs in it and the",
+    "                    program is compiled with its bound stated for it",
     "  --epsilon E       compile with this attention bound (default 1e-3)",
     "  --workers N       exhaustive: worker threads (default: the cores when the check is",
     "                    big enough to repay starting them, else 1 = this thread)",
@@ -87,9 +87,8 @@ export const checkCommand: Command = {
   async run(args) {
     const program = loadProgramFile(args.positionals[0], "check");
     const alphabet = alphabetOption(program, str(args, "alphabet"));
-    const precision = (str(args, "precision") ?? "float64") as Precision;
-    if (precision !== "float64" && precision !== "float32") throw new UsageError("--precision must be float64 or float32");
-    const model = compile(program, { epsilon: epsilonOption(args) });
+    const precision = precisionOption(args, "float64");
+    const model = compile(program, { epsilon: epsilonOption(args), precision });
     const bar = progressBar("checking");
     let result: CheckResult;
     let shard: ShardSpec | undefined;

@@ -3,26 +3,29 @@ import { compile } from "../compiler/compile.ts";
 import { layoutToJson } from "../compiler/layout.ts";
 import { saveWeights } from "../model/weightsFile.ts";
 import { type Command, loadProgramFile, printJson, str, UsageError } from "./command.ts";
-import { epsilonOption, scalesSummary } from "./compileOptions.ts";
+import { epsilonOption, precisionOption, scalesSummary } from "./compileOptions.ts";
 
 export const compileCommand: Command = {
   name: "compile",
   summary: "compile a program to safetensors weights (TransformerLens names) plus a JSON sidecar",
   help: [
-    "usage: circuits compile PROGRAM -o MODEL.safetensors [--epsilon E] [--json]",
+    "usage: circuits compile PROGRAM -o MODEL.safetensors [--epsilon E] [--precision P] [--json]",
     "",
     "  -o, --output FILE  where to write; MODEL.json (config, tokens, layout) is written beside it",
     "  --epsilon E        bound on attention mass off the symbolic choice (default 1e-3)",
+    "  --precision P      float32 (default, TransformerLens's default dtype) or float64: the",
+    "                     format the bound is promised for, written as the config's dtype;",
+    "                     long contexts with match heads need float64 (the error says the limit)",
     "  --json             print the model summary as JSON",
     "",
     "Both files are written atomically: on any error nothing is left behind.",
   ].join("\n"),
-  options: { output: { type: "string", short: "o" }, epsilon: { type: "string" }, json: { type: "boolean" } },
+  options: { output: { type: "string", short: "o" }, epsilon: { type: "string" }, precision: { type: "string" }, json: { type: "boolean" } },
   run(args) {
     const program = loadProgramFile(args.positionals[0], "compile");
     const out = str(args, "output");
     if (!out) throw new UsageError("compile: -o MODEL.safetensors is required");
-    const model = compile(program, { epsilon: epsilonOption(args) });
+    const model = compile(program, { epsilon: epsilonOption(args), precision: precisionOption(args, "float32") });
     const summary = scalesSummary(model);
     try {
       saveWeights(out, model.weights, {
@@ -41,7 +44,7 @@ export const compileCommand: Command = {
       const c = model.weights.config;
       console.log(`wrote ${out} (+ sidecar JSON)`);
       console.log(`  d_model ${c.d_model}, d_head ${c.d_head}, n_heads ${c.n_heads}, n_layers ${c.n_layers}, n_ctx ${c.n_ctx}, d_vocab ${c.d_vocab}`);
-      console.log(`  bound: every attention puts ≥ 1 − ${model.scales.epsilon} on the symbolic choice, for every input up to ${c.n_ctx - 1} tokens`);
+      console.log(`  bound: every attention puts ≥ 1 − ${model.scales.epsilon} on the symbolic choice, for every input up to ${c.n_ctx - 1} tokens, run in ${model.scales.precision}`);
       console.log(`  β = ${model.scales.beta.toFixed(1)}, γ = ${model.scales.gamma.toFixed(1)}, per-head leakage ≤ ${model.scales.headEpsilon.toExponential(2)}`);
     }
     return 0;

@@ -74,7 +74,7 @@ export const generateCommand: Command = {
       if (!(gamma > 0)) throw new UsageError(`--power must be > 0, got '${power}'`);
       strategy = { kind: "power", gamma, seed };
     }
-    const model = compile(program, { epsilon: epsilonOption(args) });
+    const model = compile(program, { epsilon: epsilonOption(args), precision: "float64" });
     const compiled = generateCompiled(model, prompt, { steps, onNone, strategy, kvCache: !args.values["no-cache"] });
     // Greedy and power sampling have a symbolic counterpart; softmax sampling of logits does not.
     const symbolic = strategy?.kind === "sample" ? null : generateSymbolic(program, prompt, { steps, onNone, ...(gamma ? { power: { gamma, seed } } : {}) });

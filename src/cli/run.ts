@@ -86,7 +86,7 @@ export const runCommand: Command = {
     let compileNote: string | null = null;
     if (!args.values["symbolic-only"]) {
       try {
-        side = runCompiled(program, compile(program, { epsilon: epsilonOption(args) }), tokens, sym);
+        side = runCompiled(program, compile(program, { epsilon: epsilonOption(args), precision: "float64" }), tokens, sym);
       } catch (e) {
         if (!(e instanceof CompileError)) throw e;
         compileNote = e.message;

@@ -7,7 +7,7 @@
 import type { Program } from "../lang/program.ts";
 import { type LayerWeights, type ModelConfig, type Weights, zeros } from "../model/weights.ts";
 import type { HeadCircuit } from "./heads.ts";
-import type { Layout } from "./layout.ts";
+import { clockCos, clockPeriods, clockSin, type Layout } from "./layout.ts";
 import type { Scales } from "./scales.ts";
 
 /** Token id of BOS in compiled models; vocabulary index v has id v + 1. */
@@ -29,11 +29,17 @@ export function headsToWeights(program: Program, layout: Layout, circuits: reado
 
   const W_pos = zeros([C, D]);
   const hasPosOneHot = layout.space.has("pos:1");
+  const periods = clockPeriods(program);
   for (let p = 0; p < C; p++) {
     W_pos.data[p * D + at("one")] = 1;
     W_pos.data[p * D + at("pos.lin")] = p / C;
-    W_pos.data[p * D + at("pos.sq")] = (p / C) ** 2;
     if (hasPosOneHot && p >= 1) W_pos.data[p * D + at(`pos:${p}`)] = 1;
+    // The clock stays zero at BOS so that BOS scores only through `bos`.
+    if (p === 0) continue;
+    for (const n of periods) {
+      W_pos.data[p * D + at(`pos.cos${n}`)] = clockCos(p, n);
+      W_pos.data[p * D + at(`pos.sin${n}`)] = clockSin(p, n);
+    }
   }
 
   const qScale = Math.sqrt(E);
@@ -79,6 +85,7 @@ export function headsToWeights(program: Program, layout: Layout, circuits: reado
     act_fn: null,
     d_mlp: null,
     use_attn_result: false,
+    dtype: scales.precision,
   };
   return { config, W_E, W_pos, blocks, W_U, b_U };
 }

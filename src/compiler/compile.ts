@@ -6,8 +6,8 @@ import type { Program } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
 import { headsToWeights } from "./assemble.ts";
 import { type HeadCircuit, layoutToHeads } from "./heads.ts";
-import { checkedToLayout, type Layout } from "./layout.ts";
-import { chooseScales, type Scales } from "./scales.ts";
+import { checkedToLayout, clockPeriods, type Layout } from "./layout.ts";
+import { chooseScales, clockRoundingError, maxContext, type Scales, ScaleError, type TargetPrecision } from "./scales.ts";
 
 /** Limits that keep a compiled model within memory; the error quotes them. */
 export const COMPILE_LIMITS = { dModel: 20_000, dHead: 20_000, parameters: 200_000_000 } as const;
@@ -15,6 +15,8 @@ export const COMPILE_LIMITS = { dModel: 20_000, dHead: 20_000, parameters: 200_0
 export interface CompileOptions {
   /** Bound on attention mass off the symbolic choice (default 1e-3). */
   readonly epsilon?: number;
+  /** The float format the bound is promised for (default float32, TransformerLens's default dtype). */
+  readonly precision?: TargetPrecision;
 }
 
 export interface CompiledModel {
@@ -39,11 +41,37 @@ export function compile(program: Program, options: CompileOptions = {}): Compile
     1,
     ...program.layers.flat().map((h) => (h.select.kind === "match" ? h.select.conditions.length : 0)),
   );
-  const scales = chooseScales(program.context, program.layers.length, maxConditions, options.epsilon);
+  const precision = options.precision ?? "float32";
+  let scales: Scales;
+  try {
+    scales = chooseScales(program.context, program.layers.length, maxConditions, options.epsilon, precision);
+  } catch (e) {
+    if (e instanceof ScaleError) throw new CompileError(`${program.source.path}: ${e.message}`);
+    throw e;
+  }
+  checkPrecision(program, scales, maxConditions);
   const circuits = layoutToHeads(program, layout, scales);
   checkSize(program, layout, circuits);
   const weights = headsToWeights(program, layout, circuits, scales);
   return { program, layout, scales, circuits, weights, tokens: ["<bos>", ...program.vocab] };
+}
+
+/** Refuse a context whose scores the target precision cannot resolve to the stated bound (see scales.ts). */
+function checkPrecision(program: Program, scales: Scales, maxConditions: number): void {
+  const heads = program.layers.flat();
+  const { context: C, precision } = scales;
+  if (heads.some((h) => h.select.kind === "match") && scales.roundingError > 0.5) {
+    const limit = maxContext(program.layers.length, maxConditions, scales.epsilon, precision);
+    throw new CompileError(
+      `${program.source.path}: match heads at context ${C} need scores up to ${scales.scoreMagnitude.toExponential(2)}, too large for ${precision} to keep the stated bound ` +
+        `(rounding ${scales.roundingError.toFixed(2)} nat > 0.5); lower 'context' to at most ${limit}${precision === "float32" ? " or compile with --precision float64" : ""}`,
+    );
+  }
+  // The clock's scores do not grow with the context; checked rather than assumed.
+  const clock = clockRoundingError(scales, clockPeriods(program).length);
+  if (clock > 0.5) {
+    throw new CompileError(`${program.source.path}: positional heads at context ${C} exceed ${precision}'s rounding allowance (${clock.toFixed(2)} nat > 0.5)`);
+  }
 }
 
 function checkSize(program: Program, layout: Layout, circuits: readonly HeadCircuit[]): void {

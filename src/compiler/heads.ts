@@ -2,12 +2,12 @@
  * Layout → per-head circuits in named directions. Each head gets its own
  * small d_head spaces (one for QK, one for OV) whose directions say what the
  * head computes: `c0:a` ("conjunct 0 matches value a"), `bos`, `tie`,
- * `self:p`, `off.lin`/`off.sq`, and for values `next:a`. The scale constants
- * and why they suffice are in scales.ts.
+ * `self:p`, `off.cos16`/`off.sin16`, and for values `next:a`. The scale
+ * constants and why they suffice are in scales.ts.
  */
 import type { Head, Program } from "../lang/program.ts";
 import { domainSize } from "../lang/program.ts";
-import { blockOf, dirLabel, type Layout } from "./layout.ts";
+import { blockOf, clockCos, clockPeriods, clockSin, dirLabel, type Layout } from "./layout.ts";
 import type { Scales } from "./scales.ts";
 import { NamedMap, Space } from "./space.ts";
 
@@ -35,8 +35,10 @@ function headCircuit(program: Program, layout: Layout, s: Scales, head: Head, la
   const resid = layout.space;
   const qkLabels: string[] = [];
   const sel = head.select;
+  const periods = clockPeriods(program);
   if (sel.kind === "offset") {
-    qkLabels.push("off.lin", "off.sq");
+    for (const n of periods) qkLabels.push(`off.cos${n}`, `off.sin${n}`);
+    qkLabels.push("bos");
   } else {
     sel.conditions.forEach((c, k) => {
       const d = program.features.get(c.key)!.domain;
@@ -51,10 +53,21 @@ function headCircuit(program: Program, layout: Layout, s: Scales, head: Head, la
   const W_K = new NamedMap(resid, qkSpace);
 
   if (sel.kind === "offset") {
-    // s(j) = β_off·(2·u_j·t_i − u_j²), u = p/C, t_i = (i − k)/C.
-    const b = s.offsetBeta;
-    W_K.add("pos.lin", "off.lin", 1).add("pos.sq", "off.sq", 1);
-    W_Q.add("pos.lin", "off.lin", 2 * b).add("one", "off.lin", (-2 * b * sel.k) / C).add("one", "off.sq", -b);
+    // Each hand of the clock scores A·cos(2π(j − (i − k))/n): the query is its
+    // own hand turned back by k (a fixed rotation, so linear in the
+    // embedding). The target gets A per hand; any other key j ≥ 1 is off by a
+    // non-multiple of 4 in some hand and loses ≥ A there. BOS (clock zero)
+    // sits at A·(hands − ½), in the middle: it wins exactly when i − k ≤ 0.
+    const A = s.clockAmplitude;
+    for (const n of periods) {
+      const c = clockCos(sel.k, n);
+      const sn = clockSin(sel.k, n);
+      W_K.add(`pos.cos${n}`, `off.cos${n}`, 1).add(`pos.sin${n}`, `off.sin${n}`, 1);
+      W_Q.add(`pos.cos${n}`, `off.cos${n}`, A * c).add(`pos.sin${n}`, `off.cos${n}`, A * sn);
+      W_Q.add(`pos.sin${n}`, `off.sin${n}`, A * c).add(`pos.cos${n}`, `off.sin${n}`, -A * sn);
+    }
+    W_K.add("bos", "bos", 1);
+    W_Q.add("one", "bos", A * (periods.length - 0.5));
   } else {
     sel.conditions.forEach((c, k) => {
       const kf = program.features.get(c.key)!;

@@ -5,8 +5,13 @@
  *   one        the constant 1 (from W_pos, at every position, BOS included)
  *   bos        1 at the BOS position only (from W_E[BOS]): the fallback key
  *   token      one-hot of the token (token:a …); zero at BOS
- *   position   pos.lin = p/C and pos.sq = (p/C)²: scalars for positional
- *              selection and tie-breaking (cheap: 2 dims for any context)
+ *   position   pos.lin = p/C, the tie-break of latest/earliest heads; and,
+ *              when a program has a `j = i − k` head, a clock: pos.cos4,
+ *              pos.sin4, pos.cos16, … = cos/sin(2πp/4^m) for every period
+ *              4^m up to the first ≥ C + k_max, zero at BOS (p = 0). Every
+ *              value is O(1) and neighbours differ in the fastest hand by a
+ *              quarter turn, so float32 tells positions apart at any context
+ *              (2·⌈log₄(C + k)⌉ dims; see heads.ts for the score)
  *   pos        one-hot of the position (pos:0 … pos:C-1), only when a head
  *              needs positions categorically (strict `j < i`, pos values)
  *   <feature>  one dimension per value of its domain (prev:a …); ⊥ is zero
@@ -55,6 +60,38 @@ export function needsPositionOneHot(program: Program): boolean {
   });
 }
 
+/**
+ * The clock's periods 4, 16, …, up to the first period ≥ C + k_max: offsets
+ * Δ = j − (i − k) of keys j ≤ i lie in (−C, k], so two distinct keys never
+ * agree in every hand. Empty when the program has no positional head.
+ */
+export function clockPeriods(program: Program): number[] {
+  const ks = program.layers.flat().flatMap((h) => (h.select.kind === "offset" ? [h.select.k] : []));
+  if (!ks.length) return [];
+  const reach = program.context + Math.max(...ks);
+  const periods = [4];
+  while (periods[periods.length - 1]! < reach) periods.push(periods[periods.length - 1]! * 4);
+  return periods;
+}
+
+/** The clock's direction labels: cos and sin of each period. */
+export const clockLabels = (periods: readonly number[]): string[] => periods.flatMap((n) => [`pos.cos${n}`, `pos.sin${n}`]);
+
+/** cos(2πp/n), exact at quarter turns (Math.cos(π/2) is 6e-17, not 0). */
+export function clockCos(p: number, n: number): number {
+  return quarterExact(((p % n) + n) % n, n, Math.cos);
+}
+
+/** sin(2πp/n), exact at quarter turns. */
+export function clockSin(p: number, n: number): number {
+  return quarterExact(((p % n) + n) % n, n, Math.sin);
+}
+
+function quarterExact(r: number, n: number, f: (x: number) => number): number {
+  if ((4 * r) % n === 0) return Math.round(f((2 * Math.PI * r) / n));
+  return f((2 * Math.PI * r) / n);
+}
+
 /** Lay out the residual stream of a checked program. */
 export function checkedToLayout(program: Program): Layout {
   const readers = new Map<string, BlockReader[]>();
@@ -76,6 +113,7 @@ export function checkedToLayout(program: Program): Layout {
     if (h.select.kind === "offset") {
       note("position", { head: h.name, side: "Q" });
       note("position", { head: h.name, side: "K" });
+      note("bos", { head: h.name, side: "K" });
     } else {
       note("bos", { head: h.name, side: "K" });
       if (h.select.rule !== "every") note("position", { head: h.name, side: "K" });
@@ -98,7 +136,7 @@ export function checkedToLayout(program: Program): Layout {
   push({ name: "one", kind: "one", labels: ["one"], domain: null, layer: 0, writtenBy: null });
   push({ name: "bos", kind: "bos", labels: ["bos"], domain: null, layer: 0, writtenBy: null });
   push({ name: "token", kind: "token", labels: valuesOf("token", "token"), domain: "token", layer: 0, writtenBy: null });
-  push({ name: "position", kind: "position", labels: ["pos.lin", "pos.sq"], domain: null, layer: 0, writtenBy: null });
+  push({ name: "position", kind: "position", labels: ["pos.lin", ...clockLabels(clockPeriods(program))], domain: null, layer: 0, writtenBy: null });
   if (needsPositionOneHot(program)) {
     push({ name: "pos", kind: "pos", labels: valuesOf("pos", "pos"), domain: "pos", layer: 0, writtenBy: null });
   }

@@ -26,10 +26,37 @@
  * 2βν = η, so each weight is within a factor e^η of uniform; ε is tightened
  * until η ≤ min(10⁻³, 1/(16·C·L)) so averaged features decode to their exact fractions
  * within a stated tolerance. Positional heads (`j = i − k`) read only exact
- * embedding directions: s(j) = β_off·(2·u·t − u²) with u = j/C,
- * t = (i−k)/C, maximal at j = i − k with neighbours ≥ β_off/C² lower, so
- * β_off = C²·λ; BOS (u = 0) wins exactly when i − k < 1.
+ * embedding directions, a clock of H hands (layout.ts): the target scores
+ * A·H, every other key ≤ A·(H − 1), BOS A·(H − ½), so A = 2λ puts every
+ * competitor ≥ λ below.
+ *
+ * Precision. The bound is for a stated float format, because rounding moves
+ * scores. Every score is a sum of products whose absolute values add up to at
+ * most M (scoreMagnitude: 2mβ + γ + P for match heads, 2A·H for the clock);
+ * with ≤ ROUNDINGS roundings of relative size u (the unit roundoff) on its way
+ * through q, k and q·k, a score is off by ≤ ROUNDINGS·u·M. The one nat of
+ * slack in λ covers a pair of scores while ROUNDINGS·u·M ≤ ½, which
+ * compile.ts requires of every head kind the program uses, refusing the
+ * context otherwise. Match-head scores
+ * grow like C·λ (β and γ must outbid C keys of tie-break), so float32
+ * limits their context; the clock's do not grow, so positional heads fit any
+ * context. (An earlier quadratic positional score, C²λ·(2ut − u²), put
+ * adjacent keys 1 part in C² apart and broke in float32 from C ≈ 2048.)
  */
+
+/** Float formats a compiled model can promise its bound for. */
+export type TargetPrecision = "float32" | "float64";
+
+/** Unit roundoff of each format. */
+export const UNIT_ROUNDOFF: Readonly<Record<TargetPrecision, number>> = { float32: 2 ** -24, float64: 2 ** -53 };
+
+/** Roundings budgeted per score (see the precision note above). */
+export const ROUNDINGS = 16;
+
+/** Raised when no scale constants reach the asked-for epsilon. */
+export class ScaleError extends Error {
+  override name = "ScaleError";
+}
 
 export interface Scales {
   /** n_ctx the constants were chosen for. */
@@ -45,7 +72,14 @@ export interface Scales {
   readonly beta: number;
   readonly gamma: number;
   readonly penalty: number;
-  readonly offsetBeta: number;
+  /** Score of each clock hand of a positional head (A = 2λ). */
+  readonly clockAmplitude: number;
+  /** The float format the bound is stated for. */
+  readonly precision: TargetPrecision;
+  /** Largest Σ|q_e·k_e| of any score (match heads; clock hands counted by the caller). */
+  readonly scoreMagnitude: number;
+  /** ROUNDINGS·u·scoreMagnitude: match-head score rounding; compile requires ≤ ½ nat. */
+  readonly roundingError: number;
   /** Score noise per key, in units of β, from upstream leakage. */
   readonly noise: number;
   /** Max log-ratio between weights of keys an `every` head should weigh equally. */
@@ -66,8 +100,10 @@ export interface Scales {
  */
 const etaMax = (C: number, L: number) => Math.min(1e-3, 1 / (16 * C * L));
 
-/** Choose β, γ, P and friends for a context length, depth and conjunct count. */
-export function chooseScales(context: number, layers: number, maxConditions: number, epsilon = 1e-3): Scales {
+/** Choose β, γ, P and friends for a context length, depth, conjunct count and target precision. */
+export function chooseScales(
+  context: number, layers: number, maxConditions: number, epsilon = 1e-3, precision: TargetPrecision = "float32",
+): Scales {
   if (!(epsilon > 0 && epsilon < 0.5)) throw new Error(`compile: epsilon must be in (0, 0.5), got ${epsilon}`);
   const C = context;
   const L = Math.max(1, layers);
@@ -89,6 +125,9 @@ export function chooseScales(context: number, layers: number, maxConditions: num
       continue;
     }
     const gamma = C * (lambda + beta * noise);
+    const penalty = beta + gamma + lambda;
+    const scoreMagnitude = 2 * m * beta + gamma + penalty;
+    const roundingError = ROUNDINGS * UNIT_ROUNDOFF[precision] * scoreMagnitude;
     return {
       context: C,
       layers: L,
@@ -98,8 +137,11 @@ export function chooseScales(context: number, layers: number, maxConditions: num
       lambda,
       beta,
       gamma,
-      penalty: beta + gamma + lambda,
-      offsetBeta: C * C * lambda,
+      penalty,
+      clockAmplitude: 2 * lambda,
+      precision,
+      scoreMagnitude,
+      roundingError,
       noise,
       eta,
       featureError: delta,
@@ -107,5 +149,31 @@ export function chooseScales(context: number, layers: number, maxConditions: num
       logitScale: 10,
     };
   }
-  throw new Error(`compile: no scale constants reach epsilon ${epsilon} at context ${C}`);
+  throw new ScaleError(`compile: no scale constants reach epsilon ${epsilon} at context ${C}`);
+}
+
+/** The rounding allowance of a clock with `hands` hands (its scores are ≤ 2A·hands). */
+export function clockRoundingError(s: Scales, hands: number): number {
+  return ROUNDINGS * UNIT_ROUNDOFF[s.precision] * 2 * s.clockAmplitude * hands;
+}
+
+/** The largest context whose match-head scores stay within the precision's rounding allowance (bisection; 0 if none). */
+export function maxContext(layers: number, maxConditions: number, epsilon: number, precision: TargetPrecision): number {
+  const fits = (C: number) => {
+    try {
+      return chooseScales(C, layers, maxConditions, epsilon, precision).roundingError <= 0.5;
+    } catch {
+      return false;
+    }
+  };
+  let lo = 1;
+  let hi = 1 << 20;
+  if (!fits(lo)) return 0;
+  if (fits(hi)) return hi;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -24,6 +24,8 @@ export interface ModelConfig {
   readonly act_fn: null;
   readonly d_mlp: null;
   readonly use_attn_result: boolean;
+  /** The float format the weights are meant to run in (compiled models state their bound for it). */
+  readonly dtype?: "float32" | "float64";
 }
 
 export type FloatArray = Float64Array | Float32Array;

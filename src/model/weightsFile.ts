@@ -281,7 +281,12 @@ export function weightsFromStateDict(
     err(`config.use_attn_result must be a boolean, got ${JSON.stringify(useAttnResult)}`);
   }
 
+  const dtype = cfg.dtype;
+  if (dtype !== undefined && dtype !== "float32" && dtype !== "float64") {
+    err(`config.dtype must be "float32" or "float64", got ${JSON.stringify(dtype)}`);
+  }
   const modelConfig: ModelConfig = {
+    ...(dtype === undefined ? {} : { dtype: dtype as "float32" | "float64" }),
     d_model,
     d_head,
     n_heads,

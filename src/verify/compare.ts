@@ -39,18 +39,18 @@ export function comparePosition(
     }
   }
   // Logits over real tokens (id v + 1): ⊥ must be flat, a token must win,
-  // a distribution must show as κ·p (within the decoding tolerance).
+  // a distribution must show as κ·p (within the decoding tolerance). "Flat"
+  // is absolute — no real token reaches κ/2 — not a spread between tokens,
+  // which is always 0 with a one-token vocabulary.
   const V = program.vocab.length;
   const k = scales.logitScale;
   let arg = 0;
-  let lo = Infinity;
   let hi = -Infinity;
   for (let v = 0; v < V; v++) {
     const x = logits[v + 1]!;
     if (x > hi) [hi, arg] = [x, v];
-    lo = Math.min(lo, x);
   }
-  const flat = hi - lo < k / 2;
+  const flat = hi < k / 2;
   const want = sym.prediction(position);
   let agrees: boolean;
   if (want === null) agrees = flat;
@@ -137,7 +137,6 @@ export function makeComparer(model: CompiledModel): PositionComparer {
       }
     }
     let arg = 0;
-    let lo = Infinity;
     let hi = -Infinity;
     for (let v = 0; v < V; v++) {
       const x = logits[v + 1]!;
@@ -145,9 +144,8 @@ export function makeComparer(model: CompiledModel): PositionComparer {
         hi = x;
         arg = v;
       }
-      if (x < lo) lo = x;
     }
-    const flat = hi - lo < k / 2;
+    const flat = hi < k / 2;
     const want = sym.prediction(position);
     let agrees = true;
     if (want === null) agrees = flat;

@@ -45,7 +45,8 @@ const induction = `${PROGRAMS_DIR}/induction.circ`;
 function saved(name: string, withLayout: boolean): string {
   const m = compile(loadProgram(name));
   const path = join(dir, `${name}${withLayout ? "" : "-bare"}.safetensors`);
-  saveWeights(path, m.weights, withLayout ? { tokens: m.tokens, layout: layoutToJson(m.layout), program: m.program.source.text } : {});
+  // Without a layout the tokens stay, so detection still knows which id is BOS.
+  saveWeights(path, m.weights, withLayout ? { tokens: m.tokens, layout: layoutToJson(m.layout), program: m.program.source.text } : { tokens: m.tokens });
   return path;
 }
 
