@@ -65,7 +65,7 @@ export class TargetsBuilder {
   }
 }
 
-/** Attention of model head (layer, index) against targets, summed over probes. */
+/** Attention of model head (layer, index) against targets, summed over the probes that have patterns. */
 export function attentionStats(targets: readonly Targets[], obs: readonly Observation[], layer: number, index: number): AttentionStats {
   let mass = 0;
   let defined = 0;
@@ -73,6 +73,7 @@ export function attentionStats(targets: readonly Targets[], obs: readonly Observ
   let none = 0;
   for (let s = 0; s < obs.length; s++) {
     const { T, patterns } = obs[s]!;
+    if (!patterns) continue;
     const A = patterns[layer]!;
     const base = index * T * T;
     const { start, js } = targets[s]!;
