@@ -10,8 +10,9 @@
  * dimensions form a feature, which values they stand for, or which heads'
  * conjuncts compare what. What the weights alone do determine — each head's
  * behaviour on repeated sequences, its copying score and the head-level
- * composition graph — is reported by analyze.ts, and decompile refuses
- * rather than invent names (see `noLayoutExplanation`).
+ * composition graph — is reported by analyze.ts; a program is then found
+ * by search instead (src/recover/search.ts), and when none fits decompile
+ * says so rather than invent names (see `noLayoutExplanation`).
  */
 import { load } from "../lang/check.ts";
 import { ProgramError } from "../lang/diagnostics.ts";
@@ -125,12 +126,12 @@ function outputBlock(weights: Weights, layout: NamedLayout): string {
   return out.name;
 }
 
-/** Why a model without a layout cannot be turned back into text, in a few lines. */
+/** Why no program came out of a model without a layout, in a few lines (after the search found no fit). */
 export function noLayoutExplanation(): string[] {
   return [
-    "cannot decompile to a program: the weights carry no layout (named residual directions).",
-    "Without one, nothing says which dimensions form a feature, which token or position each direction",
-    "stands for, or which features a head's QK compares — so no honest program text exists for them.",
+    "no program text recovered: nothing in the search space fits, and the weights carry no layout",
+    "(named residual directions) to read one from — nothing says which dimensions form a feature,",
+    "which token or position each direction stands for, or which features a head's QK compares.",
     "What the weights alone determine is below: each head's attention type on repeated random",
     "sequences, its copying score, and the head-level composition graph (Q/K/V scores above threshold).",
   ];

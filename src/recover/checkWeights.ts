@@ -36,12 +36,16 @@ export interface CheckWeightsOptions {
   readonly attentionProbes?: number;
   /** Program head name → model head; by default the best-agreeing mapping in layer order. */
   readonly map?: ReadonlyMap<string, HeadPlace>;
+  /** Called with (probes run, probes). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** The comparison. */
 export interface CheckWeightsResult {
   readonly mode: "random" | "exhaustive";
   readonly sequences: number;
+  /** Exhaustive: the length of every sequence; null for random probes. */
+  readonly length: number | null;
   readonly prediction: PredictionAgreement;
   /** Probes whose attention was measured. */
   readonly attentionSequences: number;
@@ -86,7 +90,7 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
     const n = opts.samples ?? 200;
     set = makeProbes({ vocab: V, maxLength, repeats: Math.ceil(n / 2), uniform: Math.floor(n / 2), seed: opts.seed ?? 1 });
   }
-  const obs = observe(weights, set.probes, { withPatterns: opts.attentionProbes ?? 256 });
+  const obs = observe(weights, set.probes, { withPatterns: opts.attentionProbes ?? 256, onProgress: opts.onProgress });
   const heads = program.layers.flat();
   const targets: Targets[][] = heads.map(() => []);
   const tally = new PredictionTally(set.classNames);
@@ -139,6 +143,7 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
   return {
     mode: opts.exhaustiveLength !== undefined ? "exhaustive" : "random",
     sequences: set.probes.length,
+    length: opts.exhaustiveLength ?? null,
     attentionSequences: Math.min(set.probes.length, opts.attentionProbes ?? 256),
     prediction: tally.result(),
     mapping,

@@ -26,6 +26,8 @@ export interface Observation {
 export interface ObserveOptions {
   /** Record attention only for the first this many probes (default all): activations cost a forward pass each. */
   readonly withPatterns?: number;
+  /** Called with (probes done, probes) as they run. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** Run the model on every probe (BOS = id 0, vocabulary index v = id v + 1). */
@@ -39,10 +41,12 @@ export function observe(weights: Weights, probes: readonly Probe[], opts: Observ
     const idx = Array.from({ length: Math.min(CHUNK, probes.length - s) }, (_, k) => s + k);
     const runs = forwardBatch(weights, idx.map((k) => idsOf(probes[k]!, Vin)));
     idx.forEach((k, n) => plain.set(k, runs[n]!.logits));
+    opts.onProgress?.(s + idx.length - withPatterns, probes.length);
   }
   return probes.map((probe, s) => {
     const ids = idsOf(probe, Vin);
     const T = ids.length;
+    if (s < withPatterns) opts.onProgress?.(probes.length - withPatterns + s + 1, probes.length);
     const { logits, cache } = s < withPatterns ? forward(weights, ids, { cache: true }) : { logits: plain.get(s)!, cache: undefined };
     const predictions = new Int32Array(T);
     for (let p = 0; p < T; p++) {

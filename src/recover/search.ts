@@ -45,6 +45,8 @@ export interface RecoverOptions {
   readonly minAgreement?: number;
   /** … and the program defined on this share of positions (default 0.1). */
   readonly minCoverage?: number;
+  /** (done, total) over the probes run and then the candidates scored. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** A program head placed on a model head. */
@@ -110,7 +112,9 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
   const minCoverage = opts.minCoverage ?? 0.1;
   const seed = opts.seed ?? 1;
   const set = makeProbes({ vocab: vocab.names.length, maxLength: C - 1, repeats: opts.repeats ?? 32, uniform: opts.uniform ?? 32, seed });
-  const obs = observe(weights, set.probes);
+  const all = [...enumerateSpace(opts.space)];
+  const work = set.probes.length + all.length;
+  const obs = observe(weights, set.probes, { onProgress: (d) => opts.onProgress?.(d, work) });
   const ev = new SpaceEvaluator(set.probes.map((p) => p.tokens), vocab.names.length);
   const positions = obs.reduce((n, o) => n + o.T - 1, 0);
   const minDefined = Math.max(5, Math.ceil(0.01 * positions));
@@ -138,8 +142,9 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
 
   const scored: Scored[] = [];
   let candidates = 0;
-  for (const c of enumerateSpace(opts.space)) {
+  for (const c of all) {
     const order = candidates++;
+    if (order % 64 === 0) opts.onProgress?.(set.probes.length + order, work);
     const last = c.heads.length - 1;
     let feasible = true;
     const opts_: (HeadOption & { stats: AttentionStats })[][] = [];
