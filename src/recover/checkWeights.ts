@@ -11,7 +11,7 @@ import { printSelection } from "../lang/print.ts";
 import type { Weights } from "../model/weights.ts";
 import { interpret } from "../semantics/interpret.ts";
 import { mode } from "../semantics/values.ts";
-import { type PredictionAgreement, PredictionTally } from "./agreement.ts";
+import { isTied, type PredictionAgreement, PredictionTally } from "./agreement.ts";
 import { agreementOf, type AttentionStats, attentionStats, bestMapping, bosAgreementOf, headTargets, type Targets } from "./attentionMatch.ts";
 import { observe } from "./observe.ts";
 import { givenProbes, makeProbes, type ProbeSet } from "./probes.ts";
@@ -97,7 +97,10 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
   set.probes.forEach((probe, s) => {
     const run = interpret(program, probe.tokens);
     const pred = obs[s]!.predictions;
-    for (let p = 1; p <= probe.tokens.length; p++) tally.add(probe.classes[p]!, mode(run.prediction(p)) ?? -1, pred[p]!);
+    for (let p = 1; p <= probe.tokens.length; p++) {
+      const v = run.prediction(p);
+      tally.add(probe.classes[p]!, mode(v) ?? -1, pred[p]!, isTied(v));
+    }
     heads.forEach((h, k) => targets[k]!.push(headTargets(program, h, run)));
   });
 

@@ -10,7 +10,9 @@
  * exact, because in the space a distribution is only ever moved (copied by
  * an offset, latest or earliest head) or output, never averaged again, and
  * moving commutes with taking the mode. `every` counts are integers, so the
- * mode (ties to the smaller index, as `mode` does) is exact too.
+ * mode (ties to the smaller index, as `mode` does) is exact too, and whether
+ * the mode is tied is tracked beside it (a tie is a convention of the
+ * semantics, not a prediction a model can be held to).
  */
 import { TargetsBuilder, type Targets } from "./attentionMatch.ts";
 import type { Candidate, FeatureRef, HeadSpec } from "./space.ts";
@@ -23,6 +25,8 @@ export type FeatureValues = readonly Int32Array[];
 /** A head's values and its selections on every probe. */
 interface HeadRun {
   readonly values: FeatureValues;
+  /** ties[s][p] = 1 where the value is a distribution whose mode is tied; null when never. */
+  readonly ties: readonly Uint8Array[] | null;
   readonly targets: readonly Targets[];
 }
 
@@ -36,6 +40,7 @@ export class SpaceEvaluator {
   private counts = new Int32Array(0);
   private best = new Int32Array(0);
   private bestCount = new Int32Array(0);
+  private tieCount = new Int32Array(0);
   private lists: number[][] = [];
 
   /** `probes`: token sequences (vocabulary indices, BOS implicit); `vocab`: V. */
@@ -65,6 +70,11 @@ export class SpaceEvaluator {
     return f === 0 ? this.token : this.run(c, f - 1).values;
   }
 
+  /** Where feature f's value is a tied mode, per probe; null when it never can be. */
+  ties(c: Candidate, f: FeatureRef): readonly Uint8Array[] | null {
+    return f === 0 ? null : this.run(c, f - 1).ties;
+  }
+
   /** Head k's selected positions on every probe. */
   targets(c: Candidate, k: number): readonly Targets[] {
     const sig = this.selectSig(c, k);
@@ -91,17 +101,21 @@ export class SpaceEvaluator {
 
   private compute(c: Candidate, h: HeadSpec): HeadRun {
     const src = this.values(c, h.source);
+    const srcTies = this.ties(c, h.source);
     const conds = h.select.kind === "match" ? h.select.conds : [];
     const keys = conds.map(([key]) => this.values(c, key));
     const queries = conds.map(([, query]) => this.values(c, query));
     const values: Int32Array[] = [];
     const targets: Targets[] = [];
+    const every = h.select.kind === "match" && h.select.rule === "every";
+    const ties: Uint8Array[] | null = every || srcTies ? [] : null;
     for (let s = 0; s < this.token.length; s++) {
-      const r = this.probe(h, src[s]!, keys.map((v) => v[s]!), queries.map((v) => v[s]!));
+      const r = this.probe(h, src[s]!, srcTies?.[s] ?? null, keys.map((v) => v[s]!), queries.map((v) => v[s]!));
       values.push(r.values);
       targets.push(r.targets);
+      ties?.push(r.ties);
     }
-    return { values, targets };
+    return { values, ties, targets };
   }
 
   /** Mixed-radix key tuple of position p, or NONE when a component is ⊥. */
@@ -120,14 +134,16 @@ export class SpaceEvaluator {
       this.table = new Int32Array(size).fill(NONE);
       this.best = new Int32Array(size);
       this.bestCount = new Int32Array(size);
+      this.tieCount = new Int32Array(size);
       this.lists = Array.from({ length: size }, () => []);
     }
     if (withCounts && this.counts.length < size * this.vocab) this.counts = new Int32Array(size * this.vocab);
   }
 
-  private probe(h: HeadSpec, src: Int32Array, keys: readonly Int32Array[], queries: readonly Int32Array[]) {
+  private probe(h: HeadSpec, src: Int32Array, srcTies: Uint8Array | null, keys: readonly Int32Array[], queries: readonly Int32Array[]) {
     const T = src.length;
     const out = new Int32Array(T).fill(NONE);
+    const tie = new Uint8Array(T);
     const b = new TargetsBuilder(T);
     b.next();
     const sel = h.select;
@@ -136,11 +152,12 @@ export class SpaceEvaluator {
         const j = i - sel.k;
         if (j >= 1) {
           out[i] = src[j]!;
+          if (srcTies) tie[i] = srcTies[j]!;
           b.add(j);
         }
         b.next();
       }
-      return { values: out, targets: b.done() };
+      return { values: out, ties: tie, targets: b.done() };
     }
     const V = this.vocab;
     const size = V ** keys.length;
@@ -155,14 +172,20 @@ export class SpaceEvaluator {
           touched.push(key);
           this.best[key] = NONE;
           this.bestCount[key] = 0;
+          this.tieCount[key] = 0;
         }
         this.lists[key]!.push(j);
         const v = src[j]!;
         if (v !== NONE) {
           const n = ++this.counts[key * V + v]!;
-          if (n > this.bestCount[key]! || (n === this.bestCount[key]! && v < this.best[key]!)) {
+          // Counts only grow, so the running mode and its multiplicity stay exact.
+          if (n > this.bestCount[key]!) {
             this.best[key] = v;
             this.bestCount[key] = n;
+            this.tieCount[key] = 1;
+          } else if (n === this.bestCount[key]!) {
+            this.tieCount[key]!++;
+            if (v < this.best[key]!) this.best[key] = v;
           }
         }
       } else if (sel.rule === "latest" || this.table[key] === NONE) {
@@ -178,11 +201,13 @@ export class SpaceEvaluator {
           const list = this.lists[q]!;
           if (list.length) {
             out[i] = this.best[q]!;
+            tie[i] = this.tieCount[q]! > 1 ? 1 : 0;
             for (const j of list) b.add(j);
           }
         } else if (this.table[q] !== NONE) {
           const j = this.table[q]!;
           out[i] = src[j]!;
+          if (srcTies) tie[i] = srcTies[j]!;
           b.add(j);
         }
       }
@@ -196,6 +221,6 @@ export class SpaceEvaluator {
         this.lists[key] = [];
       }
     }
-    return { values: out, targets: b.done() };
+    return { values: out, ties: tie, targets: b.done() };
   }
 }

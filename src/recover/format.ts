@@ -5,7 +5,7 @@
  */
 import type { PredictionAgreement } from "./agreement.ts";
 import type { CheckWeightsResult } from "./checkWeights.ts";
-import { type MappedHead, pct, type RecoverResult } from "./search.ts";
+import { type MappedHead, pct, type RecoverResult, score } from "./search.ts";
 
 const frac = (x: number | null) => (x === null ? "—" : pct(x));
 
@@ -13,11 +13,11 @@ const frac = (x: number | null) => (x === null ? "—" : pct(x));
 export function formatPrediction(p: PredictionAgreement, prefix = ""): string[] {
   const lines = [
     `${prefix}prediction agreement: ${frac(p.fraction)} of the ${p.defined} positions where the program predicts a token ` +
-      `(⊥ at ${p.none}, not scored); explains ${pct(p.explained)} of all ${p.total}`,
+      `(⊥ at ${p.none}${p.ties ? `, a tied mode at ${p.ties}` : ""}, not scored); explains ${pct(p.explained)} of all ${p.total}`,
   ];
   const w = Math.max(...p.classes.map((c) => c.class.length));
   for (const c of p.classes) {
-    lines.push(`${prefix}  ${c.class.padEnd(w)}  ${frac(c.fraction).padStart(7)}  (${c.agree} / ${c.defined})  ⊥ ${c.none}`);
+    lines.push(`${prefix}  ${c.class.padEnd(w)}  ${frac(c.fraction).padStart(7)}  (${c.agree} / ${c.defined})  ⊥ ${c.none}${c.ties ? `  tied ${c.ties}` : ""}`);
   }
   return lines;
 }
@@ -49,7 +49,8 @@ export function formatRecovery(r: RecoverResult, source: string): string {
   if (r.equivalentOnProbes) out.push(`# ${r.equivalentOnProbes} other program(s) of the space predict exactly the same at every probe position`);
   if (r.runnerUp && r.margin) {
     out.push(
-      `# runner-up (predicts differently somewhere): explains ${pct(r.runnerUp.prediction.explained)} (margin ${pct(r.margin.explained)}), ` +
+      `# runner-up (predicts differently somewhere): score ${pct(score(r.runnerUp))} (margin ${pct(r.margin.score)}; score = (right − wrong) / positions, best ${pct(score(r.best))}), ` +
+        `explains ${pct(r.runnerUp.prediction.explained)} (margin ${pct(r.margin.explained)}), ` +
         `agreement ${frac(r.runnerUp.prediction.fraction)} where defined, mean attention ${pct(r.runnerUp.attention)} (margin ${pct(r.margin.attention)})`,
     );
     for (const l of r.runnerUp.text.split("\n")) if (/^\s+head /.test(l)) out.push(`#   ${l.trim()}`);

@@ -11,10 +11,12 @@
  * one of its heads has no model head agreeing ≥ minAttention; only the
  * survivors' predictions are computed (evaluate.ts, shared per head).
  *
- * Ranking: the share of all scored positions where the program predicts the
- * model's token (so a program defined on few positions cannot win by being
- * right there), then the mean attention agreement of its heads, then fewer
- * heads. A fit needs agreement ≥ minAgreement where the program is defined,
+ * Ranking: right minus wrong predictions over all positions — a program
+ * claims a token where it is defined, and each wrong claim costs what a right
+ * one gains (so neither a program defined on few positions nor one that
+ * guesses everywhere wins: where a model has no answer it still outputs
+ * some token, and a program that predicts there is right only by chance) —
+ * then the mean attention agreement of its heads, then fewer heads. A fit needs agreement ≥ minAgreement where the program is defined,
  * and the program defined on ≥ minCoverage of positions.
  */
 import type { Program } from "../lang/program.ts";
@@ -82,8 +84,8 @@ export interface RecoverResult {
   readonly best: Recovered | null;
   /** The best program whose predictions differ from the best's somewhere on the probes. */
   readonly runnerUp: Recovered | null;
-  /** best − runner-up: explained share and mean attention. */
-  readonly margin: { readonly explained: number; readonly attention: number } | null;
+  /** best − runner-up: the ranking score ((right − wrong) / positions), the explained share (right / positions), mean attention. */
+  readonly margin: { readonly score: number; readonly explained: number; readonly attention: number } | null;
   /** Other programs with exactly the best's predictions on every probe position. */
   readonly equivalentOnProbes: number;
   readonly space: { readonly bound: string; readonly candidates: number; readonly mappable: number };
@@ -157,14 +159,16 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
     const mapping = bestMapping({ options: opts_, parents: headParents(c) }) as (HeadOption & { stats: AttentionStats })[] | null;
     if (!mapping) continue;
     const out = ev.values(c, last + 1);
+    const ties = ev.ties(c, last + 1);
     const tally = new PredictionTally(set.classNames);
     let h1 = 0x811c9dc5;
     let h2 = 0x12345;
     set.probes.forEach((probe, s) => {
       const v = out[s]!;
       const pred = obs[s]!.predictions;
+      const tie = ties?.[s];
       for (let p = 1; p < v.length; p++) {
-        tally.add(probe.classes[p]!, v[p]!, pred[p]!);
+        tally.add(probe.classes[p]!, v[p]!, pred[p]!, tie !== undefined && tie[p] === 1);
         h1 = Math.imul(h1 ^ (v[p]! + 2), 0x01000193);
         h2 = (Math.imul(h2, 31) + v[p]! + 2) | 0;
       }
@@ -174,7 +178,8 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
     scored.push({ order, candidate: c, mapping, tally: tally.result(), attention, hash: `${h1 >>> 0}:${h2 >>> 0}` });
   }
 
-  scored.sort((a, b) => b.tally.agree - a.tally.agree || b.attention - a.attention || a.candidate.heads.length - b.candidate.heads.length || a.order - b.order);
+  const net = (s: Scored) => 2 * s.tally.agree - s.tally.defined;
+  scored.sort((a, b) => net(b) - net(a) || b.attention - a.attention || a.candidate.heads.length - b.candidate.heads.length || a.order - b.order);
   const best = scored[0];
   const runner = best ? scored.find((s) => s.hash !== best.hash) : undefined;
   const recovered = (s: Scored): Recovered => describe(s, vocab.names, C);
@@ -198,7 +203,7 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
     verdict,
     best: bestR,
     runnerUp: runnerR,
-    margin: bestR && runnerR ? { explained: bestR.prediction.explained - runnerR.prediction.explained, attention: bestR.attention - runnerR.attention } : null,
+    margin: bestR && runnerR ? { score: score(bestR) - score(runnerR), explained: bestR.prediction.explained - runnerR.prediction.explained, attention: bestR.attention - runnerR.attention } : null,
     equivalentOnProbes: best ? scored.filter((s) => s !== best && s.hash === best.hash).length : 0,
     space: { bound: spaceBound(opts.space), candidates, mappable: scored.length },
     probes: { repeats: opts.repeats ?? 32, uniform: opts.uniform ?? 32, seed, positions },
@@ -225,6 +230,12 @@ function describe(s: Scored, vocab: readonly string[], context: number): Recover
   });
   const text = printProgram(program, { header: ["recovered from weights without a layout (circuits decompile): the best program of the search space"] });
   return { text, program, heads, prediction: s.tally, attention: s.attention };
+}
+
+/** The ranking score: (right − wrong) predictions over all positions. */
+export function score(r: Recovered): number {
+  const p = r.prediction;
+  return p.total ? (2 * p.agree - p.defined) / p.total : 0;
 }
 
 /** A fraction as a percentage with one decimal. */

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { load } from "../../src/lang/check.ts";
 import { interpret } from "../../src/semantics/interpret.ts";
 import { mode } from "../../src/semantics/values.ts";
+import { isTied } from "../../src/recover/agreement.ts";
 import { headTargets, type Targets } from "../../src/recover/attentionMatch.ts";
 import { SpaceEvaluator } from "../../src/recover/evaluate.ts";
 import { candidateKey, candidateProgram, enumerateSpace, programToCandidate } from "../../src/recover/space.ts";
@@ -50,6 +51,8 @@ describe("SpaceEvaluator", () => {
               heads.forEach((h, k) => {
                 const want = Array.from({ length: tokens.length + 1 }, (_, p) => mode(run.value(h.copies[0]!.to, p)) ?? -1);
                 expect([...ev.values(c, k + 1)[s]!], `${h.name} of\n${printProgram(program)}`).toEqual(want);
+                const ties = Array.from({ length: tokens.length + 1 }, (_, p) => (isTied(run.value(h.copies[0]!.to, p)) ? 1 : 0));
+                expect([...(ev.ties(c, k + 1)?.[s] ?? new Uint8Array(tokens.length + 1))]).toEqual(ties);
                 expect(asLists(ev.targets(c, k)[s]!)).toEqual(asLists(headTargets(program, h, run)));
               });
             });
