@@ -78,6 +78,13 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
       throw new CheckWeightsError(`the model's token ${k >= 0 ? `id ${k + 1} is '${names[k]}'` : "list has another length"}, the program's vocabulary differs (${program.vocab.slice(0, 6).join(" ")}${V > 6 ? " …" : ""})`);
     }
   }
+  const heads = program.layers.flat();
+  if (opts.map) {
+    for (const name of opts.map.keys()) if (!heads.some((h) => h.name === name)) throw new CheckWeightsError(`--map: the program has no head '${name}'`);
+    for (const [name, p] of opts.map) {
+      if (!(p.layer >= 0 && p.layer < L && p.index >= 0 && p.index < H)) throw new CheckWeightsError(`--map: ${name}=${p.layer}.${p.index} is not a head of the model (blocks 0–${L - 1}, heads 0–${H - 1})`);
+    }
+  }
   const maxLength = Math.min(n_ctx, program.context) - 1;
   if (maxLength < 1) throw new CheckWeightsError(`context ${Math.min(n_ctx, program.context)} leaves no room for a token after BOS`);
   let set: ProbeSet;
@@ -91,7 +98,6 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
     set = makeProbes({ vocab: V, maxLength, repeats: Math.ceil(n / 2), uniform: Math.floor(n / 2), seed: opts.seed ?? 1 });
   }
   const obs = observe(weights, set.probes, { withPatterns: opts.attentionProbes ?? 256, onProgress: opts.onProgress });
-  const heads = program.layers.flat();
   const targets: Targets[][] = heads.map(() => []);
   const tally = new PredictionTally(set.classNames);
   set.probes.forEach((probe, s) => {
@@ -108,10 +114,6 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
   let places: (HeadPlace | null)[];
   let mapping: CheckWeightsResult["mapping"];
   if (opts.map) {
-    for (const name of opts.map.keys()) if (!heads.some((h) => h.name === name)) throw new CheckWeightsError(`--map: the program has no head '${name}'`);
-    for (const [name, p] of opts.map) {
-      if (!(p.layer >= 0 && p.layer < L && p.index >= 0 && p.index < H)) throw new CheckWeightsError(`--map: ${name}=${p.layer}.${p.index} is not a head of the model (blocks 0–${L - 1}, heads 0–${H - 1})`);
-    }
     places = heads.map((h) => opts.map!.get(h.name) ?? null);
     mapping = "given";
   } else {
