@@ -16,6 +16,7 @@
  */
 import { load } from "../lang/check.ts";
 import { ProgramError } from "../lang/diagnostics.ts";
+import { printSelection, printVocab } from "../lang/print.ts";
 import type { Program } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
 import { activeHeads } from "./circuits.ts";
@@ -56,7 +57,7 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
   const output = outputBlock(weights, layout);
 
   const lines = [`# decompiled from weights (d_model ${D}, ${L} layer${L === 1 ? "" : "s"}): each head read from its QK and OV circuits`];
-  lines.push(`vocab ${renderVocab(vocab)}`, `context ${C}`);
+  lines.push(`vocab ${printVocab(vocab)}`, `context ${C}`);
   for (let l = 0; l < L; l++) {
     lines.push("", `layer ${l + 1}`);
     for (const h of heads.filter((x) => x.layer === l)) {
@@ -74,14 +75,9 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
   }
 }
 
-/** A selection as program text. */
+/** A selection as program text (the one printer, src/lang/print.ts). */
 export function renderSelect(s: RecoveredSelect): string {
-  if (s.kind === "offset") return s.k === 0 ? "select j = i" : `select j = i - ${s.k}`;
-  const conds = s.conditions.map((c) => {
-    const shift = c.shift > 0 ? ` + ${c.shift}` : c.shift < 0 ? ` - ${-c.shift}` : "";
-    return `${c.key}[j] == ${c.query}[i]${shift}`;
-  });
-  return `select ${s.rule} j ${s.strict ? "<" : "<="} i${conds.length ? ` where ${conds.join(" and ")}` : ""}`;
+  return printSelection(s);
 }
 
 /** Token names from the layout's `token` block, checked against the file's token list. */
@@ -93,13 +89,6 @@ function vocabulary(layout: NamedLayout, tokens: readonly string[] | undefined):
     throw new DecompileError(`decompile: the layout's tokens (${vocab.join(" ")}) differ from the file's token list`);
   }
   return vocab;
-}
-
-/** `0 1 2 … 9` as the range `0..9`, anything else as names. */
-function renderVocab(vocab: readonly string[]): string {
-  const first = Number(vocab[0]);
-  const isRange = vocab.length > 1 && vocab.every((t, k) => /^[0-9]+$/.test(t) && Number(t) === first + k && String(first + k) === t);
-  return isRange ? `${first}..${first + vocab.length - 1}` : vocab.join(" ");
 }
 
 /** The block W_U reads: it must be a token-valued block mapped value v → token id v + 1. */
