@@ -52,13 +52,25 @@ function orthogonal(n: number, g: () => number): Mat {
   return { n, m: n, a };
 }
 
+/** x·y, skipping the zeros of whichever operand has more (compiled weights are mostly zeros). */
 function mul(x: Mat, y: Mat): Mat {
   const out = new Float64Array(x.n * y.m);
-  for (let i = 0; i < x.n; i++) {
-    for (let k = 0; k < x.m; k++) {
-      const v = x.a[i * x.m + k]!;
-      if (v === 0) continue;
-      for (let j = 0; j < y.m; j++) out[i * y.m + j]! += v * y.a[k * y.m + j]!;
+  const zeros = (a: Float64Array) => a.reduce((n, v) => (v === 0 ? n + 1 : n), 0);
+  if (zeros(x.a) / x.a.length >= zeros(y.a) / y.a.length) {
+    for (let i = 0; i < x.n; i++) {
+      for (let k = 0; k < x.m; k++) {
+        const v = x.a[i * x.m + k]!;
+        if (v === 0) continue;
+        for (let j = 0; j < y.m; j++) out[i * y.m + j]! += v * y.a[k * y.m + j]!;
+      }
+    }
+  } else {
+    for (let k = 0; k < y.n; k++) {
+      for (let j = 0; j < y.m; j++) {
+        const v = y.a[k * y.m + j]!;
+        if (v === 0) continue;
+        for (let i = 0; i < x.n; i++) out[i * y.m + j]! += x.a[i * x.m + k]! * v;
+      }
     }
   }
   return { n: x.n, m: y.m, a: out };
