@@ -62,7 +62,7 @@ export function formatRecovery(r: RecoverResult, source: string): string {
 export function formatCheckWeights(r: CheckWeightsResult, program: string, model: string): string {
   const how = r.mode === "exhaustive" ? `every sequence of length ${r.length} (${r.sequences}; shorter ones are their prefixes)` : `${r.sequences} random sequences (half [BOS] r r)`;
   const out = [`${program} vs ${model}: ${how}`, ...formatPrediction(r.prediction)];
-  const mapping = r.mapping === "given" ? "as given by --map" : r.mapping === "found" ? "best agreement in layer order" : "no placement: the model has too few layers or heads";
+  const mapping = r.mapping === "given" ? "as given by --map" : r.mapping === "found" ? "by best agreement in layer order" : "no placement: the model has too few layers or heads";
   out.push(`attention on ${r.attentionSequences} sequences, heads placed ${mapping}:`, ...formatHeads(r.heads));
   return `${out.join("\n")}\n`;
 }

@@ -93,9 +93,13 @@ export function uniformClasses(length: number, names: ClassNames): Int32Array {
   return classes;
 }
 
-/** Probes from given sequences (e.g. every sequence up to a length), classed by position range. */
+/** Probes from given sequences (e.g. every sequence of a length), classed by exact position. */
 export function givenProbes(sequences: readonly (readonly number[])[]): ProbeSet {
   const names = new ClassNames();
-  const probes = sequences.map((tokens): Probe => ({ kind: "given", tokens, classes: uniformClasses(tokens.length, names) }));
+  const probes = sequences.map((tokens): Probe => {
+    const classes = new Int32Array(tokens.length + 1).fill(-1);
+    for (let p = 1; p <= tokens.length; p++) classes[p] = names.of(`position ${p}`);
+    return { kind: "given", tokens, classes };
+  });
   return { probes, classNames: names.names };
 }

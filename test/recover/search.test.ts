@@ -22,7 +22,7 @@ import { candidateKey, programToCandidate } from "../../src/recover/space.ts";
 import { randomWeights } from "../../src/sim/random.ts";
 import { loadProgram } from "../support/programs.ts";
 
-const PROBES = { repeats: 12, uniform: 12, seed: 3 };
+const PROBES = { repeats: 8, uniform: 8, seed: 3 };
 
 function disguised(program: Program, seed = 11) {
   const m = compile(program);
