@@ -52,6 +52,9 @@ describe("checkWeights", () => {
     expect(ex.sequences).toBe(8 ** 3);
     expect(ex.prediction.fraction).toBe(1);
     expect(ex.prediction.total).toBe(3 * 8 ** 3);
+    expect(ex.prediction.classes.map((c) => c.class)).toEqual(["position 1", "position 2", "position 3"]);
+    // Position 3 is predicted exactly when token 3 equals token 1 (prev[2] == token[3]): 8² of 8³ sequences.
+    expect(ex.prediction.classes[2]).toMatchObject({ defined: 64, agree: 64 });
     const swapped = checkWeights(induction.weights, loadProgram("induction"), {
       tokens: induction.tokens,
       samples: 20,
