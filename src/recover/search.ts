@@ -25,8 +25,8 @@ import type { Weights } from "../model/weights.ts";
 import { type PredictionAgreement, PredictionTally } from "./agreement.ts";
 import { agreementOf, type AttentionStats, attentionStats, bestMapping, bosAgreementOf, type HeadOption } from "./attentionMatch.ts";
 import { SpaceEvaluator } from "./evaluate.ts";
-import { observe, type Observation } from "./observe.ts";
-import { makeProbes, type ProbeSet } from "./probes.ts";
+import { observe } from "./observe.ts";
+import { makeProbes } from "./probes.ts";
 import { type Candidate, candidateProgram, enumerateSpace, headParents, spaceBound, type SpaceOptions } from "./space.ts";
 import { modelVocabulary } from "./vocabulary.ts";
 
@@ -240,6 +240,3 @@ export function score(r: Recovered): number {
 
 /** A fraction as a percentage with one decimal. */
 export const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
-
-/** Re-export for callers that want the probes and observations themselves. */
-export type { Observation, ProbeSet };
