@@ -10,11 +10,13 @@
  * dimensions form a feature, which values they stand for, or which heads'
  * conjuncts compare what. What the weights alone do determine — each head's
  * behaviour on repeated sequences, its copying score and the head-level
- * composition graph — is reported by analyze.ts, and decompile refuses
- * rather than invent names (see `noLayoutExplanation`).
+ * composition graph — is reported by analyze.ts; a program is then found
+ * by search instead (src/recover/search.ts), and when none fits decompile
+ * says so rather than invent names (see `noLayoutExplanation`).
  */
 import { load } from "../lang/check.ts";
 import { ProgramError } from "../lang/diagnostics.ts";
+import { printSelection, printVocab } from "../lang/print.ts";
 import type { Program } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
 import { activeHeads } from "./circuits.ts";
@@ -55,7 +57,7 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
   const output = outputBlock(weights, layout);
 
   const lines = [`# decompiled from weights (d_model ${D}, ${L} layer${L === 1 ? "" : "s"}): each head read from its QK and OV circuits`];
-  lines.push(`vocab ${renderVocab(vocab)}`, `context ${C}`);
+  lines.push(`vocab ${printVocab(vocab)}`, `context ${C}`);
   for (let l = 0; l < L; l++) {
     lines.push("", `layer ${l + 1}`);
     for (const h of heads.filter((x) => x.layer === l)) {
@@ -73,14 +75,9 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
   }
 }
 
-/** A selection as program text. */
+/** A selection as program text (the one printer, src/lang/print.ts). */
 export function renderSelect(s: RecoveredSelect): string {
-  if (s.kind === "offset") return s.k === 0 ? "select j = i" : `select j = i - ${s.k}`;
-  const conds = s.conditions.map((c) => {
-    const shift = c.shift > 0 ? ` + ${c.shift}` : c.shift < 0 ? ` - ${-c.shift}` : "";
-    return `${c.key}[j] == ${c.query}[i]${shift}`;
-  });
-  return `select ${s.rule} j ${s.strict ? "<" : "<="} i${conds.length ? ` where ${conds.join(" and ")}` : ""}`;
+  return printSelection(s);
 }
 
 /** Token names from the layout's `token` block, checked against the file's token list. */
@@ -92,13 +89,6 @@ function vocabulary(layout: NamedLayout, tokens: readonly string[] | undefined):
     throw new DecompileError(`decompile: the layout's tokens (${vocab.join(" ")}) differ from the file's token list`);
   }
   return vocab;
-}
-
-/** `0 1 2 … 9` as the range `0..9`, anything else as names. */
-function renderVocab(vocab: readonly string[]): string {
-  const first = Number(vocab[0]);
-  const isRange = vocab.length > 1 && vocab.every((t, k) => /^[0-9]+$/.test(t) && Number(t) === first + k && String(first + k) === t);
-  return isRange ? `${first}..${first + vocab.length - 1}` : vocab.join(" ");
 }
 
 /** The block W_U reads: it must be a token-valued block mapped value v → token id v + 1. */
@@ -125,12 +115,12 @@ function outputBlock(weights: Weights, layout: NamedLayout): string {
   return out.name;
 }
 
-/** Why a model without a layout cannot be turned back into text, in a few lines. */
+/** Why no program came out of a model without a layout, in a few lines (after the search found no fit). */
 export function noLayoutExplanation(): string[] {
   return [
-    "cannot decompile to a program: the weights carry no layout (named residual directions).",
-    "Without one, nothing says which dimensions form a feature, which token or position each direction",
-    "stands for, or which features a head's QK compares — so no honest program text exists for them.",
+    "no program text recovered: nothing in the search space fits, and the weights carry no layout",
+    "(named residual directions) to read one from — nothing says which dimensions form a feature,",
+    "which token or position each direction stands for, or which features a head's QK compares.",
     "What the weights alone determine is below: each head's attention type on repeated random",
     "sequences, its copying score, and the head-level composition graph (Q/K/V scores above threshold).",
   ];

@@ -7,6 +7,10 @@ import { type CheckResult, checkExhaustive, checkRandom, countInRange, shardRang
 import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 import { epsilonOption, precisionOption, scalesSummary } from "./compileOptions.ts";
 import type { Program } from "../lang/program.ts";
+import { loadWeights } from "../model/weightsFile.ts";
+import { checkWeights, CheckWeightsError, type HeadPlace } from "../recover/checkWeights.ts";
+import { formatCheckWeights } from "../recover/format.ts";
+import type { ParsedArgs } from "./command.ts";
 
 /** Parse --alphabet a,b,c into vocabulary indices. */
 export function alphabetOption(program: Program, spec: string | undefined): number[] | undefined {
@@ -52,6 +56,7 @@ export const checkCommand: Command = {
   help: [
     "usage: circuits check PROGRAM [--samples N] [--seed S] [--max-length L] [--json]",
     "       circuits check PROGRAM --exhaustive --max-length L [--alphabet a,b,c] [--workers N] [--shard i/N] [--json]",
+    "       circuits check --weights MODEL.safetensors PROGRAM [--samples N --seed S | --exhaustive --max-length L] [--map h=L.H,…] [--json]",
     "",
     "  --samples N       random sequences to try (default 1000)",
     "  --seed S          seed of the random sequences (default 1)",
@@ -66,6 +71,17 @@ export const checkCommand: Command = {
     "  --shard i/N       exhaustive: check only part i of N (1-based) of the prefix tree;",
     "                    'circuits merge' adds up the --json results of all N parts",
     "  --json            machine-readable result",
+    "",
+    "With --weights, the program is not compiled: the given weights (trained, perturbed or",
+    "foreign; id 0 = BOS, token v = id v + 1) are compared with the program's semantics. Reported",
+    "as fractions, not pass/fail: how often the model's greedy next token is the program's",
+    "prediction, overall and per position class (first vs second copy of [BOS] r r, position",
+    "ranges), on --samples random sequences (default 200, half [BOS] r r) or on every sequence of",
+    "length --max-length (--exhaustive; shorter sequences are their prefixes); and per program head",
+    "the attention its model head puts on the head's selection (and on BOS where it selects",
+    "nothing), on the first 256 sequences. Heads are placed by best agreement in layer order, or",
+    "as given: --map previous=0.1,induction=1.0 (program head = layer.head). Exit 0 unless the",
+    "input is bad.",
     "",
     "Results do not depend on --workers or --shard: the same counts, and the same first",
     "disagreement (first in depth-first order, tokens in --alphabet order).",
@@ -82,9 +98,13 @@ export const checkCommand: Command = {
     epsilon: { type: "string" },
     workers: { type: "string" },
     shard: { type: "string" },
+    weights: { type: "string" },
+    map: { type: "string" },
     json: { type: "boolean" },
   },
   async run(args) {
+    if (str(args, "weights") !== undefined) return checkGivenWeights(args);
+    if (str(args, "map") !== undefined) throw new UsageError("check: --map applies to --weights checks");
     const program = loadProgramFile(args.positionals[0], "check");
     const alphabet = alphabetOption(program, str(args, "alphabet"));
     const precision = precisionOption(args, "float64");
@@ -144,3 +164,63 @@ export const checkCommand: Command = {
     return result.disagreements === 0 ? 0 : 1;
   },
 };
+
+/** Parse --map h1=0.1,h2=1.0 (program head = layer.head). */
+export function mapOption(spec: string | undefined): Map<string, HeadPlace> | undefined {
+  if (spec === undefined) return undefined;
+  const map = new Map<string, HeadPlace>();
+  for (const part of spec.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)\.(\d+)$/.exec(part);
+    if (!m) throw new UsageError(`--map: '${part}' is not HEAD=LAYER.HEAD (e.g. induction=1.0)`);
+    if (map.has(m[1]!)) throw new UsageError(`--map: head '${m[1]}' is placed twice`);
+    map.set(m[1]!, { layer: Number(m[2]), index: Number(m[3]) });
+  }
+  if (!map.size) throw new UsageError("--map needs at least one HEAD=LAYER.HEAD");
+  return map;
+}
+
+/** `check --weights MODEL PROGRAM`: agreement fractions of given weights with a program. */
+function checkGivenWeights(args: ParsedArgs): number {
+  const modelPath = str(args, "weights")!;
+  for (const o of ["alphabet", "precision", "epsilon", "workers", "shard"]) {
+    if (str(args, o) !== undefined) throw new UsageError(`check: --${o} does not apply to --weights checks`);
+  }
+  const program = loadProgramFile(args.positionals[0], "check");
+  if (args.positionals.length > 1) throw new UsageError(`check: unexpected argument '${args.positionals[1]}'`);
+  let loaded: ReturnType<typeof loadWeights>;
+  try {
+    loaded = loadWeights(modelPath);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new UsageError(`check: ${/ENOENT/.test(msg) ? `cannot read model file '${modelPath}'` : msg.split("\n")[0]}`);
+  }
+  const exhaustive = Boolean(args.values.exhaustive);
+  if (exhaustive && str(args, "max-length") === undefined) throw new UsageError("check: --exhaustive needs --max-length L");
+  if (exhaustive && (str(args, "samples") !== undefined || str(args, "seed") !== undefined)) {
+    throw new UsageError("check: --samples and --seed apply to random checks, not --exhaustive");
+  }
+  if (!exhaustive && str(args, "max-length") !== undefined) throw new UsageError("check --weights: --max-length applies to --exhaustive");
+  const bar = progressBar("checking");
+  let result: ReturnType<typeof checkWeights>;
+  try {
+    result = checkWeights(loaded.weights, program, {
+      tokens: loaded.tokens,
+      samples: int(args, "samples", 200, 1, 1e6),
+      seed: int(args, "seed", 1, 0, 2 ** 32 - 1),
+      exhaustiveLength: exhaustive ? int(args, "max-length", 0, 1, 1e6) : undefined,
+      map: mapOption(str(args, "map")),
+      onProgress: bar.update,
+    });
+  } catch (e) {
+    if (e instanceof CheckWeightsError) throw new UsageError(`check: ${modelPath} vs ${program.source.path}: ${e.message}`);
+    throw e;
+  } finally {
+    bar.end();
+  }
+  if (args.values.json) {
+    printJson({ program: program.source.path, weights: modelPath, ...result, seconds: Number(result.seconds.toFixed(3)) });
+  } else {
+    process.stdout.write(formatCheckWeights(result, program.source.path, modelPath));
+  }
+  return 0;
+}

@@ -14,6 +14,8 @@ import { decompileCommand } from "../../src/cli/decompileCmd.ts";
 import { compile } from "../../src/compiler/compile.ts";
 import { layoutToJson } from "../../src/compiler/layout.ts";
 import { saveWeights } from "../../src/model/weightsFile.ts";
+import { load } from "../../src/lang/check.ts";
+import { randomWeights } from "../../src/sim/random.ts";
 import { loadProgram, PROGRAMS_DIR } from "../support/programs.ts";
 
 interface Outcome {
@@ -106,12 +108,31 @@ describe("circuits decompile", () => {
     expect(j.heads[1]).toMatchObject({ name: "after", select: { kind: "match", rule: "latest", strict: false } });
   });
 
-  it("without a layout: says what cannot be recovered, shows what can, exits 1", async () => {
-    const r = await run(decompileCommand, saved("induction", false));
+  it("without a layout: searches the program space and prints a loadable program with its mapping", async () => {
+    const r = await run(decompileCommand, saved("induction", false), "--repeats", "8", "--uniform", "8");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^# .*no layout in the file — searched \d+ programs/);
+    expect(r.stdout).toContain("# fits: the best program agrees with the model on 100.0 %");
+    expect(r.stdout).toContain("  head h2: select latest j < i where prev[j] == token[i]; copy token[j] as next");
+    expect(r.stdout).toMatch(/# {2}h1 → blocks\.0 head 0: 100\.0 % of attention/);
+    expect(r.stdout).toMatch(/#   second copy\s+100\.0 %/);
+    // The whole report is a program file: every other line is a comment.
+    expect(load({ path: "report", text: r.stdout }).layers.flat().map((h) => h.name)).toEqual(["h1", "h2"]);
+    const j = JSON.parse((await run(decompileCommand, saved("induction", false), "--repeats", "8", "--uniform", "8", "--json")).stdout);
+    expect(j).toMatchObject({ fits: true, best: { heads: [{ head: "h1", layer: 0, index: 0 }, { head: "h2", layer: 1, index: 0 }] } });
+    expect(j.program).toContain("select j = i - 1; copy token[j] as prev");
+  });
+
+  it("without a layout and nothing fitting: says so, shows what the weights alone show, exits 1", async () => {
+    const path = join(dir, "random.safetensors");
+    saveWeights(path, randomWeights({ d_model: 16, d_head: 4, n_heads: 2, n_layers: 2, n_ctx: 12, d_vocab: 6 }, 4));
+    const r = await run(decompileCommand, path, "--repeats", "8", "--uniform", "8");
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^# cannot decompile to a program: the weights carry no layout/);
-    expect(r.stdout).toContain("detected graph: L0H0 → L1H0 K");
-    expect(r.stdout).toMatch(/L1H0\s+1\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+induction/);
+    expect(r.stdout).toMatch(/^# nothing fits/m);
+    expect(r.stdout).toContain("# no program text recovered: nothing in the search space fits");
+    expect(r.stdout).toContain("detected graph");
+    expect((await run(decompileCommand, path, "--conjuncts", "3")).error).toMatch(/--conjuncts must be an integer between 1 and 2/);
+    expect((await run(decompileCommand, path, "--min-attention", "2")).error).toMatch(/--min-attention must be a number in \[0, 1\]/);
   });
 
   it("errors are one line: a missing file, a program that does not check", async () => {
