@@ -9,7 +9,8 @@ implementations (protocol: bench/peer_serve.py).
 Training ("train" op, or `--train` from the command line): the reference
 configuration of the learned-circuits issue — an attention-only model with
 d_model 64, 4 heads of 16, 2 layers, vocabulary 64, context 64, TransformerLens
-parameter names and biases, no LayerNorm; Adam lr 1e-3; every batch of 32 is
+parameter names and biases, no LayerNorm, weights drawn N(0, 0.1²) (TransformerLens's default
+0.8/√d_model), biases 0; Adam lr 1e-3; every batch of 32 is
 16 sequences `[BOS] r r` (r: 31 tokens uniform over 1…63, so 63 tokens) and 16
 sequences `[BOS]` + 62 uniform tokens; seeded (torch.manual_seed for the
 initialisation, a numpy Generator for the data). The loss is next-token
@@ -139,7 +140,9 @@ def load(req):
 
 REFERENCE = {
     "d_model": 64, "n_heads": 4, "d_head": 16, "n_layers": 2, "d_vocab": 64, "n_ctx": 64,
-    "batch": 32, "lr": 1e-3, "repeat_length": 31, "init_std": 0.02,
+    "batch": 32, "lr": 1e-3, "repeat_length": 31,
+    # TransformerLens's default initialisation for a model without an explicit init_range: N(0, (0.8/√d_model)²)
+    "init_std": 0.8 / math.sqrt(64),
 }
 
 
@@ -175,6 +178,9 @@ class AttnOnly(torch.nn.Module):
         ]
         resid = attn_forward(resid, layers, H, E)
         return resid @ self.W_U + self.b_U
+
+
+CHUNK = 25  # steps per throughput chunk (the spread of tokens/s is over chunks)
 
 
 def make_batch(rng, c):
@@ -224,11 +230,12 @@ def train(req):
         if bump is None and second < threshold:
             bump = step
             sys.stderr.write(f"[torch train] seed {seed}: second-copy loss {second:.3f} < {threshold:.3f} at step {step}\n")
-        if step > warmup and (step - warmup) % 100 == 0:
+        if step > warmup and (step - warmup) % CHUNK == 0:
             now = time.perf_counter()
-            chunk_rates.append(100 * tokens_per_step / (now - t_chunk))
+            chunk_rates.append(CHUNK * tokens_per_step / (now - t_chunk))
             t_chunk = now
-            sys.stderr.write(f"[torch train] step {step}: loss {loss.item():.3f}, second-copy {second:.3f}, {chunk_rates[-1]:,.0f} tokens/s\n")
+            if (step - warmup) % 100 == 0:
+                sys.stderr.write(f"[torch train] step {step}: loss {loss.item():.3f}, second-copy {second:.3f}, {chunk_rates[-1]:,.0f} tokens/s\n")
         if bump is not None and stop_at_bump and step >= bump + after_bump:
             break
         if t_start is not None and time.perf_counter() - t_start > max_seconds:

@@ -702,8 +702,8 @@ interface TorchTrain {
 
 async function training(): Promise<void> {
   log("training: reference configuration (d_model 64, 4 heads, 2 layers, vocab 64, context 64, batch 32, Adam 1e-3)");
-  const maxSteps = QUICK ? 60 : 2600;
-  const maxSeconds = QUICK ? 20 : 480;
+  const maxSteps = QUICK ? 60 : 3000;
+  const maxSeconds = QUICK ? 20 : 600;
   const rows: (string | number)[][] = [];
   const out: Record<string, unknown> = { reference: REFERENCE_TRAINING, seed: 1, maxSteps, maxSeconds };
   const trainer = await loadTrainer(ROOT);
@@ -734,23 +734,23 @@ async function training(): Promise<void> {
     const chunks = r.chunk_tokens_per_s;
     rows.push([
       label,
-      `${fmt.num(r.tokens_per_s)}${chunks ? ` (per 100 steps ${fmt.num(chunks.min)}–${fmt.num(chunks.max)})` : ""}`,
+      `${fmt.num(r.tokens_per_s)}${chunks ? ` (per 25 steps ${fmt.num(chunks.min)}–${fmt.num(chunks.max)})` : ""}`,
       r.bump_step !== null ? String(r.bump_step) : req.stop_at_bump === false ? "(throughput only)" : `not below ½·ln 64 in ${r.steps} steps`,
       `${r.steps} steps, ${r.seconds.toFixed(1)} s`,
       loadCell(l),
     ]);
   };
   await torchRun(peers.torchOpenblas, "torch+OpenBLAS", { max_steps: maxSteps, max_seconds: maxSeconds, stop_at_bump: true });
-  await torchRun(peers.torchReference, "torch+refBLAS", { max_steps: QUICK ? 20 : 205, max_seconds: 60, stop_at_bump: false });
+  await torchRun(peers.torchReference, "torch+refBLAS", { max_steps: QUICK ? 20 : 55, max_seconds: 90, stop_at_bump: false });
   results.training = out;
   md.push(
     "## Training throughput (reference configuration of the learned-circuits work)",
     "",
-    "Attention-only, d_model 64, 4 heads × 16, 2 layers, vocabulary 64, context 64, biases, no LayerNorm; batch 32 (16 `[BOS] r r` with r of",
+    "Attention-only, d_model 64, 4 heads × 16, 2 layers, vocabulary 64, context 64, biases, no LayerNorm, weights N(0, 0.1²); batch 32 (16 `[BOS] r r` with r of",
     "31 uniform tokens, 16 `[BOS]` + 62 uniform tokens: 63 tokens each), Adam lr 1e-3, seed 1, 2 threads. Tokens/s over the warm steps",
-    "(the first 5 left out; min–max over chunks of 100 steps). Bump: first step whose second-copy loss (predicting r[1…30] of the second",
+    "(the first 5 left out; min–max over chunks of 25 steps). Bump: first step whose second-copy loss (predicting r[1…30] of the second",
     `copy, repeat half of the batch) is below ½·ln 64 = ${(Math.log(64) / 2).toFixed(3)}; the run stops there, at ${maxSteps} steps or after ${maxSeconds} s.`,
-    `The reference-BLAS PyTorch runs ${QUICK ? 20 : 205} steps for its throughput only.`,
+    `The reference-BLAS PyTorch runs ${QUICK ? 20 : 55} steps for its throughput only.`,
     "",
     table(["trainer", "tokens/s", "bump step", "ran", "load"], rows),
     "",

@@ -20,6 +20,8 @@ export const REFERENCE_TRAINING = {
   batch: 32,
   lr: 1e-3,
   optimizer: "adam",
+  /** Weights N(0, init_std²) (TransformerLens's default 0.8/√d_model), biases 0, no LayerNorm. */
+  init_std: 0.1,
   /** Every batch: half `[BOS] r r` (r: 31 tokens uniform over 1…d_vocab−1; 63 tokens), half `[BOS]` + 62 uniform tokens. */
   data: "half [BOS] r r (r uniform, length 31), half [BOS] + 62 uniform tokens",
   repeat_length: 31,
