@@ -277,6 +277,8 @@ async function forwardGrid(): Promise<void> {
     for (const [B, T] of BTs) {
       if (forwardFlops(shape, B, T) > maxFlops) continue;
       rows.push(await denseCase(weights, D, B, T, QUICK ? 3 : 5, false));
+      const r = rows[rows.length - 1]!;
+      log(`  D ${D}, ${B} × ${T}: ours f32 ${tps(r.figures["ours f32"], B * T)}, numpy f32 ${tps(r.figures["numpy f32"], B * T)} tok/s (load ${loadCell(r.load)})`);
     }
   }
   results.forwardGrid = { rounds: QUICK ? 3 : 5, rows };
