@@ -1,51 +1,29 @@
 """The numpy peer of the bench: the same attention-only forward pass, written
 the standard way (embedding lookup, per-layer batched matmuls for Q/K/V/O,
-masked causal softmax over the full T×T score matrix, unembedding), timed the
-same way as bench/run.ts (warm-up, then the median of several runs).
+masked causal softmax over the full T×T score matrix, unembedding), on the
+safetensors files and token batches bench/run.ts hands it, timed in rounds
+interleaved with the other implementations (protocol: bench/peer_serve.py).
 
-usage: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/peer_numpy.py JOB.json OUT.json
-
-JOB.json: {"cases": [{"id", "weights": "path.safetensors" | null, "shape": {...} | null,
-           "dtype": "float32" | "float64", "batch", "length", "seed", "budget_s"}]}
-A case without a weights file draws dense random weights of the given shape.
+usage: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 bench/peer_numpy.py
+(bench/peers.ts starts it; OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when set on
+this machine, force a slower kernel on a current OpenBLAS, so they are unset
+for this process alone and the kernel it runs is reported by "info").
 """
-import json
 import os
-import struct
-import sys
-import time
 
 import numpy as np
 
+from peer_serve import loaded_blas, read_safetensors_raw, serve
+
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    base = 8 + n
-    meta = header.pop("__metadata__", {})
+    header, data, cfg = read_safetensors_raw(path)
     tensors = {}
     for name, info in header.items():
         dt = {"F64": np.float64, "F32": np.float32}[info["dtype"]]
         a, b = info["data_offsets"]
-        tensors[name] = np.frombuffer(raw[base + a : base + b], dtype=dt).reshape(info["shape"])
-    return tensors, json.loads(meta["config"])
-
-
-def random_weights(shape, seed, dtype):
-    rng = np.random.default_rng(seed)
-    D, E, H, L, C, V = (shape[k] for k in ("d_model", "d_head", "n_heads", "n_layers", "n_ctx", "d_vocab"))
-    Vo = shape.get("d_vocab_out", V)
-    u = lambda *s: rng.uniform(-1, 1, size=s).astype(dtype)
-    t = {"embed.W_E": u(V, D), "pos_embed.W_pos": u(C, D), "unembed.W_U": u(D, Vo), "unembed.b_U": u(Vo)}
-    for l in range(L):
-        p = f"blocks.{l}.attn."
-        t.update({p + "W_Q": u(H, D, E), p + "W_K": u(H, D, E), p + "W_V": u(H, D, E), p + "W_O": u(H, E, D),
-                  p + "b_Q": u(H, E), p + "b_K": u(H, E), p + "b_V": u(H, E), p + "b_O": u(D)})
-    cfg = dict(shape)
-    cfg["d_vocab_out"] = Vo
-    return t, cfg
+        tensors[name] = np.frombuffer(data[a:b], dtype=dt).reshape(info["shape"])
+    return tensors, cfg
 
 
 class Model:
@@ -86,36 +64,19 @@ class Model:
         return resid.reshape(B * T, D) @ self.W_U + self.b_U
 
 
-def measure(fn, budget_s, min_runs=5, max_runs=15):
-    fn()  # warm-up
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_runs or (len(times) < max_runs and time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return {"median": times[len(times) // 2], "min": times[0], "max": times[-1], "runs": len(times)}
+
+def info():
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    return {"impl": f"numpy {np.__version__}", "numpy": np.__version__, "env": env, "blas": loaded_blas()}
 
 
-def main():
-    job = json.load(open(sys.argv[1]))
-    out = {"numpy": np.__version__, "threads_env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE")}, "cases": {}}
-    for case in job["cases"]:
-        dtype = {"float32": np.float32, "float64": np.float64}[case["dtype"]]
-        if case.get("weights"):
-            t, cfg = read_safetensors(case["weights"])
-        else:
-            t, cfg = random_weights(case["shape"], case.get("seed", 1), dtype)
-        m = Model(t, cfg, dtype)
-        rng = np.random.default_rng(case.get("seed", 1))
-        toks = rng.integers(0, cfg["d_vocab"], size=(case["batch"], case["length"]))
-        toks[:, 0] = 0
-        r = measure(lambda: m.forward(toks), case.get("budget_s", 1.0))
-        r["tokens_per_s"] = case["batch"] * case["length"] / r["median"]
-        out["cases"][case["id"]] = r
-    json.dump(out, open(sys.argv[2], "w"), indent=1)
+def load(req):
+    dtype = {"float32": np.float32, "float64": np.float64}[req["dtype"]]
+    t, cfg = read_safetensors(req["weights"])
+    m = Model(t, cfg, dtype)
+    toks = np.asarray(req["tokens"], dtype=np.int64)
+    return lambda: m.forward(toks)
 
 
 if __name__ == "__main__":
-    main()
+    serve(info, load)

@@ -1,21 +1,28 @@
 /**
- * `npm run bench`: the performance suite (not a test). Writes
- * bench/results.json (every figure with its spread) and bench/RESULTS.md
- * (the tables). Sections: forward throughput on random dense weights
- * (batch × length × d_model, float32/float64) against numpy on the same
- * shapes; the mathjs reference path as a ratio; compiled programs' weights
- * (sparse path, dense path, numpy on the exported tensors) and compile time;
- * generation with and without the KV cache; exhaustive-check throughput
- * (one thread, worker threads, symbolic alone); scaling exponents.
+ * `npm run bench`: the performance suite (not a test). Sections: our kernels
+ * (JavaScript vs WebAssembly, 1 and 2 threads); forward throughput on random
+ * dense weights (batch × length × d_model) and the dense float32/float64
+ * forward at d_model 512; the mathjs reference path as a ratio; compiled
+ * programs' weights in float32 and float64 and compile time; generation with
+ * and without the KV cache; exhaustive-check throughput; scaling exponents;
+ * training throughput (PyTorch peer; ours once src/train/ exists).
  *
- * Every figure: median of several runs after a warm-up, with min–max.
- * BENCH_QUICK=1 shrinks every section (for trying the script out).
- * `--only SECTION[,SECTION…]` (kernels, forward, mathjs, compiled,
- * generation, exhaustive, scaling) runs just those and prints their tables
- * to stdout instead of rewriting bench/RESULTS.md and bench/results.json.
+ * Peers: numpy (the pyenv Python's, OpenBLAS) and Debian's PyTorch on 2
+ * threads, once with the reference BLAS it gets by default and once with
+ * Debian's OpenBLAS unpacked privately (bench/peers.ts installs both when
+ * missing). They run the same exported safetensors files and token batches
+ * as we do, in interleaved rounds (bench/compare.ts); ratios are quoted
+ * against numpy and against the stronger PyTorch.
+ *
+ * Every figure: median over rounds (or runs) after a warm-up, with min–max,
+ * and the machine's 1-minute load average before and after it.
+ * Writes bench/out/results.json and bench/out/RESULTS.md (ignored by git);
+ * `--commit` writes the committed bench/results.json and bench/RESULTS.md
+ * instead. BENCH_QUICK=1 shrinks every section (for trying the script out).
+ * `--only SECTION[,SECTION…]` runs just those and prints their tables.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,20 +37,25 @@ import { saveWeights } from "../src/model/weightsFile.ts";
 import { SymbolicRun } from "../src/semantics/interpret.ts";
 import { forward, forwardBatch } from "../src/sim/forward.ts";
 import { IncrementalRun } from "../src/sim/kvcache.ts";
-import type { Precision, SparseMode } from "../src/sim/prepare.ts";
 import { mulberry32, randomWeights, type ModelShape } from "../src/sim/random.ts";
 import { matmulDense, transpose } from "../src/sim/kernels.ts";
 import { referenceForward } from "../src/sim/reference.ts";
 import { matmulWasm, packPanels, wasmSettings } from "../src/sim/wasm.ts";
 import { checkExhaustive } from "../src/verify/check.ts";
 import { CheckPool } from "../src/verify/parallel.ts";
+import { interleave, load1, ours, peerCase, type Contender, type Load, type RoundFigure } from "./compare.ts";
 import { fmt, forwardFlops, logLogSlope, measure, measureAsync, table, type Timing } from "./lib.ts";
+import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
+import { ensureTorch, startNumpy, startTorch, type Peer, type TorchSetup } from "./peers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const QUICK = process.env.BENCH_QUICK === "1";
-const SECTIONS = ["kernels", "forward", "mathjs", "compiled", "generation", "exhaustive", "scaling"] as const;
+const SECTIONS = ["kernels", "forward", "dense512", "mathjs", "compiled", "generation", "exhaustive", "scaling", "training"] as const;
 type Section = (typeof SECTIONS)[number];
 const ONLY = parseOnly(process.argv.slice(2));
+/** `--commit`: write the committed bench/RESULTS.md and bench/results.json (default: bench/out/, ignored). */
+const COMMIT = process.argv.includes("--commit");
+const OUT_DIR = COMMIT ? join(ROOT, "bench") : join(ROOT, "bench/out");
 
 /** The sections named by `--only a,b` (or `--only=a,b`); null: all of them. */
 function parseOnly(args: readonly string[]): Set<Section> | null {
@@ -79,53 +91,103 @@ function batchOf(V: number, B: number, T: number, seed: number): number[][] {
   return Array.from({ length: B }, () => [BOS_ID, ...Array.from({ length: T - 1 }, () => 1 + Math.floor(rand() * (V - 1)))]);
 }
 
-interface ForwardFigure {
-  readonly timing: Timing;
-  readonly tokensPerSecond: number;
-  readonly gflops: number;
+// ---------------------------------------------------------------- peers
+
+/** The peers of this run; a missing one leaves its columns empty (with the reason in `notes`). */
+interface Peers {
+  numpy: Peer | null;
+  torchOpenblas: Peer | null;
+  torchReference: Peer | null;
+  notes: string[];
+  info: Record<string, unknown>;
 }
 
-function timeForward(weights: Weights, batch: number[][], precision: Precision, sparse: SparseMode, budget = 0.4): ForwardFigure {
-  const T = batch[0]!.length;
-  const timing = measure(() => forwardBatch(weights, batch, { precision, sparse }), { minRuns: 3, budget });
-  const flops = forwardFlops(weights.config, batch.length, T);
-  return { timing, tokensPerSecond: (batch.length * T) / timing.median, gflops: flops / timing.median / 1e9 };
+const peers: Peers = { numpy: null, torchOpenblas: null, torchReference: null, notes: [], info: {} };
+
+/** Start the numpy and PyTorch peers (installing PyTorch / unpacking OpenBLAS when missing) and ask each what it runs. */
+async function startPeers(): Promise<void> {
+  const benchDir = join(ROOT, "bench");
+  peers.numpy = startNumpy(benchDir);
+  const setup: TorchSetup = ensureTorch(join(ROOT, "bench/out/openblas"), log);
+  peers.notes.push(...setup.notes);
+  if (setup.available && setup.openblasDir !== null) peers.torchOpenblas = startTorch("torch+OpenBLAS", setup, setup.openblasDir, benchDir);
+  if (setup.available && setup.referenceDir !== null) peers.torchReference = startTorch("torch+refBLAS", setup, setup.referenceDir, benchDir);
+  for (const [key, p] of Object.entries({ numpy: peers.numpy, torchOpenblas: peers.torchOpenblas, torchReference: peers.torchReference })) {
+    if (p === null) continue;
+    const info = await p.request<Record<string, unknown>>({ op: "info" });
+    peers.info[key] = info;
+    if (info.error !== undefined) peers.notes.push(`${p.name}: ${info.error}`);
+  }
+  const ob = peers.info.torchOpenblas as { blas?: { openblas?: unknown } } | undefined;
+  if (ob !== undefined && ob.blas?.openblas === undefined) peers.notes.push("torch+OpenBLAS: OpenBLAS is NOT mapped in the peer (see peers.torchOpenblas.blas)");
+  log(`peers: ${[peers.numpy, peers.torchOpenblas, peers.torchReference].filter((p) => p !== null).map((p) => p!.name).join(", ")}${peers.notes.length ? ` (${peers.notes.join("; ")})` : ""}`);
 }
 
-interface PeerCase {
-  readonly id: string;
-  readonly weights?: string;
-  readonly shape?: ModelShape;
-  readonly dtype: "float32" | "float64";
-  readonly batch: number;
-  readonly length: number;
-  readonly budget_s?: number;
+async function closePeers(): Promise<void> {
+  for (const p of [peers.numpy, peers.torchOpenblas, peers.torchReference]) await p?.close();
 }
 
-interface PeerResult {
-  readonly median: number;
-  readonly min: number;
-  readonly max: number;
-  readonly runs: number;
-  readonly tokens_per_s: number;
+/** One line per peer: version, BLAS really loaded (library, OpenBLAS kernel), threads, a float32 matmul's GFLOP/s. */
+function peerLines(): string[] {
+  const lines: string[] = [];
+  const np = peers.info.numpy as { numpy?: string; blas?: { openblas?: { corename: string; config: string; threads: number } } } | undefined;
+  if (np?.numpy) {
+    const ob = np.blas?.openblas;
+    lines.push(`- numpy ${np.numpy} (pyenv Python), ${ob ? `${ob.config.split(" ").slice(0, 2).join(" ")}, kernel ${ob.corename}, ${ob.threads} threads` : "BLAS: not identified"}; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for it.`);
+  } else lines.push("- numpy: not available");
+  for (const key of ["torchOpenblas", "torchReference"] as const) {
+    const t = peers.info[key] as { torch?: string; threads?: number; blas?: { libraries: string[]; openblas?: { corename: string; config: string } }; matmul512_f32_gflops?: number; build?: Record<string, string> } | undefined;
+    const name = key === "torchOpenblas" ? "PyTorch + OpenBLAS" : "PyTorch + reference BLAS";
+    if (t?.torch === undefined) {
+      lines.push(`- ${name}: not available`);
+      continue;
+    }
+    const lib = t.blas?.openblas ? `${t.blas.openblas.config.split(" ").slice(0, 2).join(" ")} (kernel ${t.blas.openblas.corename})` : (t.blas?.libraries ?? []).map((l) => l.replace(/^.*\/lib\/x86_64-linux-gnu\//, "")).join(", ") || "none mapped";
+    lines.push(`- ${name}: Debian's torch ${t.torch} under /usr/bin/python3, ${t.threads} threads, OMP_WAIT_POLICY=passive, build BLAS_INFO=${t.build?.BLAS_INFO ?? "?"}; loaded: ${lib}; 512² float32 matmul ${fmt.num(t.matmul512_f32_gflops ?? NaN)} GFLOP/s.`);
+  }
+  return lines;
 }
 
-/** Run the numpy peer on a list of cases (one python process). */
-function runNumpy(cases: readonly PeerCase[]): { numpy?: string; cases: Record<string, PeerResult>; error?: string } {
-  const job = join(tmp, `job-${Math.random().toString(36).slice(2)}.json`);
-  const out = `${job}.out`;
-  writeFileSync(job, JSON.stringify({ cases }));
-  const r = spawnSync("env", ["-u", "OPENBLAS_CORETYPE", "-u", "OPENBLAS_L2_SIZE", "python3", join(ROOT, "bench/peer_numpy.py"), job, out], {
-    encoding: "utf8",
-  });
-  if (r.status !== 0) return { cases: {}, error: (r.stderr || r.error?.message || "python3 failed").trim().split("\n").slice(-3).join(" ") };
-  return JSON.parse(readFileSync(out, "utf8"));
+/** Peer contenders for a weights file and token batch, in the dtypes given (ids unique per case). */
+function peerContenders(caseId: string, weights: string, tokens: readonly (readonly number[])[], dtypes: readonly ("float32" | "float64")[], withReference: boolean): Contender[] {
+  const out: Contender[] = [];
+  const list: [string, Peer | null][] = [["numpy", peers.numpy], ["torchOB", peers.torchOpenblas]];
+  if (withReference) list.push(["torchRef", peers.torchReference]);
+  for (const [name, p] of list) {
+    if (p === null) continue;
+    for (const dtype of dtypes) out.push(peerCase(`${name} ${dtype === "float32" ? "f32" : "f64"}`, p, `${caseId}-${dtype}`, { weights, dtype, tokens }));
+  }
+  return out;
 }
 
-function torchAvailable(): string {
-  const r = spawnSync("python3", ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
-  return r.status === 0 ? `available (${r.stdout.trim()})` : "not installed on this machine (`python3 -c \"import torch\"` fails): no PyTorch figures";
+async function unloadCase(caseId: string): Promise<void> {
+  for (const p of [peers.numpy, peers.torchOpenblas, peers.torchReference]) {
+    for (const dtype of ["float32", "float64"]) await p?.request({ op: "unload", id: `${caseId}-${dtype}` });
+  }
 }
+
+/** Tokens/s of a round figure: "median (min–max)". */
+function tps(f: RoundFigure | undefined, tokens: number): string {
+  if (f === undefined) return "–";
+  if (f.error !== undefined) return "failed";
+  return `${fmt.num(tokens / f.median)} (${fmt.num(tokens / f.max)}–${fmt.num(tokens / f.min)})`;
+}
+
+/** Our throughput over theirs (from the medians), e.g. "0.42×"; "–" without both. */
+function ratio(oursF: RoundFigure | undefined, theirs: RoundFigure | undefined): string {
+  if (oursF === undefined || theirs === undefined || oursF.error !== undefined || theirs.error !== undefined) return "–";
+  return `${fmt.num(theirs.median / oursF.median)}×`;
+}
+
+/** The faster PyTorch figure of a dtype (OpenBLAS or reference BLAS) and its label. */
+function bestTorch(figs: Record<string, RoundFigure>, suffix: "f32" | "f64"): { fig?: RoundFigure; label: string } {
+  const cands = [["torchOB", "OB"], ["torchRef", "ref"]].map(([k, label]) => ({ fig: figs[`${k} ${suffix}`], label: label! })).filter((c) => c.fig !== undefined && c.fig.error === undefined);
+  if (cands.length === 0) return { label: "" };
+  cands.sort((a, b) => a.fig!.median - b.fig!.median);
+  return cands[0]!;
+}
+
+const loadCell = (l: Load): string => `${l.before.toFixed(1)}→${l.after.toFixed(1)}`;
 
 function programFile(name: string): Program {
   const path = `programs/${name}.circ`;
@@ -143,58 +205,109 @@ results.machine = {
   loadAverageAtStart: loadavg(),
   quick: QUICK,
 };
-const torch = torchAvailable();
 log(`machine: ${cpu.length} × ${cpu[0]?.model}; load ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
 
 // ---------------------------------------------------------------- 1. forward grid
 
-function forwardGrid(): void {
-  log("forward grid (random dense weights)");
+/** Save weights for the peers; return the file. */
+function weightsFile(name: string, w: Weights, tokens?: readonly string[]): string {
+  const file = join(tmp, `${name}.safetensors`);
+  saveWeights(file, w, tokens ? { tokens: [...tokens] } : {});
+  return file;
+}
+
+interface DenseRow {
+  readonly id: string;
+  readonly D: number;
+  readonly B: number;
+  readonly T: number;
+  readonly gflop: number;
+  readonly load: Load;
+  readonly figures: Record<string, RoundFigure>;
+}
+
+/** Ours (float32, float64) against the peers on random dense weights of width D, batch B × T, in interleaved rounds. */
+async function denseCase(weights: Weights, D: number, B: number, T: number, rounds: number, withReference: boolean): Promise<DenseRow> {
+  const id = `D${D}-B${B}-T${T}`;
+  const batch = batchOf(weights.config.d_vocab, B, T, B * 1000 + T);
+  const file = weightsFile(id, weights);
+  const contenders = [
+    ours("ours f64", () => forwardBatch(weights, batch, { precision: "float64", sparse: "auto" })),
+    ours("ours f32", () => forwardBatch(weights, batch, { precision: "float32", sparse: "auto" })),
+    ...peerContenders(id, file, batch, ["float32", "float64"], withReference),
+  ];
+  const before = load1();
+  const figures = await interleave(contenders, { rounds, roundSeconds: QUICK ? 0.02 : 0.05 });
+  await unloadCase(id);
+  return { id, D, B, T, gflop: forwardFlops(weights.config, B, T) / 1e9, load: { before, after: load1() }, figures };
+}
+
+/** The table of dense rows: tokens/s of every contender, then our ratios against numpy and the faster PyTorch. */
+function denseTables(rows: readonly DenseRow[], withReference: boolean): string[] {
+  const names = ["ours f32", "numpy f32", "torchOB f32", ...(withReference ? ["torchRef f32"] : []), "ours f64", "numpy f64", "torchOB f64", ...(withReference ? ["torchRef f64"] : [])];
+  const label = (n: string) => n.replace("torchOB", "torch+OpenBLAS").replace("torchRef", "torch+refBLAS");
+  const tput = table(
+    ["d_model", "batch × length", "load", ...names.map((n) => `${label(n)} tok/s`)],
+    rows.map((r) => [r.D, `${r.B} × ${r.T}`, loadCell(r.load), ...names.map((n) => tps(r.figures[n], r.B * r.T))]),
+  );
+  const ratios = table(
+    ["d_model", "batch × length", "ours f32 GFLOP/s", "f32 vs numpy", "f32 vs torch", "ours f64 GFLOP/s", "f64 vs numpy", "f64 vs torch"],
+    rows.map((r) => {
+      const f = r.figures;
+      const g = (x: RoundFigure | undefined) => (x && x.error === undefined ? fmt.num(r.gflop / x.median) : "–");
+      const t32 = bestTorch(f, "f32"), t64 = bestTorch(f, "f64");
+      return [
+        r.D, `${r.B} × ${r.T}`, g(f["ours f32"]), ratio(f["ours f32"], f["numpy f32"]), `${ratio(f["ours f32"], t32.fig)}${t32.label ? ` (${t32.label})` : ""}`,
+        g(f["ours f64"]), ratio(f["ours f64"], f["numpy f64"]), `${ratio(f["ours f64"], t64.fig)}${t64.label ? ` (${t64.label})` : ""}`,
+      ];
+    }),
+  );
+  return [tput, "", "Ours over theirs (ratio of median throughputs; above 1 we are faster; \"vs torch\": against the faster PyTorch, OB = OpenBLAS, ref = reference BLAS):", "", ratios];
+}
+
+async function forwardGrid(): Promise<void> {
+  log("forward grid (random dense weights), interleaved with numpy and torch+OpenBLAS");
   const Ds = QUICK ? [32, 128] : [32, 64, 128, 256, 512];
   const BTs: [number, number][] = QUICK ? [[1, 16], [16, 64]] : [[1, 16], [1, 128], [1, 1024], [16, 16], [16, 128], [256, 16], [256, 64]];
   const maxFlops = QUICK ? 2e8 : 4e9;
-  const rows: Record<string, unknown>[] = [];
-  const peerCases: PeerCase[] = [];
+  const rows: DenseRow[] = [];
   for (const D of Ds) {
     const shape = shapeOf(D);
     const weights = randomWeights(shape, D, { scale: 1 / Math.sqrt(D) });
     for (const [B, T] of BTs) {
-      const flops = forwardFlops(shape, B, T);
-      if (flops > maxFlops) continue;
-      const batch = batchOf(shape.d_vocab, B, T, B * 1000 + T);
-      const f64 = timeForward(weights, batch, "float64", "auto");
-      const f32 = timeForward(weights, batch, "float32", "auto");
-      const id = `D${D}-B${B}-T${T}`;
-      rows.push({ id, D, B, T, gflop: flops / 1e9, float64: f64, float32: f32 });
-      for (const dtype of ["float32", "float64"] as const) peerCases.push({ id: `${id}-${dtype}`, shape, dtype, batch: B, length: T, budget_s: 0.3 });
+      if (forwardFlops(shape, B, T) > maxFlops) continue;
+      rows.push(await denseCase(weights, D, B, T, QUICK ? 3 : 5, false));
+      const r = rows[rows.length - 1]!;
+      log(`  D ${D}, ${B} × ${T}: ours f32 ${tps(r.figures["ours f32"], B * T)}, numpy f32 ${tps(r.figures["numpy f32"], B * T)} tok/s (load ${loadCell(r.load)})`);
     }
   }
-  log(`numpy peer on ${peerCases.length} cases`);
-  const peer = runNumpy(peerCases);
-  for (const r of rows) {
-    r.numpy32 = peer.cases[`${r.id}-float32`];
-    r.numpy64 = peer.cases[`${r.id}-float64`];
-  }
-  results.forwardGrid = { rows, numpy: peer.numpy, numpyError: peer.error };
+  results.forwardGrid = { rounds: QUICK ? 3 : 5, rows };
   md.push(
     "## Forward throughput, random dense weights",
     "",
-    "4 heads, d_head = d_model/4, 2 layers, vocabulary 512. Tokens/s (median of ≥ 3 runs, min–max of the time in results.json);",
-    "GFLOP/s counts the useful work (projections, causal attention, unembedding) the same way for both.",
-    `numpy ${peer.numpy ?? "(failed: " + peer.error + ")"}, OpenBLAS on the machine's cores. PyTorch: ${torch}.`,
+    "4 heads, d_head = d_model/4, 2 layers, vocabulary 512; the same weights (saved as safetensors) and token batches for everyone.",
+    `Tokens/s: median over ${QUICK ? 3 : 5} interleaved rounds (min–max over rounds); load: 1-minute load average before→after the row.`,
+    "GFLOP/s counts the useful work (projections, causal attention, unembedding) the same way for every implementation.",
     "",
-    table(
-      ["d_model", "batch × length", "f64 tok/s", "f64 GFLOP/s", "f32 tok/s", "f32 GFLOP/s", "numpy f32 tok/s", "numpy f32 GFLOP/s", "ours f32 / numpy f32"],
-      rows.map((r) => {
-        const f64 = r.float64 as ForwardFigure, f32 = r.float32 as ForwardFigure;
-        const n32 = r.numpy32 as PeerResult | undefined;
-        const g = r.gflop as number;
-        return [
-          r.D as number, `${r.B} × ${r.T}`, fmt.num(f64.tokensPerSecond), fmt.num(f64.gflops), fmt.num(f32.tokensPerSecond), fmt.num(f32.gflops),
-          n32 ? fmt.num(n32.tokens_per_s) : "–", n32 ? fmt.num(g / n32.median) : "–", n32 ? `${fmt.num(f32.tokensPerSecond / n32.tokens_per_s)}×` : "–",
-        ];
-      }),
-    ),
+    ...denseTables(rows, false),
+    "",
+  );
+}
+
+async function dense512(): Promise<void> {
+  log("dense forward at d_model 512: ours, numpy, torch+OpenBLAS, torch+refBLAS");
+  const shape = shapeOf(512);
+  const weights = randomWeights(shape, 512, { scale: 1 / Math.sqrt(512) });
+  const BTs: [number, number][] = QUICK ? [[1, 16]] : [[1, 128], [16, 16], [8, 256]];
+  const rows: DenseRow[] = [];
+  for (const [B, T] of BTs) rows.push(await denseCase(weights, 512, B, T, QUICK ? 3 : 7, true));
+  results.dense512 = { rounds: QUICK ? 3 : 7, rows };
+  md.push(
+    "## Dense forward at d_model 512 (float32 and float64)",
+    "",
+    `The issue's dense target. Same model family as above; ${QUICK ? 3 : 7} interleaved rounds; both PyTorch peers.`,
+    "",
+    ...denseTables(rows, true),
     "",
   );
 }
@@ -221,6 +334,7 @@ function kernels(): void {
     wasmSettings.threads = c.threads;
     const fig: Record<string, unknown> = { config: c.name };
     const cells: string[] = [];
+    const before = load1();
     for (const precision of ["float32", "float64"] as const) {
       const make = (n: number, f: () => number) => (precision === "float32" ? Float32Array.from({ length: n }, f) : Float64Array.from({ length: n }, f));
       const x = make(M * K, () => rand() - 0.5);
@@ -229,14 +343,17 @@ function kernels(): void {
       const wT = transpose(w, K, N);
       const packed = packPanels(w, K, N);
       const mm = c.enabled ? () => matmulWasm(x, 0, M, K, packed, N, o, 0) : () => matmulDense(x, 0, M, K, wT, N, o, 0);
-      const t = measure(mm, { minRuns: 3, budget: 0.5 });
-      const f = measure(() => forwardBatch(weights, batch, { precision }), { minRuns: 3, budget: 1 });
+      // The plain JavaScript kernel takes seconds per forward here (tens on a loaded machine): one timed run of it.
+      const slow = c.enabled ? {} : { warmup: 0, minRuns: 1, maxRuns: 1 };
+      const t = measure(mm, { minRuns: 3, budget: 0.5, ...(c.enabled ? {} : { minRuns: 2, maxRuns: 2 }) });
+      const f = measure(() => forwardBatch(weights, batch, { precision }), { minRuns: 3, budget: 1, ...slow });
       fig[`matmul_${precision}`] = { timing: t, gflops: (2 * M * K * N) / t.median / 1e9 };
       fig[`forward_${precision}`] = { timing: f, gflops: fwdFlops / f.median / 1e9 };
       cells.push(fmt.num((2 * M * K * N) / t.median / 1e9), fmt.num(fwdFlops / f.median / 1e9));
     }
+    fig.load = { before, after: load1() };
     out.push(fig);
-    rows.push([c.name, ...cells]);
+    rows.push([c.name, loadCell(fig.load as Load), ...cells]);
   }
   wasmSettings.enabled = true;
   wasmSettings.threads = true;
@@ -245,10 +362,11 @@ function kernels(): void {
     "## Kernels: what paid",
     "",
     `GFLOP/s of a ${M}×${K} by ${K}×${N} product and of the whole forward (d_model 512, 4 heads, 2 layers, batch 8 × 256).`,
+    "Median of ≥ 3 runs after a warm-up (min–max in results.json); the plain JavaScript row: one run of the forward, two of the product.",
     "The WebAssembly kernel is assembled in src/sim/wasm.ts (f32x4 / f64x2, 4 rows × 8 (f32) or 4 (f64) columns of",
     "accumulators over packed weight panels); its results are bit-identical to the JavaScript kernel's.",
     "",
-    table(["kernel", "matmul f32", "forward f32", "matmul f64", "forward f64"], rows),
+    table(["kernel", "load", "matmul f32", "forward f32", "matmul f64", "forward f64"], rows),
     "",
   );
 }
@@ -264,11 +382,13 @@ function mathjsRatio(): void {
     const weights = randomWeights(shape, 7 + D, { scale: 1 / Math.sqrt(D) });
     for (const T of [32, 64]) {
       const tokens = batchOf(64, 1, T, D)[0]!;
+      const before = load1();
       const ref = measure(() => referenceForward(weights, tokens), { minRuns: 3, maxRuns: 5, budget: 2 });
       const typed = measure(() => forward(weights, tokens), { minRuns: 15, maxRuns: 60, budget: 0.3 });
       const ratio = ref.median / typed.median;
-      out.push({ D, T, mathjs: ref, typed, ratio });
-      rows.push([D, T, fmt.spread(ref), fmt.spread(typed), `${fmt.num(ratio)}×`]);
+      const l = { before, after: load1() };
+      out.push({ D, T, mathjs: ref, typed, ratio, load: l });
+      rows.push([D, T, loadCell(l), fmt.spread(ref), fmt.spread(typed), `${fmt.num(ratio)}×`]);
     }
   }
   results.mathjs = out;
@@ -277,7 +397,7 @@ function mathjsRatio(): void {
     "",
     "One sequence, 2 layers × 4 heads, float64 on both sides (vocabulary and n_ctx 64).",
     "",
-    table(["d_model", "length", "mathjs (referenceForward)", "typed arrays (forward)", "ratio"], rows),
+    table(["d_model", "length", "load", "mathjs (referenceForward)", "typed arrays (forward)", "ratio"], rows),
     "",
   );
 }
@@ -286,50 +406,68 @@ function mathjsRatio(): void {
 
 const PROGRAMS = ["previous-token", "induction", "induction-earliest", "bigram-induction", "duplicate-token", "every-average", "q-composition", "v-composition"];
 
-function compiledPrograms(): void {
-  log("compiled programs: compile time, forward (sparse, dense, numpy)");
+async function compiledPrograms(): Promise<void> {
+  log("compiled programs: compile time; forward f32/f64 (ours sparse and dense, numpy, torch+OpenBLAS, torch+refBLAS), interleaved");
   const out: Record<string, unknown>[] = [];
-  const peerCases: PeerCase[] = [];
   const B = QUICK ? 8 : 64;
+  const rounds = QUICK ? 3 : 7;
   for (const name of QUICK ? PROGRAMS.slice(0, 2) : PROGRAMS) {
     const program = programFile(name);
+    const compileLoad = load1();
     const compileTime = measure(() => compile(program), { minRuns: 5, maxRuns: 30, budget: 0.3 });
     const model = compile(program);
     const w = model.weights;
     const T = w.config.n_ctx;
     const batch = batchOf(w.config.d_vocab, B, T, 5);
-    const sparse64 = timeForward(w, batch, "float64", "auto", 0.3);
-    const sparse32 = timeForward(w, batch, "float32", "auto", 0.3);
-    const dense64 = timeForward(w, batch, "float64", "never", 0.3);
-    const file = join(tmp, `${name}.safetensors`);
-    saveWeights(file, w, { tokens: [...model.tokens] });
-    for (const dtype of ["float64", "float32"] as const) peerCases.push({ id: `${name}-${dtype}`, weights: file, dtype, batch: B, length: T, budget_s: 0.3 });
+    const file = weightsFile(name, w, model.tokens);
+    const contenders = [
+      ours("ours sparse f64", () => forwardBatch(w, batch, { precision: "float64", sparse: "auto" })),
+      ours("ours sparse f32", () => forwardBatch(w, batch, { precision: "float32", sparse: "auto" })),
+      ours("ours dense f64", () => forwardBatch(w, batch, { precision: "float64", sparse: "never" })),
+      ours("ours dense f32", () => forwardBatch(w, batch, { precision: "float32", sparse: "never" })),
+      ...peerContenders(name, file, batch, ["float32", "float64"], true),
+    ];
+    const before = load1();
+    const figures = await interleave(contenders, { rounds, roundSeconds: QUICK ? 0.02 : 0.05 });
+    await unloadCase(name);
     const c = w.config;
-    out.push({ name, config: { D: c.d_model, E: c.d_head, H: c.n_heads, L: c.n_layers, C: c.n_ctx, V: c.d_vocab }, compile: compileTime, batch: B, length: T, sparse64, sparse32, dense64 });
+    out.push({
+      name, config: { D: c.d_model, E: c.d_head, H: c.n_heads, L: c.n_layers, C: c.n_ctx, V: c.d_vocab },
+      compile: compileTime, compileLoad, batch: B, length: T, load: { before, after: load1() }, figures,
+    });
+    log(`  ${name}: ours f64 ${tps(figures["ours sparse f64"], B * T)}, numpy f64 ${tps(figures["numpy f64"], B * T)} tok/s`);
   }
-  const peer = runNumpy(peerCases);
-  for (const r of out) {
-    r.numpy64 = peer.cases[`${r.name}-float64`];
-    r.numpy32 = peer.cases[`${r.name}-float32`];
-  }
-  results.compiled = { programs: out, numpyError: peer.error };
+  results.compiled = { rounds, programs: out };
+  const names = ["ours sparse f32", "ours dense f32", "numpy f32", "torchOB f32", "torchRef f32", "ours sparse f64", "ours dense f64", "numpy f64", "torchOB f64", "torchRef f64"];
+  const label = (n: string) => n.replace("torchOB", "torch+OpenBLAS").replace("torchRef", "torch+refBLAS");
   md.push(
     "## Compiled programs",
     "",
-    `Forward over a batch of ${B} random sequences of n_ctx tokens. "sparse" is the default path (CSR products, sparse queries,`,
-    "active value columns); \"dense\" forces the dense kernels on the same weights; numpy runs the exported safetensors the standard way.",
+    `Forward over a batch of ${B} random sequences of n_ctx tokens, float32 and float64. "sparse" is our default path (CSR products, sparse`,
+    "queries, active value columns); \"dense\" forces our dense kernels on the same weights; numpy and PyTorch run the exported safetensors",
+    `file on the same token batch, the standard way. Tokens/s: median over ${rounds} interleaved rounds (min–max over rounds);`,
+    "load: 1-minute load average before→after the program's rounds.",
     "",
     table(
-      ["program", "d_model / d_head / heads / layers", "compile", "sparse f64 tok/s", "sparse f32 tok/s", "dense f64 tok/s", "numpy f64 tok/s", "numpy f32 tok/s", "sparse f64 / numpy f64"],
+      ["program", "d_model / d_head / heads / layers", "load", "compile", ...names.map((n) => `${label(n)} tok/s`)],
       out.map((r) => {
         const c = r.config as Record<string, number>;
-        const s64 = r.sparse64 as ForwardFigure, s32 = r.sparse32 as ForwardFigure, d64 = r.dense64 as ForwardFigure;
-        const n64 = r.numpy64 as PeerResult | undefined, n32 = r.numpy32 as PeerResult | undefined;
+        const f = r.figures as Record<string, RoundFigure>;
+        return [r.name as string, `${c.D} / ${c.E} / ${c.H} / ${c.L}`, loadCell(r.load as Load), fmt.spread(r.compile as Timing), ...names.map((n) => tps(f[n], B * (r.length as number)))];
+      }),
+    ),
+    "",
+    "Our default (sparse) path over theirs (ratio of median throughputs; above 1 we are faster; \"vs torch\": against the faster PyTorch):",
+    "",
+    table(
+      ["program", "f32 vs numpy", "f32 vs torch", "f64 vs numpy", "f64 vs torch", "our f32 over our f64"],
+      out.map((r) => {
+        const f = r.figures as Record<string, RoundFigure>;
+        const t32 = bestTorch(f, "f32"), t64 = bestTorch(f, "f64");
         return [
-          r.name as string, `${c.D} / ${c.E} / ${c.H} / ${c.L}`, fmt.spread(r.compile as Timing),
-          fmt.num(s64.tokensPerSecond), fmt.num(s32.tokensPerSecond), fmt.num(d64.tokensPerSecond),
-          n64 ? fmt.num(n64.tokens_per_s) : "–", n32 ? fmt.num(n32.tokens_per_s) : "–",
-          n64 ? `${fmt.num(s64.tokensPerSecond / n64.tokens_per_s)}×` : "–",
+          r.name as string, ratio(f["ours sparse f32"], f["numpy f32"]), `${ratio(f["ours sparse f32"], t32.fig)}${t32.label ? ` (${t32.label})` : ""}`,
+          ratio(f["ours sparse f64"], f["numpy f64"]), `${ratio(f["ours sparse f64"], t64.fig)}${t64.label ? ` (${t64.label})` : ""}`,
+          ratio(f["ours sparse f32"], f["ours sparse f64"]),
         ];
       }),
     ),
@@ -351,6 +489,7 @@ function generation(): void {
   // positions before c. Three passes, median per context.
   const passes: number[][] = [];
   const total: number[] = [];
+  const cacheBefore = load1();
   for (let pass = 0; pass < 3; pass++) {
     const run = new IncrementalRun(weights, { precision: "float64" });
     const stamps: number[] = [performance.now()];
@@ -363,6 +502,7 @@ function generation(): void {
     total.push((stamps[stamps.length - 1]! - stamps[0]!) / 1000);
     passes.push(contexts.map((c) => (stamps[c - 1]! - stamps[c - 1 - window]!) / window / 1000));
   }
+  const cacheLoad = { before: cacheBefore, after: load1() };
   const withCache = contexts.map((c, i) => {
     const xs = passes.map((p) => p[i]!).sort((a, b) => a - b);
     return { context: c, median: xs[1]!, min: xs[0]!, max: xs[2]! };
@@ -370,12 +510,15 @@ function generation(): void {
   // The lead's generate() with the cache, end to end (sampling included).
   const gen = measure(() => generate(weights, [BOS_ID], { steps: C - 1, kvCache: true }), { warmup: 0, minRuns: 3, maxRuns: 3 });
   // Without: every new token reruns the whole prefix, so a token at context c costs forward(c tokens).
+  const genLoad = { before: cacheLoad.after, after: load1() };
+  const noCacheBefore = load1();
   const noCacheContexts = QUICK ? [256, 512] : [256, 512, 1024, 2048, 4096];
   const withoutCache = noCacheContexts.map((c) => {
     const tokens = batchOf(512, 1, c, c)[0]!;
     const t = measure(() => forward(weights, tokens), { warmup: c >= 2048 ? 0 : 1, minRuns: c >= 2048 ? 2 : 3, maxRuns: 5, budget: 1 });
     return { context: c, median: t.median, min: t.min, max: t.max };
   });
+  const noCacheLoad = { before: noCacheBefore, after: load1() };
   const gen32 = measure(() => generate(weights, [BOS_ID], { steps: C - 1, kvCache: true, precision: "float32" }), { warmup: 0, minRuns: 3, maxRuns: 3 });
   const genNoCache = measure(() => generate(weights, batchOf(512, 1, 256, 3)[0]!, { steps: 8, kvCache: false }), { warmup: 0, minRuns: 3, maxRuns: 3 });
   const kExp = logLogSlope(withCache.map((r) => r.context), withCache.map((r) => r.median));
@@ -384,6 +527,7 @@ function generation(): void {
   results.generation = {
     shape, window, withCache, withoutCache, totalPushSeconds: total, generateWithCache: gen, generateWithCacheFloat32: gen32, generateNoCache8StepsFrom256: genNoCache,
     exponents: { withCache: kExp, withCacheLargestThree: kExpTail, withoutCache: nExp },
+    loads: { withCache: cacheLoad, generateFloat64: genLoad, withoutCache: noCacheLoad },
   };
   const byC = new Map(withoutCache.map((r) => [r.context, r]));
   md.push(
@@ -391,6 +535,7 @@ function generation(): void {
     "",
     `d_model 128, 4 heads, 2 layers, vocabulary 512, float64. With the KV cache: mean push time over the ${window} positions before`,
     "the context (median of 3 passes, min–max). Without: one forward over the whole prefix (what every new token costs then).",
+    `Load: ${loadCell(cacheLoad)} over the cached passes, ${loadCell(genLoad)} over generate(), ${loadCell(noCacheLoad)} over the uncached forwards.`,
     "",
     table(
       ["context", "with KV cache", "without (full forward)", "speed-up"],
@@ -424,14 +569,16 @@ async function exhaustive(): Promise<void> {
     for (const L of sizes) {
       const opts = { maxLength: L, alphabet };
       let n = 0;
+      const before = load1();
       const one = measure(() => (n = checkExhaustive(model, opts).sequences), { minRuns: 3, maxRuns: 5, budget: 2 });
       const warm = await measureAsync(() => pool.check(opts), { minRuns: 3, maxRuns: 5, budget: 2 });
       // Symbolic side alone: the same prefix walk with SymbolicRun push/pop only.
       const sym = measure(() => walk(model, L, alphabet, "symbolic"), { minRuns: 3, maxRuns: 5, budget: 1 });
       const sim = measure(() => walk(model, L, alphabet, "compiled"), { minRuns: 3, maxRuns: 5, budget: 1 });
-      out.push({ maxLength: L, sequences: n, oneThread: one, twoWorkersWarmPool: warm, symbolicOnly: sym, compiledOnly: sim });
+      const l = { before, after: load1() };
+      out.push({ maxLength: L, sequences: n, oneThread: one, twoWorkersWarmPool: warm, symbolicOnly: sym, compiledOnly: sim, load: l });
       const rate = (t: Timing) => `${fmt.num(n / t.median)}/s`;
-      rows.push([`1…${L}`, n, `${fmt.spread(one)} · ${rate(one)}`, `${fmt.spread(warm)} · ${rate(warm)}`, `${fmt.spread(sim)} · ${rate(sim)}`, `${fmt.spread(sym)} · ${rate(sym)}`]);
+      rows.push([`1…${L}`, n, loadCell(l), `${fmt.spread(one)} · ${rate(one)}`, `${fmt.spread(warm)} · ${rate(warm)}`, `${fmt.spread(sim)} · ${rate(sim)}`, `${fmt.spread(sym)} · ${rate(sym)}`]);
     }
   } finally {
     await pool.close();
@@ -463,7 +610,7 @@ async function exhaustive(): Promise<void> {
     "at every position. Time (min–max) · sequences/s. \"2 workers\": a warm CheckPool (threads already started);",
     "\"compiled only\" / \"symbolic only\": the same prefix walk with just one side.",
     "",
-    table(["lengths", "sequences", "1 thread (check)", "2 workers, warm pool", "compiled only", "symbolic only"], rows),
+    table(["lengths", "sequences", "load", "1 thread (check)", "2 workers, warm pool", "compiled only", "symbolic only"], rows),
     "",
     `Starting and stopping a 2-thread pool costs ${fmt.spread(poolStart)} (each thread starts tsx and imports the`,
     `checker), so a cold 2-worker check of lengths 1…8 takes ${fmt.spread(cold)}: for small checks one thread wins, and`,
@@ -506,13 +653,14 @@ function walk(model: CompiledModel, L: number, alphabet: readonly number[], side
 
 function scaling(): void {
   log("scaling sweeps");
-  const sweeps: Record<string, { x: number[]; t: Timing[]; exponent: number; fixed: string }> = {};
+  const sweeps: Record<string, { x: number[]; t: Timing[]; exponent: number; fixed: string; load: Load }> = {};
   const run = (name: string, fixed: string, xs: number[], make: (x: number) => { weights: Weights; batch: number[][] }) => {
+    const before = load1();
     const t = xs.map((x) => {
       const { weights, batch } = make(x);
       return measure(() => forwardBatch(weights, batch, { precision: "float32" }), { minRuns: 3, budget: 0.4 });
     });
-    sweeps[name] = { x: xs, t, exponent: logLogSlope(xs, t.map((m) => m.median)), fixed };
+    sweeps[name] = { x: xs, t, exponent: logLogSlope(xs, t.map((m) => m.median)), fixed, load: { before, after: load1() } };
   };
   const w128 = randomWeights(shapeOf(128), 3, { scale: 0.1 });
   run("length", "d_model 128, batch 1, 2 layers", QUICK ? [64, 256] : [64, 128, 256, 512, 1024], (T) => ({ weights: w128, batch: batchOf(512, 1, T, T) }));
@@ -532,8 +680,8 @@ function scaling(): void {
     "Exponent k in time ∝ size^k: least-squares slope of log time on log size over the sweep.",
     "",
     table(
-      ["size", "held fixed", "points (size: median time)", "exponent"],
-      Object.entries(sweeps).map(([name, s]) => [name, s.fixed, s.x.map((x, i) => `${x}: ${fmt.ms(s.t[i]!.median)}`).join(", "), s.exponent.toFixed(2)]),
+      ["size", "held fixed", "load", "points (size: median time)", "exponent"],
+      Object.entries(sweeps).map(([name, s]) => [name, s.fixed, loadCell(s.load), s.x.map((x, i) => `${x}: ${fmt.ms(s.t[i]!.median)}`).join(", "), s.exponent.toFixed(2)]),
     ),
     "",
     "Expected: length between 1 (projections) and 2 (attention); batch 1; d_model 2 once the D² projections dominate; layers 1.",
@@ -541,40 +689,135 @@ function scaling(): void {
   );
 }
 
+// ---------------------------------------------------------------- 7. training
+
+interface TorchTrain {
+  readonly tokens_per_s: number;
+  readonly chunk_tokens_per_s: { median: number; min: number; max: number; chunks: number } | null;
+  readonly steps: number;
+  readonly seconds: number;
+  readonly bump_step: number | null;
+  readonly threshold: number;
+  readonly threads: number;
+  readonly error?: string;
+}
+
+async function training(): Promise<void> {
+  log("training: reference configuration (d_model 64, 4 heads, 2 layers, vocab 64, context 64, batch 32, Adam 1e-3)");
+  const maxSteps = QUICK ? 60 : 3000;
+  const maxSeconds = QUICK ? 20 : 600;
+  const rows: (string | number)[][] = [];
+  const out: Record<string, unknown> = { reference: REFERENCE_TRAINING, seed: 1, maxSteps, maxSeconds };
+  const trainer = await loadTrainer(ROOT);
+  if (trainer === null) {
+    log("  trainer not present (src/train/index.ts exporting trainThroughput): no figure of ours");
+    out.ours = "trainer not present";
+    rows.push(["ours (src/train/)", "trainer not present", "–", "–", "–"]);
+  } else {
+    const before = load1();
+    const r = await trainer({ config: REFERENCE_TRAINING, seed: 1, maxSteps, maxSeconds, stopAtBump: true });
+    const l = { before, after: load1() };
+    out.ours = { ...r, load: l };
+    rows.push(["ours (src/train/)", `${fmt.num(r.tokensPerSecond)} (${r.threads} threads)`, `${r.bumpStep ?? `not below ½·ln 64 in ${r.steps} steps`}`, `${r.steps} steps, ${r.seconds.toFixed(1)} s`, loadCell(l)]);
+  }
+  const torchRun = async (peer: Peer | null, label: string, req: Record<string, unknown>): Promise<void> => {
+    if (peer === null) {
+      rows.push([label, "not available", "–", "–", "–"]);
+      return;
+    }
+    const before = load1();
+    const r = await peer.request<TorchTrain>({ op: "train", seed: 1, ...req });
+    const l = { before, after: load1() };
+    out[label] = { ...r, load: l };
+    if (r.error !== undefined) {
+      rows.push([label, `failed: ${r.error}`, "–", "–", loadCell(l)]);
+      return;
+    }
+    const chunks = r.chunk_tokens_per_s;
+    rows.push([
+      label,
+      `${fmt.num(r.tokens_per_s)}${chunks ? ` (per 25 steps ${fmt.num(chunks.min)}–${fmt.num(chunks.max)})` : ""}`,
+      r.bump_step !== null ? String(r.bump_step) : req.stop_at_bump === false ? "(throughput only)" : `not below ½·ln 64 in ${r.steps} steps`,
+      `${r.steps} steps, ${r.seconds.toFixed(1)} s`,
+      loadCell(l),
+    ]);
+  };
+  await torchRun(peers.torchOpenblas, "torch+OpenBLAS", { max_steps: maxSteps, max_seconds: maxSeconds, stop_at_bump: true });
+  await torchRun(peers.torchReference, "torch+refBLAS", { max_steps: QUICK ? 20 : 55, max_seconds: 90, stop_at_bump: false });
+  results.training = out;
+  md.push(
+    "## Training throughput (reference configuration of the learned-circuits work)",
+    "",
+    "Attention-only, d_model 64, 4 heads × 16, 2 layers, vocabulary 64, context 64, biases, no LayerNorm, weights N(0, 0.1²); batch 32 (16 `[BOS] r r` with r of",
+    "31 uniform tokens, 16 `[BOS]` + 62 uniform tokens: 63 tokens each), Adam lr 1e-3, seed 1, 2 threads. Tokens/s over the warm steps",
+    "(the first 5 left out; min–max over chunks of 25 steps). Bump: first step whose second-copy loss (predicting r[1…30] of the second",
+    `copy, repeat half of the batch) is below ½·ln 64 = ${(Math.log(64) / 2).toFixed(3)}; the run stops there, at ${maxSteps} steps or after ${maxSeconds} s.`,
+    `The reference-BLAS PyTorch runs ${QUICK ? 20 : 55} steps for its throughput only.`,
+    "",
+    table(["trainer", "tokens/s", "bump step", "ran", "load"], rows),
+    "",
+  );
+}
+
 // ---------------------------------------------------------------- main
 
+/** Run a section, recording the 1-minute load before and after it (in results.loads and under its heading). */
+async function section(name: Section, fn: () => void | Promise<void>): Promise<void> {
+  if (!wanted(name)) return;
+  const before = load1();
+  const mdStart = md.length;
+  await fn();
+  const l = { before, after: load1() };
+  (results.loads as Record<string, Load>)[name] = l;
+  // under the section's heading: "## …", ""
+  md.splice(mdStart + 2, 0, `Load (1-minute average) before → after this section: ${loadCell(l)}.`, "");
+}
+
 async function main(): Promise<void> {
-  if (wanted("kernels")) kernels();
-  if (wanted("forward")) forwardGrid();
-  if (wanted("mathjs")) mathjsRatio();
-  if (wanted("compiled")) compiledPrograms();
-  if (wanted("generation")) generation();
-  if (wanted("exhaustive")) await exhaustive();
-  if (wanted("scaling")) scaling();
+  results.loads = {};
+  const needPeers = ["forward", "dense512", "compiled", "training"].some((s) => wanted(s as Section));
+  if (needPeers) await startPeers();
+  results.peers = { ...peers.info, notes: peers.notes };
+  try {
+    await section("kernels", kernels);
+    await section("forward", forwardGrid);
+    await section("dense512", dense512);
+    await section("mathjs", mathjsRatio);
+    await section("compiled", compiledPrograms);
+    await section("generation", generation);
+    await section("exhaustive", exhaustive);
+    await section("scaling", scaling);
+    await section("training", training);
+  } finally {
+    await closePeers();
+  }
   (results.machine as Record<string, unknown>).loadAverageAtEnd = loadavg();
   (results.machine as Record<string, unknown>).benchSeconds = (performance.now() - started) / 1000;
   const m = results.machine as Record<string, unknown>;
   const header = [
     "# Benchmark results",
     "",
-    `Written by \`npm run bench\` (bench/run.ts) on ${m.date}: ${m.cpus} × ${m.model}, Node ${m.node}.`,
-    `Load average at start ${(m.loadAverageAtStart as number[]).map((x) => x.toFixed(1)).join(" ")}, at end ${(m.loadAverageAtEnd as number[]).map((x) => x.toFixed(1)).join(" ")}`,
-    "(other work on the machine widens the spreads). Every figure: median after a warm-up, spreads are min–max over the runs.",
+    `Written by \`npm run bench${COMMIT ? " -- --commit" : ""}\` (bench/run.ts) on ${m.date}: ${m.cpus} × ${m.model}, Node ${m.node}.`,
+    `Load average (1, 5, 15 min) at start ${(m.loadAverageAtStart as number[]).map((x) => x.toFixed(1)).join(" ")}, at end ${(m.loadAverageAtEnd as number[]).map((x) => x.toFixed(1)).join(" ")}:`,
+    "the machine is shared with other work, which widens the spreads and is recorded beside every figure (1-minute average,",
+    "before → after). Every figure: median after a warm-up, spreads are min–max over the runs or rounds.",
     ONLY === null
-      ? `The whole suite took ${(m.benchSeconds as number).toFixed(0)} s. Raw numbers: bench/results.json.`
-      : `Only ${[...ONLY].join(", ")} (--only), in ${(m.benchSeconds as number).toFixed(0)} s; not written to bench/results.json.`,
+      ? `The whole suite took ${(m.benchSeconds as number).toFixed(0)} s. Raw numbers: results.json beside this file.`
+      : `Only ${[...ONLY].join(", ")} (--only), in ${(m.benchSeconds as number).toFixed(0)} s.`,
     "",
+    ...(needPeers ? ["Peers (same safetensors files, same token batches, interleaved rounds):", "", ...peerLines(), ...peers.notes.map((n) => `- note: ${n}`), ""] : []),
   ];
   rmSync(tmp, { recursive: true, force: true });
   if (ONLY !== null) {
     // A partial run leaves the full tables alone.
     process.stdout.write(`${[...header, ...md].join("\n")}\n`);
-    log(`--only ${[...ONLY].join(",")}: printed the tables; bench/results.json and bench/RESULTS.md left as they were`);
+    log(`--only ${[...ONLY].join(",")}: printed the tables; nothing written`);
     return;
   }
-  writeFileSync(join(ROOT, "bench/results.json"), `${JSON.stringify(results, null, 1)}\n`);
-  writeFileSync(join(ROOT, "bench/RESULTS.md"), `${[...header, ...md].join("\n")}\n`);
-  log("wrote bench/results.json and bench/RESULTS.md");
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(join(OUT_DIR, "results.json"), `${JSON.stringify(results, null, 1)}\n`);
+  writeFileSync(join(OUT_DIR, "RESULTS.md"), `${[...header, ...md].join("\n")}\n`);
+  log(`wrote ${join(OUT_DIR, "results.json")} and ${join(OUT_DIR, "RESULTS.md")}${COMMIT ? " (the committed copies)" : " (--commit writes the committed bench/ copies)"}`);
 }
 
 await main();

@@ -1,0 +1,104 @@
+"""What the bench's Python peers share: a safetensors reader, the BLAS that is
+really loaded in this process, and the line protocol bench/peers.ts speaks.
+
+Protocol: one JSON object per line on stdin, one JSON reply per line on
+stdout (progress goes to stderr). Requests:
+  {"op": "info"}                                   → versions, threads, BLAS
+  {"op": "load", "id", "weights", "dtype", "tokens"} → model + batch kept under id;
+                                                     replies the warm call's seconds
+  {"op": "round", "id", "n"}                       → n timed forwards: {"seconds": [...]}
+  {"op": "unload", "id"}
+  {"op": "quit"}
+and whatever extra ops a peer adds (see `serve`).
+"""
+import ctypes
+import json
+import struct
+import sys
+import time
+import traceback
+
+
+def read_safetensors_raw(path):
+    """(header without metadata, data bytes, config dict) of a safetensors file."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    meta = header.pop("__metadata__", {})
+    return header, memoryview(raw)[8 + n :], json.loads(meta["config"])
+
+
+def loaded_blas():
+    """The BLAS libraries mapped into this process, and what OpenBLAS says of itself.
+
+    /proc/self/maps is the ground truth: it shows which libblas/libopenblas the
+    dynamic loader really picked (LD_LIBRARY_PATH, alternatives, wheels)."""
+    libs = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and ("blas" in parts[5].lower() or "mkl" in parts[5].lower()):
+                if parts[5] not in libs:
+                    libs.append(parts[5])
+    found = {"libraries": libs}
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("openblas_", ""), ("scipy_openblas_", "64_"), ("scipy_openblas_", "")):
+            corename = getattr(lib, f"{prefix}get_corename{suffix}", None)
+            if corename is None:
+                continue
+            corename.restype = ctypes.c_char_p
+            config = getattr(lib, f"{prefix}get_config{suffix}")
+            config.restype = ctypes.c_char_p
+            threads = getattr(lib, f"{prefix}get_num_threads{suffix}")
+            found["openblas"] = {"library": path, "corename": corename().decode(), "config": config().decode(), "threads": threads()}
+            return found
+    return found
+
+
+def timed(fn, n):
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def serve(info, load, extra_ops=None):
+    """Answer requests until stdin closes. load(req) → a no-argument forward callable."""
+    models = {}
+    extra_ops = extra_ops or {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        op = req.get("op")
+        try:
+            if op == "info":
+                reply = info()
+            elif op == "load":
+                fn = load(req)
+                models[req["id"]] = fn
+                fn()  # first call: allocations, lazy init
+                reply = {"warm_seconds": timed(fn, 2)}
+            elif op == "round":
+                reply = {"seconds": timed(models[req["id"]], int(req["n"]))}
+            elif op == "unload":
+                models.pop(req["id"], None)
+                reply = {}
+            elif op == "quit":
+                break
+            elif op in extra_ops:
+                reply = extra_ops[op](req)
+            else:
+                reply = {"error": f"unknown op {op!r}"}
+        except Exception as e:  # reported to the bench, which records it beside the figure
+            traceback.print_exc(file=sys.stderr)
+            reply = {"error": f"{type(e).__name__}: {e}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
