@@ -5,11 +5,12 @@
  * JSON-able object and as text. The CLI (`circuits analyze`) prints this.
  */
 import type { Program } from "../lang/program.ts";
-import type { Weights } from "../model/weights.ts";
+import { firstNonFinite, formatEntry, largestEntry } from "../model/finite.ts";
+import { stateDict, type Weights } from "../model/weights.ts";
 import { table } from "../report/table.ts";
 import { analyzeComposition, compareGraphs, type CompositionAnalysis, formatEdge, type GraphEdge, headLevel } from "./composition.ts";
 import { COPIER_SCORE, copyingScores, type HeadCopying } from "./copying.ts";
-import { type DetectionReport, type DetectOptions, detectHeads, headKind } from "./detect.ts";
+import { type DetectionReport, type DetectOptions, detectHeads, ForwardOverflow, headKind } from "./detect.ts";
 import type { NamedLayout } from "./named.ts";
 
 /** Options of {@link analyzeModel}. */
@@ -39,15 +40,37 @@ export interface ModelAnalysis {
   readonly detection: DetectionReport;
 }
 
-/** Run every analysis on a model. */
+/** Raised for weights the analyses cannot use (non-finite, or so large the forward pass overflows); one line. */
+export class WeightsRangeError extends Error {
+  override name = "WeightsRangeError";
+}
+
+/** Refuse non-finite weights by tensor name and index (loaders refuse them too; this guards library callers). */
+function checkFinite(weights: Weights): void {
+  for (const [name, t] of stateDict(weights)) {
+    const bad = firstNonFinite(name, t);
+    if (bad) throw new WeightsRangeError(`tensor ${JSON.stringify(name)} holds ${bad.value} at index [${bad.index.join(",")}] (weights must be finite)`);
+  }
+}
+
+/** Run every analysis on a model; throws WeightsRangeError for weights out of range. */
 export function analyzeModel(weights: Weights, opts: AnalyzeOptions = {}): ModelAnalysis {
+  checkFinite(weights);
   const composition = analyzeComposition(weights, { layout: opts.layout, threshold: opts.threshold });
+  let detection: DetectionReport;
+  try {
+    detection = detectHeads(weights, { ...opts.detect, layout: opts.layout });
+  } catch (e) {
+    if (!(e instanceof ForwardOverflow)) throw e;
+    const big = largestEntry(stateDict(weights));
+    throw new WeightsRangeError(`${e.message}; the largest weight is ${big ? formatEntry(big) : "none"}`);
+  }
   return {
     model: weights.config,
     composition,
     program: opts.program ? compareWithProgram(composition, opts.program, opts.layout !== undefined) : null,
     copying: copyingScores(weights, opts.layout),
-    detection: detectHeads(weights, { ...opts.detect, layout: opts.layout }),
+    detection,
   };
 }
 

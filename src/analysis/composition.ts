@@ -52,7 +52,7 @@
 import type { CompositionKind } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
 import { activeHeads, type HeadWeights } from "./circuits.ts";
-import { gram, keepColumns, type Mat, matmul, transpose, traceOfProduct } from "./linalg.ts";
+import { gram, keepColumns, type Mat, matmul, normalizePow2, transpose, traceOfProduct } from "./linalg.ts";
 import { headId, headNames, type NamedLayout, writtenBlocks } from "./named.ts";
 
 /** Scores at or below this are "no composition" (see the module comment). */
@@ -100,7 +100,14 @@ interface Factored {
   readonly OT: Mat; // W_Oᵀ [D, E]: R = W_V W_O = X Yᵀ with X = W_V, Y = W_Oᵀ
 }
 
-function factor(w: HeadWeights): Factored {
+/**
+ * Every score is invariant to scaling any one of W_Q, W_K, W_V, W_O, so each
+ * is first scaled by a power of two to |entries| < 1: huge finite weights
+ * (1e308) give the same scores as moderate ones instead of overflowing.
+ */
+function factor(raw: HeadWeights): Factored {
+  const n = (m: Mat) => normalizePow2(m).mat;
+  const w: HeadWeights = { ...raw, W_Q: n(raw.W_Q), W_K: n(raw.W_K), W_V: n(raw.W_V), W_O: n(raw.W_O) };
   const OT = transpose(w.W_O);
   return { w, gV: gram(w.W_V), gQ: gram(w.W_Q), gK: gram(w.W_K), gO: gram(OT), OT };
 }
@@ -140,7 +147,7 @@ export function compositionScore(a: HeadWeights, b: HeadWeights, kind: Compositi
   const fa = factor(a);
   const { X, gX, gY } = rightFactors(factor(b), kind);
   const rNorm = Math.sqrt(Math.max(0, traceOfProduct(gX, gY)));
-  return ratio(productNorm(fa, a.W_O, X, gY), ovNorm(fa, a.W_O) * rNorm);
+  return ratio(productNorm(fa, fa.w.W_O, X, gY), ovNorm(fa, fa.w.W_O) * rNorm);
 }
 
 const KINDS: readonly CompositionKind[] = ["Q", "K", "V"];

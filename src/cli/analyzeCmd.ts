@@ -9,7 +9,7 @@ import { load } from "../lang/check.ts";
 import type { Program } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
 import { loadWeights } from "../model/weightsFile.ts";
-import { analyzeModel, formatAnalysis } from "../analysis/analyze.ts";
+import { type AnalyzeOptions, analyzeModel, formatAnalysis, type ModelAnalysis, WeightsRangeError } from "../analysis/analyze.ts";
 import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
 import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 
@@ -59,6 +59,16 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
   return { weights: loaded.weights, layout, tokens: loaded.tokens, program, bos };
 }
 
+/** analyzeModel, with weights it cannot use refused as a one-line UsageError naming the file. */
+export function analyzeOrRefuse(path: string, cmd: string, weights: Weights, opts: AnalyzeOptions): ModelAnalysis {
+  try {
+    return analyzeModel(weights, opts);
+  } catch (e) {
+    if (e instanceof WeightsRangeError) throw new UsageError(`${cmd}: ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
 export const analyzeCommand: Command = {
   name: "analyze",
   summary: "analyse weights: composition scores and graph, copying scores, head detection",
@@ -85,7 +95,7 @@ export const analyzeCommand: Command = {
     const t = str(args, "threshold");
     const threshold = t === undefined ? undefined : Number(t);
     if (threshold !== undefined && !(threshold >= 0 && threshold < 1)) throw new UsageError(`--threshold must be a number in [0, 1), got '${t}'`);
-    const analysis = analyzeModel(input.weights, {
+    const analysis = analyzeOrRefuse(args.positionals[0]!, "analyze", input.weights, {
       layout: input.layout,
       program: input.program,
       threshold,

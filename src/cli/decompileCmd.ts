@@ -4,9 +4,9 @@
  * and OV circuits; without a layout the command says what cannot be
  * recovered and prints what the weights alone show instead.
  */
-import { analyzeModel, formatAnalysis } from "../analysis/analyze.ts";
+import { formatAnalysis } from "../analysis/analyze.ts";
 import { DecompileError, decompile, noLayoutExplanation } from "../analysis/decompile.ts";
-import { loadAnalysisInput } from "./analyzeCmd.ts";
+import { analyzeOrRefuse, loadAnalysisInput } from "./analyzeCmd.ts";
 import { type Command, printJson, UsageError } from "./command.ts";
 
 export const decompileCommand: Command = {
@@ -30,7 +30,7 @@ export const decompileCommand: Command = {
     const input = loadAnalysisInput(path, "decompile");
     if (args.positionals.length > 1) throw new UsageError(`decompile: unexpected argument '${args.positionals[1]}'`);
     if (!input.layout) {
-      const partial = analyzeModel(input.weights, { detect: { bos: input.bos } });
+      const partial = analyzeOrRefuse(path!, "decompile", input.weights, { detect: { bos: input.bos } });
       if (args.values.json) printJson({ program: null, reason: noLayoutExplanation().join(" "), analysis: partial });
       else console.log([...noLayoutExplanation().map((l) => `# ${l}`), "", formatAnalysis(partial)].join("\n"));
       return 1;

@@ -19,6 +19,7 @@
 
 import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "./atomicWrite.ts";
+import { firstNonFinite } from "./finite.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { sizeOf, stateDict } from "./weights.ts";
 import type { FloatArray, LayerWeights, ModelConfig, Tensor, Weights } from "./weights.ts";
@@ -161,7 +162,8 @@ export function decodeWeights(bytes: Uint8Array, where = "decodeWeights"): Loade
  * `unembed.b_U` may be absent (they become zeros). When `config` is given
  * (possibly partially, e.g. a full HookedTransformerConfig), its dimensions
  * must agree with the shapes and attn_only / normalization_type /
- * positional_embedding_type must describe this kind of model. Errors are one line prefixed by `where`.
+ * positional_embedding_type must describe this kind of model. Every entry
+ * must be finite. Errors are one line prefixed by `where`.
  */
 export function weightsFromStateDict(
   tensors: ReadonlyMap<string, Tensor>,
@@ -188,6 +190,9 @@ export function weightsFromStateDict(
     ) {
       err(`tensor ${JSON.stringify(name)} is malformed (shape ${JSON.stringify(t?.shape)}, ${t?.data?.length} elements)`);
     }
+    // NaN or ±Inf would only surface later as NaN scores, flat logits or a solver that never converges.
+    const bad = firstNonFinite(name, t);
+    if (bad) err(`tensor ${JSON.stringify(name)} holds ${bad.value} at index [${bad.index.join(",")}] (weights must be finite)`);
   }
 
   const need = (name: string): Tensor => tensors.get(name) ?? err(`missing tensor ${JSON.stringify(name)}`);

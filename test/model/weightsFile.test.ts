@@ -249,3 +249,36 @@ describe("saveWeights / loadWeights", () => {
     expectSameWeights(w, weightsFromStateDict(new Map(stateDict(w)), undefined));
   });
 });
+
+describe("non-finite entries are refused by name and index", () => {
+  it("NaN, +Inf, −Inf in any tensor, F64 or F32: one line naming the tensor and its multi-index; saving refuses them too", () => {
+    const w = randomWeights(small, 3);
+    const names = stateDict(w).map(([n]) => n);
+    for (const f32 of [false, true]) {
+      for (const value of [NaN, Infinity, -Infinity]) {
+        for (const target of names) {
+          const bytes = encodeSafetensors(
+            stateDict(randomWeights(small, 3, f32)).map(([n, t]) => {
+              if (n !== target) return [n, t];
+              const data = t.data.slice();
+              data[data.length - 1] = value;
+              return [n, { shape: t.shape, data }];
+            }),
+          );
+          const last = stateDict(w).find(([n]) => n === target)![1].shape.map((d) => d - 1);
+          let message = "";
+          try {
+            decodeWeights(bytes, "load");
+          } catch (e) {
+            message = (e as Error).message;
+          }
+          expect(message).toBe(`load: tensor ${JSON.stringify(target)} holds ${value} at index [${last.join(",")}] (weights must be finite)`);
+        }
+      }
+    }
+    const bad = stateDict(w).map(([n, t]): [string, Tensor] => [n, n === "embed.W_E" ? { shape: t.shape, data: t.data.map(() => NaN) } : t]);
+    expect(() => weightsFromStateDict(new Map(bad), undefined)).toThrow(/"embed\.W_E" holds NaN at index \[0,0\]/);
+    expect(() => saveWeights(join(dir, "m.safetensors"), { ...w, W_E: bad[0]![1] })).toThrow(/holds NaN/);
+    expect(existsSync(join(dir, "m.safetensors"))).toBe(false);
+  });
+});
