@@ -10,6 +10,7 @@ import type { Program } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
 import { loadWeights } from "../model/weightsFile.ts";
 import { type AnalyzeOptions, analyzeModel, formatAnalysis, type ModelAnalysis, WeightsRangeError } from "../analysis/analyze.ts";
+import { checkLayoutAgainst, checkLayoutSelf } from "../analysis/layoutCheck.ts";
 import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
 import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 
@@ -41,6 +42,10 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
   let layout: NamedLayout | undefined;
   try {
     layout = loaded.layout === undefined ? undefined : layoutFromJson(loaded.layout, loaded.weights.config.d_model);
+    if (layout) {
+      checkLayoutSelf(layout);
+      checkLayoutAgainst(layout, loaded.weights, loaded.tokens);
+    }
   } catch (e) {
     if (e instanceof LayoutError) throw new UsageError(`${cmd}: ${path}: ${e.message}`);
     throw e;

@@ -10,7 +10,7 @@
  * A saved file's `__metadata__` holds (every value but `format` is JSON):
  *   format  "induction-circuits/1"
  *   config  the ModelConfig
- *   tokens  the token strings, when given
+ *   tokens  the token strings, when given: d_vocab distinct strings, one per row of W_E
  *   layout  the residual-stream layout, when given
  *   <k>     any other `extra` entry
  * Next to `model.safetensors` a human-readable sidecar `model.json` holds
@@ -92,6 +92,7 @@ export function encodeWeights(weights: Weights, extra: SaveExtra = {}): { bytes:
     metadata[k] = toJson(`extra ${JSON.stringify(k)}`, v);
     sidecar[k] = v;
   }
+  if (extra.tokens !== undefined) checkTokens(extra.tokens, weights.config.d_vocab, "saveWeights");
   sidecar.tensors = Object.fromEntries(tensors.map(([name, t]) => [name, [...t.shape]]));
   return { bytes: encodeSafetensors(tensors, metadata), sidecar };
 }
@@ -150,10 +151,21 @@ export function decodeWeights(bytes: Uint8Array, where = "decodeWeights"): Loade
   const layout = metadata.layout !== undefined ? parse("layout") : undefined;
 
   const weights = weightsFromStateDict(tensors, config, where);
+  if (tokens !== undefined) checkTokens(tokens, weights.config.d_vocab, where);
   const out: { weights: Weights; tokens?: string[]; layout?: unknown; metadata: Record<string, string> } = { weights, metadata };
   if (tokens !== undefined) out.tokens = tokens;
   if (metadata.layout !== undefined) out.layout = layout;
   return out;
+}
+
+/** A token list names every row of W_E once: d_vocab distinct strings. */
+function checkTokens(tokens: readonly unknown[], dVocab: number, where: string): void {
+  if (tokens.length !== dVocab) throw new Error(`${where}: metadata "tokens" has ${tokens.length} entries, but embed.W_E has d_vocab=${dVocab} rows`);
+  const seen = new Set<unknown>();
+  tokens.forEach((t, i) => {
+    if (seen.has(t)) throw new Error(`${where}: metadata "tokens" repeats ${JSON.stringify(t)} (at index ${i})`);
+    seen.add(t);
+  });
 }
 
 /**

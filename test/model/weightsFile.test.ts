@@ -85,13 +85,13 @@ describe("saveWeights / loadWeights", () => {
   it("writes the metadata and sidecar described in the module doc", () => {
     const w = randomWeights(small, 1);
     const path = join(dir, "model.safetensors");
-    saveWeights(path, w, { tokens: ["a", "b"], layout: { k: 1 } });
+    saveWeights(path, w, { tokens: ["a", "b", "c", "d", "e", "f", "g"], layout: { k: 1 } });
     expect(sidecarPath(path)).toBe(join(dir, "model.json"));
     const sidecar = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
     expect(sidecar).toEqual({
       format: WEIGHTS_FORMAT,
       config: w.config,
-      tokens: ["a", "b"],
+      tokens: ["a", "b", "c", "d", "e", "f", "g"],
       layout: { k: 1 },
       tensors: Object.fromEntries(stateDict(w).map(([n, t]) => [n, t.shape])),
     });
@@ -100,7 +100,7 @@ describe("saveWeights / loadWeights", () => {
     expect(metadata).toEqual({
       format: WEIGHTS_FORMAT,
       config: JSON.stringify(w.config),
-      tokens: '["a","b"]',
+      tokens: '["a","b","c","d","e","f","g"]',
       layout: '{"k":1}',
     });
   });
@@ -280,5 +280,23 @@ describe("non-finite entries are refused by name and index", () => {
     expect(() => weightsFromStateDict(new Map(bad), undefined)).toThrow(/"embed\.W_E" holds NaN at index \[0,0\]/);
     expect(() => saveWeights(join(dir, "m.safetensors"), { ...w, W_E: bad[0]![1] })).toThrow(/holds NaN/);
     expect(existsSync(join(dir, "m.safetensors"))).toBe(false);
+  });
+});
+
+describe("the token list is checked against embed.W_E", () => {
+  it("a list of the wrong length or with a repeated token is refused on load and on save (one line)", () => {
+    const w = randomWeights(small, 5);
+    const good = Array.from({ length: small.d_vocab }, (_, i) => `t${i}`);
+    expect(decodeWeights(encodeSafetensors(stateDict(w), { tokens: JSON.stringify(good) })).tokens).toEqual(good);
+    for (const [tokens, msg] of [
+      [good.slice(1), /^load: metadata "tokens" has 6 entries, but embed\.W_E has d_vocab=7 rows$/],
+      [[...good, "x"], /^load: metadata "tokens" has 8 entries/],
+      [[], /^load: metadata "tokens" has 0 entries/],
+      [[...good.slice(0, 6), "t2"], /^load: metadata "tokens" repeats "t2" \(at index 6\)$/],
+    ] as const) {
+      expect(() => decodeWeights(encodeSafetensors(stateDict(w), { tokens: JSON.stringify(tokens) }), "load")).toThrow(msg);
+      expect(() => saveWeights(join(dir, "t.safetensors"), w, { tokens: [...tokens] })).toThrow(/^saveWeights: metadata "tokens"/);
+    }
+    expect(existsSync(join(dir, "t.safetensors"))).toBe(false);
   });
 });
