@@ -20,6 +20,10 @@ export interface AnalyzeOptions {
   readonly program?: Program;
   readonly threshold?: number;
   readonly detect?: Omit<DetectOptions, "layout">;
+  /** What was done to the weights before analysis (folded LayerNorm, ignored MLPs): reported first. */
+  readonly notes?: readonly string[];
+  /** Why head detection cannot run on these weights (it simulates them); detection is left out when set. */
+  readonly skipDetection?: string;
 }
 
 /** The detected graph against the program's. */
@@ -37,7 +41,10 @@ export interface ModelAnalysis {
   readonly composition: CompositionAnalysis;
   readonly program: GraphComparison | null;
   readonly copying: readonly HeadCopying[];
-  readonly detection: DetectionReport;
+  /** null when detection was not run (see detectionSkipped). */
+  readonly detection: DetectionReport | null;
+  readonly detectionSkipped: string | null;
+  readonly notes: readonly string[];
 }
 
 /** Raised for weights the analyses cannot use (non-finite, or so large the forward pass overflows); one line. */
@@ -57,9 +64,9 @@ function checkFinite(weights: Weights): void {
 export function analyzeModel(weights: Weights, opts: AnalyzeOptions = {}): ModelAnalysis {
   checkFinite(weights);
   const composition = analyzeComposition(weights, { layout: opts.layout, threshold: opts.threshold });
-  let detection: DetectionReport;
+  let detection: DetectionReport | null = null;
   try {
-    detection = detectHeads(weights, { ...opts.detect, layout: opts.layout });
+    if (opts.skipDetection === undefined) detection = detectHeads(weights, { ...opts.detect, layout: opts.layout });
   } catch (e) {
     if (!(e instanceof ForwardOverflow)) throw e;
     const big = largestEntry(stateDict(weights));
@@ -71,6 +78,8 @@ export function analyzeModel(weights: Weights, opts: AnalyzeOptions = {}): Model
     program: opts.program ? compareWithProgram(composition, opts.program, opts.layout !== undefined) : null,
     copying: copyingScores(weights, opts.layout),
     detection,
+    detectionSkipped: opts.skipDetection ?? null,
+    notes: [...(opts.notes ?? [])],
   };
 }
 
@@ -98,6 +107,7 @@ export function formatAnalysis(a: ModelAnalysis): string {
   const c = a.model;
   const out: string[] = [
     `model: d_model ${c.d_model}, d_head ${c.d_head}, n_heads ${c.n_heads}, n_layers ${c.n_layers}, n_ctx ${c.n_ctx}, d_vocab ${c.d_vocab}`,
+    ...a.notes.map((n) => `note: ${n}`),
     "",
     ...formatComposition(a),
     "",
@@ -112,7 +122,7 @@ export function formatAnalysis(a: ModelAnalysis): string {
       ]),
     ]),
     "",
-    ...formatDetection(a.detection),
+    ...(a.detection ? formatDetection(a.detection) : [`head detection: not run — ${a.detectionSkipped}`]),
   ];
   return out.join("\n");
 }

@@ -8,7 +8,8 @@ import { compile } from "../compiler/compile.ts";
 import { load } from "../lang/check.ts";
 import type { Program } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
-import { loadWeights } from "../model/weightsFile.ts";
+import { readFileSync } from "node:fs";
+import { decodeForeign, type LoadedForeign } from "../model/foreign.ts";
 import { type AnalyzeOptions, analyzeModel, formatAnalysis, type ModelAnalysis, WeightsRangeError } from "../analysis/analyze.ts";
 import { checkLayoutAgainst, checkLayoutSelf } from "../analysis/layoutCheck.ts";
 import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
@@ -23,6 +24,10 @@ export interface AnalysisInput {
   readonly program?: Program;
   /** BOS token id for detection: 0 for compiled models, none for files without a "<bos>" token. */
   readonly bos: number | null;
+  /** What was folded or ignored to read a model from elsewhere (empty for attention-only files). */
+  readonly notes: readonly string[];
+  /** Set when the simulator cannot run the model as stored (LayerNorm, MLP): head detection is skipped. */
+  readonly notRunnable?: string;
 }
 
 /** Load PROGRAM (compiled here) or MODEL.safetensors; every failure is a one-line UsageError. */
@@ -30,21 +35,25 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
   if (!path) throw new UsageError(`${cmd}: missing PROGRAM or MODEL.safetensors argument (see 'circuits ${cmd} --help')`);
   if (!path.endsWith(".safetensors")) {
     const model = compile(loadProgramFile(path, cmd));
-    return { weights: model.weights, layout: model.layout, tokens: model.tokens, program: model.program, bos: 0 };
+    return { weights: model.weights, layout: model.layout, tokens: model.tokens, program: model.program, bos: 0, notes: [] };
   }
-  let loaded: ReturnType<typeof loadWeights>;
+  let loaded: LoadedForeign;
   try {
-    loaded = loadWeights(path);
+    loaded = decodeForeign(readFileSync(path), `loadWeights: ${path}`);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new UsageError(`${cmd}: ${/ENOENT/.test(msg) ? `cannot read model file '${path}'` : msg.split("\n")[0]}`);
   }
+  const { weights, attentionOnly, notes } = loaded.model;
+  if (loaded.layout !== undefined && !attentionOnly) {
+    throw new UsageError(`${cmd}: ${path}: the file has a layout (named directions of a compiled model) but also LayerNorm or MLP tensors, which compiled models never have`);
+  }
   let layout: NamedLayout | undefined;
   try {
-    layout = loaded.layout === undefined ? undefined : layoutFromJson(loaded.layout, loaded.weights.config.d_model);
+    layout = loaded.layout === undefined ? undefined : layoutFromJson(loaded.layout, weights.config.d_model);
     if (layout) {
       checkLayoutSelf(layout);
-      checkLayoutAgainst(layout, loaded.weights, loaded.tokens);
+      checkLayoutAgainst(layout, weights, loaded.tokens);
     }
   } catch (e) {
     if (e instanceof LayoutError) throw new UsageError(`${cmd}: ${path}: ${e.message}`);
@@ -61,7 +70,8 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
     }
   }
   const bos = loaded.tokens?.[0] === "<bos>" ? 0 : null;
-  return { weights: loaded.weights, layout, tokens: loaded.tokens, program, bos };
+  const input: AnalysisInput = { weights, layout, tokens: loaded.tokens, program, bos, notes };
+  return attentionOnly ? input : { ...input, notRunnable: "the simulator is attention-only and this model has LayerNorm or MLP blocks" };
 }
 
 /** analyzeModel, with weights it cannot use refused as a one-line UsageError naming the file. */
@@ -81,7 +91,9 @@ export const analyzeCommand: Command = {
     "usage: circuits analyze PROGRAM|MODEL.safetensors [--json] [--threshold T] [--sequences N] [--seed S]",
     "",
     "  PROGRAM            a .circ file: compiled first, and its composition graph compared with the detected one",
-    "  MODEL.safetensors  TransformerLens-named weights; a compiled file's layout names heads and features",
+    "  MODEL.safetensors  TransformerLens-named weights (F64/F32/F16/BF16); a compiled file's layout names heads",
+    "                     and features. LayerNorm is folded into the weights that read it (as fold_ln does),",
+    "                     writing weights centred, MLP blocks ignored; the report says what was done.",
     "  --threshold T      composition scores above T are edges (default 0.001: compiled non-edges score exactly 0)",
     "  --sequences N      repeated random sequences for head detection (default 16)",
     "  --seed S           seed of those sequences (default 0)",
@@ -105,6 +117,8 @@ export const analyzeCommand: Command = {
       program: input.program,
       threshold,
       detect: { sequences: int(args, "sequences", 16, 1, 10_000), seed: int(args, "seed", 0, 0, 2 ** 31 - 1), bos: input.bos },
+      notes: input.notes,
+      skipDetection: input.notRunnable,
     });
     if (args.values.json) printJson(analysis);
     else console.log(formatAnalysis(analysis));

@@ -30,7 +30,7 @@ export const decompileCommand: Command = {
     const input = loadAnalysisInput(path, "decompile");
     if (args.positionals.length > 1) throw new UsageError(`decompile: unexpected argument '${args.positionals[1]}'`);
     if (!input.layout) {
-      const partial = analyzeOrRefuse(path!, "decompile", input.weights, { detect: { bos: input.bos } });
+      const partial = analyzeOrRefuse(path!, "decompile", input.weights, { detect: { bos: input.bos }, notes: input.notes, skipDetection: input.notRunnable });
       if (args.values.json) printJson({ program: null, reason: noLayoutExplanation().join(" "), analysis: partial });
       else console.log([...noLayoutExplanation().map((l) => `# ${l}`), "", formatAnalysis(partial)].join("\n"));
       return 1;

@@ -49,6 +49,8 @@ type BlockParam = (typeof BLOCK_PARAMS)[number];
 const BLOCK_NAME = /^blocks\.(0|[1-9][0-9]*)\.attn\.(W_Q|W_K|W_V|W_O|b_Q|b_K|b_V|b_O)$/;
 /** Non-parameter buffers in TransformerLens state dicts, ignored on load. */
 const IGNORED_BUFFER = /^blocks\.(0|[1-9][0-9]*)\.attn\.(mask|IGNORE)$/;
+/** LayerNorm and MLP parameters of a full TransformerLens model (read by src/model/foreign.ts). */
+const FOREIGN_PART = /^(blocks\.(0|[1-9][0-9]*)\.(ln1|ln2)\.[wb]|ln_final\.[wb]|blocks\.(0|[1-9][0-9]*)\.mlp\.(W_in|b_in|W_out|b_out))$/;
 const INT_FIELDS = ["d_model", "d_head", "n_heads", "n_layers", "n_ctx", "d_vocab", "d_vocab_out"] as const;
 
 /** The sidecar JSON path for a weights file: `x.safetensors` → `x.json`. */
@@ -113,8 +115,28 @@ export function loadWeights(path: string): LoadedWeights {
   return decodeWeights(readFileSync(path), `loadWeights: ${path}`);
 }
 
+/** A weights file's parts before they become a model: tensors, metadata and what it parses to. */
+export interface WeightsFileParts {
+  readonly tensors: Map<string, Tensor>;
+  readonly metadata: Record<string, string>;
+  readonly config?: Record<string, unknown>;
+  readonly tokens?: string[];
+  readonly layout?: unknown;
+}
+
 /** Decode weights from safetensors bytes; `where` prefixes error messages. */
 export function decodeWeights(bytes: Uint8Array, where = "decodeWeights"): LoadedWeights {
+  const { tensors, metadata, config, tokens, layout } = decodeWeightsFile(bytes, where);
+  const weights = weightsFromStateDict(tensors, config, where);
+  if (tokens !== undefined) checkTokens(tokens, weights.config.d_vocab, where);
+  const out: { weights: Weights; tokens?: string[]; layout?: unknown; metadata: Record<string, string> } = { weights, metadata };
+  if (tokens !== undefined) out.tokens = tokens;
+  if (metadata.layout !== undefined) out.layout = layout;
+  return out;
+}
+
+/** Safetensors bytes → tensors and parsed metadata (format, config, tokens, layout), not yet a model. */
+export function decodeWeightsFile(bytes: Uint8Array, where: string): WeightsFileParts {
   let decoded: ReturnType<typeof decodeSafetensors>;
   try {
     decoded = decodeSafetensors(bytes, { skip: (name) => IGNORED_BUFFER.test(name) });
@@ -149,17 +171,11 @@ export function decodeWeights(bytes: Uint8Array, where = "decodeWeights"): Loade
     tokens = t;
   }
   const layout = metadata.layout !== undefined ? parse("layout") : undefined;
-
-  const weights = weightsFromStateDict(tensors, config, where);
-  if (tokens !== undefined) checkTokens(tokens, weights.config.d_vocab, where);
-  const out: { weights: Weights; tokens?: string[]; layout?: unknown; metadata: Record<string, string> } = { weights, metadata };
-  if (tokens !== undefined) out.tokens = tokens;
-  if (metadata.layout !== undefined) out.layout = layout;
-  return out;
+  return { tensors, metadata, config, tokens, layout };
 }
 
 /** A token list names every row of W_E once: d_vocab distinct strings. */
-function checkTokens(tokens: readonly unknown[], dVocab: number, where: string): void {
+export function checkTokens(tokens: readonly unknown[], dVocab: number, where: string): void {
   if (tokens.length !== dVocab) throw new Error(`${where}: metadata "tokens" has ${tokens.length} entries, but embed.W_E has d_vocab=${dVocab} rows`);
   const seen = new Set<unknown>();
   tokens.forEach((t, i) => {
@@ -192,6 +208,9 @@ export function weightsFromStateDict(
     const m = BLOCK_NAME.exec(name);
     if (m) nLayers = Math.max(nLayers, Number(m[1]) + 1);
     else if (!["embed.W_E", "pos_embed.W_pos", "unembed.W_U", "unembed.b_U"].includes(name) && !IGNORED_BUFFER.test(name)) {
+      if (FOREIGN_PART.test(name)) {
+        err(`tensor ${JSON.stringify(name)} belongs to ${/mlp/.test(name) ? "an MLP block" : "a LayerNorm"}: the simulator runs attention-only models without normalisation ('circuits analyze' reads such models, folding LayerNorm and ignoring MLPs)`);
+      }
       err(`unexpected tensor ${JSON.stringify(name)} (not a parameter of an attention-only transformer without layer norm)`);
     }
     if (
