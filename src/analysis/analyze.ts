@@ -18,7 +18,10 @@ export interface AnalyzeOptions {
   readonly layout?: NamedLayout;
   /** The program the weights were compiled from: its graph is compared with the detected one (never used to detect). */
   readonly program?: Program;
+  /** A fixed threshold on the written score instead of the random-baseline rule. */
   readonly threshold?: number;
+  /** k in the rule "written score > mean + k·sd of the random baseline". */
+  readonly sigmas?: number;
   readonly detect?: Omit<DetectOptions, "layout">;
   /** What was done to the weights before analysis (folded LayerNorm, ignored MLPs): reported first. */
   readonly notes?: readonly string[];
@@ -63,7 +66,7 @@ function checkFinite(weights: Weights): void {
 /** Run every analysis on a model; throws WeightsRangeError for weights out of range. */
 export function analyzeModel(weights: Weights, opts: AnalyzeOptions = {}): ModelAnalysis {
   checkFinite(weights);
-  const composition = analyzeComposition(weights, { layout: opts.layout, threshold: opts.threshold });
+  const composition = analyzeComposition(weights, { layout: opts.layout, threshold: opts.threshold, sigmas: opts.sigmas });
   let detection: DetectionReport | null = null;
   try {
     if (opts.skipDetection === undefined) detection = detectHeads(weights, { ...opts.detect, layout: opts.layout });
@@ -133,21 +136,23 @@ function formatComposition(a: ModelAnalysis): string[] {
   const source = comp.featureScores.length ? comp.featureScores : comp.scores;
   for (const s of source) {
     const key = `${s.from}\u0000${s.to}\u0000${s.feature}`;
-    const row = rows.get(key) ?? [s.from, s.to, s.feature ?? "(all)", "", "", ""];
+    const row = rows.get(key) ?? [s.from, s.to, s.feature ?? "(all)", "", "", "", "", "", ""];
     row[3 + "QKV".indexOf(s.kind)] = f4(s.score);
+    row[6 + "QKV".indexOf(s.kind)] = f3(s.written);
     rows.set(key, row);
   }
+  const rule = comp.threshold !== null
+    ? `edges: written score > ${comp.threshold} (fixed threshold)`
+    : `edges: written score > mean + ${comp.sigmas}·sd of random models of these shapes (${comp.randomBaseline
+        .map((c) => `layer ${c.layer}: ${f3(c.mean)} ± ${f3(c.sd)} → ${f3(c.threshold)}, ${c.samples} scores`)
+        .join("; ") || "no pairs"})`;
   const lines = [
-    `composition scores ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖R^B‖): random baseline 1/√d_model = ${f3(comp.baseline)}, threshold ${comp.threshold}`,
-    rows.size ? table([["from", "to", "feature", "Q", "K", "V"], ...rows.values()]) : "(no pair of heads in different layers)",
+    `composition scores ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖R^B‖) (TransformerLens; random ≈ 1/√d_model = ${f3(comp.baseline)}),`,
+    "and the written score ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖P·R^B‖₂), P onto what earlier heads write (Q* K* V*)",
+    rule,
+    rows.size ? table([["from", "to", "feature", "Q", "K", "V", "Q*", "K*", "V*"], ...rows.values()]) : "(no pair of heads in different layers)",
     `detected graph: ${edgeList(comp.detected)}`,
   ];
-  if (comp.detected.some((e) => e.score < comp.baseline)) {
-    lines.push(
-      "(edges below the baseline are still edges here: non-edges of compiled weights score exactly 0, and a",
-      " head's ‖R^B‖ is dominated by its BOS, tie-break and self-penalty terms, which no head writes into)",
-    );
-  }
   if (!comp.featureScores.length && comp.heads.length) {
     lines.push("(no layout: edges are between heads; which feature each edge carries needs named directions)");
   }

@@ -88,34 +88,42 @@ export const analyzeCommand: Command = {
   name: "analyze",
   summary: "analyse weights: composition scores and graph, copying scores, head detection",
   help: [
-    "usage: circuits analyze PROGRAM|MODEL.safetensors [--json] [--threshold T] [--sequences N] [--seed S]",
+    "usage: circuits analyze PROGRAM|MODEL.safetensors [--json] [--sigmas K | --threshold T] [--sequences N] [--seed S]",
     "",
     "  PROGRAM            a .circ file: compiled first, and its composition graph compared with the detected one",
     "  MODEL.safetensors  TransformerLens-named weights (F64/F32/F16/BF16); a compiled file's layout names heads",
     "                     and features. LayerNorm is folded into the weights that read it (as fold_ln does),",
     "                     writing weights centred, MLP blocks ignored; the report says what was done.",
-    "  --threshold T      composition scores above T are edges (default 0.001: compiled non-edges score exactly 0)",
+    "  --sigmas K         an edge's written score must exceed mean + K·sd of random models of the same shapes (default 6)",
+    "  --threshold T      instead, a fixed threshold in [0, 1) on the written score",
     "  --sequences N      repeated random sequences for head detection (default 16)",
     "  --seed S           seed of those sequences (default 0)",
     "  --json             the whole report as JSON",
     "",
     "Composition: ‖W_OV^A·R^B‖_F / (‖W_OV^A‖_F·‖R^B‖_F), R = W_Q W_Kᵀ (Q), W_K W_Qᵀ (K), W_V W_O (V),",
-    "shown with the random baseline 1/√d_model. Copying: Re Σλ / Σ|λ| over the eigenvalues of W_E W_OV W_U.",
+    "shown with the random baseline 1/√d_model; written score ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖P·R^B‖₂), P the projection onto",
+    "what earlier heads write: 1 when B reads all A writes at its strongest gain, ≈ 0.4–0.55 for random heads.",
+    "Copying: Re Σλ / Σ|λ| over the eigenvalues of W_E W_OV W_U.",
     "Detection: attention mass on the previous token, earlier copies (duplicate), and the token after",
     "an earlier copy (induction), on [BOS] r r; ICL score: loss in the second copy minus in the first.",
     "Exit code 1 when the program's graph is known and the detected graph differs from it.",
   ].join("\n"),
-  options: { json: { type: "boolean" }, threshold: { type: "string" }, sequences: { type: "string" }, seed: { type: "string" } },
+  options: { json: { type: "boolean" }, threshold: { type: "string" }, sigmas: { type: "string" }, sequences: { type: "string" }, seed: { type: "string" } },
   run(args) {
     const input = loadAnalysisInput(args.positionals[0], "analyze");
     if (args.positionals.length > 1) throw new UsageError(`analyze: unexpected argument '${args.positionals[1]}'`);
     const t = str(args, "threshold");
     const threshold = t === undefined ? undefined : Number(t);
     if (threshold !== undefined && !(threshold >= 0 && threshold < 1)) throw new UsageError(`--threshold must be a number in [0, 1), got '${t}'`);
+    const k = str(args, "sigmas");
+    const sigmas = k === undefined ? undefined : Number(k);
+    if (sigmas !== undefined && !(sigmas > 0 && sigmas <= 1e6)) throw new UsageError(`--sigmas must be a number in (0, 1e6], got '${k}'`);
+    if (sigmas !== undefined && threshold !== undefined) throw new UsageError("--sigmas and --threshold exclude each other");
     const analysis = analyzeOrRefuse(args.positionals[0]!, "analyze", input.weights, {
       layout: input.layout,
       program: input.program,
       threshold,
+      sigmas,
       detect: { sequences: int(args, "sequences", 16, 1, 10_000), seed: int(args, "seed", 0, 0, 2 ** 31 - 1), bos: input.bos },
       notes: input.notes,
       skipDetection: input.notRunnable,
