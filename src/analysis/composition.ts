@@ -102,7 +102,7 @@ export interface CompositionAnalysis {
   readonly featureScores: readonly CompositionScore[];
   /** 1/√d_model: about what independent random heads score (TransformerLens's score). */
   readonly baseline: number;
-  /** The written score of random models of these shapes, per kind and reading layer, with its threshold. */
+  /** The written score of random models of these shapes, per reading layer, with its threshold (empty with a fixed threshold). */
   readonly randomBaseline: readonly BaselineCell[];
   readonly sigmas: number;
   /** A fixed threshold on the written score that replaced the baseline rule; null when the rule was used. */
@@ -217,35 +217,42 @@ export function rowSpaceBasis(mats: readonly Mat[], D: number): Mat {
  * (U X)ᵀ(U X)·YᵀY, a product of two positive semi-definite [E, E] matrices
  * (real, non-negative spectrum).
  */
-function readingGain(UX: Mat, gY: Mat): number {
+function readingGain(UX: Mat, gY: Mat, dense: boolean): number {
   const m = matmul(gram(UX), gY);
+  // Random dense matrices (the baseline) have a spectral gap: power iteration is
+  // several times cheaper than QR there. Model weights get the exact QR path,
+  // which is also fast on compiled (block-sparse) circuits.
+  if (dense) {
+    const r = powerIteration(m, 1000);
+    if (r.converged) return Math.sqrt(r.lambda);
+  }
   let top = 0;
   try {
     for (const z of eigenvalues(m)) top = Math.max(top, z.re);
   } catch (e) {
     if (!(e instanceof SpectrumTooLarge)) throw e;
-    top = powerIteration(m);
+    top = powerIteration(m, 5000).lambda;
   }
   return Math.sqrt(top);
 }
 
-/** Largest eigenvalue of a matrix with a real non-negative spectrum, by power iteration (for blocks too large for QR). */
-function powerIteration(m: Mat): number {
+/** Largest eigenvalue of a matrix with a real non-negative spectrum, by power iteration of at most `maxIt` steps. */
+function powerIteration(m: Mat, maxIt: number): { lambda: number; converged: boolean } {
   const n = m.rows;
   let v = Float64Array.from({ length: n }, (_, i) => 1 + ((i * 7919) % 13) / 13);
   let lambda = 0;
-  for (let it = 0; it < 500; it++) {
+  for (let it = 0; it < maxIt; it++) {
     const w = new Float64Array(n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) w[i]! += m.data[i * n + j]! * v[j]!;
     const norm = Math.sqrt(w.reduce((s, x) => s + x * x, 0));
     const vnorm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
-    if (norm === 0) return 0;
+    if (norm === 0) return { lambda: 0, converged: true };
     const next = norm / vnorm;
     v = w.map((x) => x / norm);
-    if (Math.abs(next - lambda) <= 1e-12 * next) return next;
+    if (Math.abs(next - lambda) <= 1e-12 * next) return { lambda: next, converged: true };
     lambda = next;
   }
-  return lambda;
+  return { lambda, converged: false };
 }
 
 /** The composition score of head A into head B (TransformerLens convention). */
@@ -271,7 +278,7 @@ interface PairScores {
  * the projection onto the span of the earlier layers' W_O rows (see the
  * module comment).
  */
-function pairScores(weights: Weights, layout: NamedLayout | undefined): PairScores {
+function pairScores(weights: Weights, layout: NamedLayout | undefined, dense = false): PairScores {
   const heads = activeHeads(weights).map(factor);
   const names = headNames(heads.map((h) => h.w), layout);
   const name = (h: Factored) => names.get(headId(h.w))!;
@@ -293,7 +300,7 @@ function pairScores(weights: Weights, layout: NamedLayout | undefined): PairScor
     const U = basisFor(b.w.layer);
     reading.set(b, KINDS.map((kind) => {
       const { X, gX, gY } = rightFactors(b, kind);
-      return { kind, X, gY, rNorm: Math.sqrt(Math.max(0, traceOfProduct(gX, gY))), gain: readingGain(matmul(U, X), gY) };
+      return { kind, X, gY, rNorm: Math.sqrt(Math.max(0, traceOfProduct(gX, gY))), gain: readingGain(matmul(U, X), gY, dense) };
     }));
   }
   const scores: CompositionScore[] = [];
@@ -360,7 +367,7 @@ function drawBaseline(dims: { D: number; E: number; H: number; L: number }, draw
   const pooled = new Map<string, number[]>();
   for (let i = 0; i < draws; i++) {
     const w = randomWeights(shape, BASELINE_SEED_BASE + seed * 1009 + i);
-    const { scores } = pairScores(w, undefined);
+    const { scores } = pairScores(w, undefined, true);
     const layerOf = (id: string) => Number(/^L(\d+)H/.exec(id)![1]);
     for (const s of scores) {
       const key = `${layerOf(s.to)}`;
@@ -380,7 +387,8 @@ function drawBaseline(dims: { D: number; E: number; H: number; L: number }, draw
 export function analyzeComposition(weights: Weights, opts: CompositionOptions = {}): CompositionAnalysis {
   const { heads, scores, featureScores } = pairScores(weights, opts.layout);
   const sigmas = opts.sigmas ?? DEFAULT_SIGMAS;
-  const cells = heads.length > 1 ? randomBaseline(weights.config, { sigmas, draws: opts.baselineDraws }) : [];
+  // A fixed threshold needs no baseline (drawing one costs several analyses of the model's size).
+  const cells = heads.length > 1 && opts.threshold === undefined ? randomBaseline(weights.config, { sigmas, draws: opts.baselineDraws }) : [];
   const layerOf = new Map<string, number>();
   const names = headNames(heads.map((h) => h.w), opts.layout);
   for (const h of heads) layerOf.set(names.get(headId(h.w))!, h.w.layer);

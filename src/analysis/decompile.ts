@@ -174,6 +174,6 @@ export function noLayoutExplanation(): string[] {
     "Without one, nothing says which dimensions form a feature, which token or position each direction",
     "stands for, or which features a head's QK compares — so no honest program text exists for them.",
     "What the weights alone determine is below: each head's attention type on repeated random",
-    "sequences, its copying score, and the head-level composition graph (Q/K/V scores above threshold).",
+    "sequences, its copying score, and the head-level composition graph (written scores above the random baseline).",
   ];
 }
