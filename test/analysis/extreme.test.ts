@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { analyzeModel, WeightsRangeError } from "../../src/analysis/analyze.ts";
 import { analyzeComposition } from "../../src/analysis/composition.ts";
@@ -119,6 +120,29 @@ describe("huge finite weights: finite scores or a one-line refusal, never an int
       });
     }
   }
+
+  it("any tensor, any entry, any huge value (seeded): analyze and decompile end in exit 0, 1 or 2, never an internal error", async () => {
+    const names = stateDict(model.weights).map(([n, t]) => [n, t.data.length] as const);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: names.length - 1 }),
+        fc.nat(),
+        fc.constantFrom(1e308, -1e308, Number.MAX_VALUE, -Number.MAX_VALUE, 1e200, 3e38),
+        async (k, i, value) => {
+          const [name, size] = names[k]!;
+          const path = join(dir, "any.safetensors");
+          writeFileSync(path, encodeSafetensors(tampered(name, i % size, value), metadata));
+          for (const cmd of [analyzeCommand, decompileCommand]) {
+            const r = await runInProcess(cmd, path, "--json");
+            expect([0, 1, 2]).toContain(r.code);
+            if (r.code === 2) expect(r.error).not.toContain("\n");
+            else expect(r.stdout).not.toMatch(/NaN|Infinity/);
+          }
+        },
+      ),
+      { seed: 608, numRuns: 20 },
+    );
+  });
 
   it("composition and copying scores are finite and unchanged in kind when one entry is 1e308", () => {
     const w = weightsOf(tampered("blocks.0.attn.W_V", 5, 1e308));
