@@ -5,11 +5,12 @@
  * JSON-able object and as text. The CLI (`circuits analyze`) prints this.
  */
 import type { Program } from "../lang/program.ts";
-import type { Weights } from "../model/weights.ts";
+import { firstNonFinite, formatEntry, largestEntry } from "../model/finite.ts";
+import { stateDict, type Weights } from "../model/weights.ts";
 import { table } from "../report/table.ts";
 import { analyzeComposition, compareGraphs, type CompositionAnalysis, formatEdge, type GraphEdge, headLevel } from "./composition.ts";
 import { COPIER_SCORE, copyingScores, type HeadCopying } from "./copying.ts";
-import { type DetectionReport, type DetectOptions, detectHeads, headKind } from "./detect.ts";
+import { type DetectionReport, type DetectOptions, detectHeads, ForwardOverflow, headKind } from "./detect.ts";
 import type { NamedLayout } from "./named.ts";
 
 /** Options of {@link analyzeModel}. */
@@ -17,8 +18,15 @@ export interface AnalyzeOptions {
   readonly layout?: NamedLayout;
   /** The program the weights were compiled from: its graph is compared with the detected one (never used to detect). */
   readonly program?: Program;
+  /** A fixed threshold on the written score instead of the random-baseline rule. */
   readonly threshold?: number;
+  /** k in the rule "written score > mean + k·sd of the random baseline". */
+  readonly sigmas?: number;
   readonly detect?: Omit<DetectOptions, "layout">;
+  /** What was done to the weights before analysis (folded LayerNorm, ignored MLPs): reported first. */
+  readonly notes?: readonly string[];
+  /** Why head detection cannot run on these weights (it simulates them); detection is left out when set. */
+  readonly skipDetection?: string;
 }
 
 /** The detected graph against the program's. */
@@ -36,18 +44,45 @@ export interface ModelAnalysis {
   readonly composition: CompositionAnalysis;
   readonly program: GraphComparison | null;
   readonly copying: readonly HeadCopying[];
-  readonly detection: DetectionReport;
+  /** null when detection was not run (see detectionSkipped). */
+  readonly detection: DetectionReport | null;
+  readonly detectionSkipped: string | null;
+  readonly notes: readonly string[];
 }
 
-/** Run every analysis on a model. */
+/** Raised for weights the analyses cannot use (non-finite, or so large the forward pass overflows); one line. */
+export class WeightsRangeError extends Error {
+  override name = "WeightsRangeError";
+}
+
+/** Refuse non-finite weights by tensor name and index (loaders refuse them too; this guards library callers). */
+function checkFinite(weights: Weights): void {
+  for (const [name, t] of stateDict(weights)) {
+    const bad = firstNonFinite(name, t);
+    if (bad) throw new WeightsRangeError(`tensor ${JSON.stringify(name)} holds ${bad.value} at index [${bad.index.join(",")}] (weights must be finite)`);
+  }
+}
+
+/** Run every analysis on a model; throws WeightsRangeError for weights out of range. */
 export function analyzeModel(weights: Weights, opts: AnalyzeOptions = {}): ModelAnalysis {
-  const composition = analyzeComposition(weights, { layout: opts.layout, threshold: opts.threshold });
+  checkFinite(weights);
+  const composition = analyzeComposition(weights, { layout: opts.layout, threshold: opts.threshold, sigmas: opts.sigmas });
+  let detection: DetectionReport | null = null;
+  try {
+    if (opts.skipDetection === undefined) detection = detectHeads(weights, { ...opts.detect, layout: opts.layout });
+  } catch (e) {
+    if (!(e instanceof ForwardOverflow)) throw e;
+    const big = largestEntry(stateDict(weights));
+    throw new WeightsRangeError(`${e.message}; the largest weight is ${big ? formatEntry(big) : "none"}`);
+  }
   return {
     model: weights.config,
     composition,
     program: opts.program ? compareWithProgram(composition, opts.program, opts.layout !== undefined) : null,
     copying: copyingScores(weights, opts.layout),
-    detection: detectHeads(weights, { ...opts.detect, layout: opts.layout }),
+    detection,
+    detectionSkipped: opts.skipDetection ?? null,
+    notes: [...(opts.notes ?? [])],
   };
 }
 
@@ -75,6 +110,7 @@ export function formatAnalysis(a: ModelAnalysis): string {
   const c = a.model;
   const out: string[] = [
     `model: d_model ${c.d_model}, d_head ${c.d_head}, n_heads ${c.n_heads}, n_layers ${c.n_layers}, n_ctx ${c.n_ctx}, d_vocab ${c.d_vocab}`,
+    ...a.notes.map((n) => `note: ${n}`),
     "",
     ...formatComposition(a),
     "",
@@ -89,7 +125,7 @@ export function formatAnalysis(a: ModelAnalysis): string {
       ]),
     ]),
     "",
-    ...formatDetection(a.detection),
+    ...(a.detection ? formatDetection(a.detection) : [`head detection: not run — ${a.detectionSkipped}`]),
   ];
   return out.join("\n");
 }
@@ -100,21 +136,23 @@ function formatComposition(a: ModelAnalysis): string[] {
   const source = comp.featureScores.length ? comp.featureScores : comp.scores;
   for (const s of source) {
     const key = `${s.from}\u0000${s.to}\u0000${s.feature}`;
-    const row = rows.get(key) ?? [s.from, s.to, s.feature ?? "(all)", "", "", ""];
+    const row = rows.get(key) ?? [s.from, s.to, s.feature ?? "(all)", "", "", "", "", "", ""];
     row[3 + "QKV".indexOf(s.kind)] = f4(s.score);
+    row[6 + "QKV".indexOf(s.kind)] = f3(s.written);
     rows.set(key, row);
   }
+  const rule = comp.threshold !== null
+    ? `edges: written score > ${comp.threshold} (fixed threshold)`
+    : `edges: written score > mean + ${comp.sigmas}·sd of random models of these shapes (${comp.randomBaseline
+        .map((c) => `layer ${c.layer}: ${f3(c.mean)} ± ${f3(c.sd)} → ${f3(c.threshold)}, ${c.samples} scores`)
+        .join("; ") || "no pairs"})`;
   const lines = [
-    `composition scores ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖R^B‖): random baseline 1/√d_model = ${f3(comp.baseline)}, threshold ${comp.threshold}`,
-    rows.size ? table([["from", "to", "feature", "Q", "K", "V"], ...rows.values()]) : "(no pair of heads in different layers)",
+    `composition scores ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖R^B‖) (TransformerLens; random ≈ 1/√d_model = ${f3(comp.baseline)}),`,
+    "and the written score ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖P·R^B‖₂), P onto what earlier heads write (Q* K* V*)",
+    rule,
+    rows.size ? table([["from", "to", "feature", "Q", "K", "V", "Q*", "K*", "V*"], ...rows.values()]) : "(no pair of heads in different layers)",
     `detected graph: ${edgeList(comp.detected)}`,
   ];
-  if (comp.detected.some((e) => e.score < comp.baseline)) {
-    lines.push(
-      "(edges below the baseline are still edges here: non-edges of compiled weights score exactly 0, and a",
-      " head's ‖R^B‖ is dominated by its BOS, tie-break and self-penalty terms, which no head writes into)",
-    );
-  }
   if (!comp.featureScores.length && comp.heads.length) {
     lines.push("(no layout: edges are between heads; which feature each edge carries needs named directions)");
   }

@@ -21,7 +21,7 @@
  */
 import type { Weights } from "../model/weights.ts";
 import { activeHeads, type HeadWeights } from "./circuits.ts";
-import { frobenius, type Mat, matmul, tensorToMat } from "./linalg.ts";
+import { frobenius, type Mat, matmul, normalizePow2, tensorToMat } from "./linalg.ts";
 import { headId, headNames, type NamedLayout } from "./named.ts";
 import { type Complex, eigenvalues, SpectrumTooLarge } from "./spectrum.ts";
 
@@ -39,6 +39,7 @@ export interface MatrixCopying {
 
 /** Copying score Re Σλ / Σ|λ| of a square matrix. */
 export function copyingScoreOf(m: Mat): MatrixCopying {
+  if (!m.data.every(Number.isFinite)) throw new Error("copyingScoreOf: the matrix has non-finite entries");
   const ev = eigenvalues(m);
   let re = 0;
   let abs = 0;
@@ -72,12 +73,25 @@ export function headCopying(weights: Weights, h: HeadWeights, name = headId(h)):
   if (V !== Vo) {
     return { ...base, score: null, magnitude: null, method: null, note: `d_vocab ${V} ≠ d_vocab_out ${Vo}: the full OV circuit is not square` };
   }
-  const A = matmul(tensorToMat(weights.W_E), h.W_V); // [V, E]
-  const B = matmul(h.W_O, tensorToMat(weights.W_U)); // [E, V]
+  // The score is a ratio of eigenvalue sums, invariant to scaling any factor:
+  // power-of-two scaling keeps products of huge finite weights finite.
+  let exponent = 0;
+  const n = (m: Mat) => {
+    const s = normalizePow2(m);
+    exponent += s.exponent;
+    return s.mat;
+  };
+  const A = matmul(n(tensorToMat(weights.W_E)), n(h.W_V)); // [V, E]
+  const B = matmul(n(h.W_O), n(tensorToMat(weights.W_U))); // [E, V]
   const small = E < V;
   try {
     const r = copyingScoreOf(small ? matmul(B, A) : matmul(A, B));
-    return { ...base, score: r.score, magnitude: r.magnitude, method: small ? "W_O W_U W_E W_V" : "W_E W_OV W_U" };
+    const method = small ? "W_O W_U W_E W_V" : "W_E W_OV W_U";
+    const magnitude = r.magnitude * 2 ** Math.trunc(exponent / 2) * 2 ** (exponent - Math.trunc(exponent / 2));
+    if (!Number.isFinite(magnitude) || (magnitude === 0 && r.magnitude !== 0)) {
+      return { ...base, score: r.score, magnitude: null, method, note: `Σ|λ| is outside the float64 range (2^${Math.round(Math.log2(r.magnitude) + exponent)})` };
+    }
+    return { ...base, score: r.score, magnitude, method };
   } catch (e) {
     if (!(e instanceof SpectrumTooLarge)) throw e;
     return { ...base, score: null, magnitude: null, method: null, note: e.message };

@@ -14,6 +14,7 @@
  * by search instead (src/recover/search.ts), and when none fits decompile
  * says so rather than invent names (see `noLayoutExplanation`).
  */
+import { clockCos, clockSin } from "../compiler/layout.ts";
 import { load } from "../lang/check.ts";
 import { ProgramError } from "../lang/diagnostics.ts";
 import { printSelection, printVocab } from "../lang/print.ts";
@@ -46,6 +47,7 @@ export interface Decompiled {
 export function decompile(weights: Weights, opts: DecompileOptions): Decompiled {
   const { layout } = opts;
   const { n_ctx: C, n_layers: L, d_model: D } = weights.config;
+  checkEmbedding(weights, layout);
   const active = activeHeads(weights);
   if (!active.length) throw new DecompileError("decompile: the model has no nonzero heads");
   const names = headNames(active, layout);
@@ -73,6 +75,54 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
     if (!(e instanceof ProgramError)) throw e;
     throw new DecompileError(`decompile: the recovered text does not check: ${e.message.split("\n")[0]}`);
   }
+}
+
+/**
+ * The program text names tokens and positions through the layout, so the
+ * tensors that carry them must be exactly the compiled embedding of that
+ * layout: W_E[BOS] = bos, W_E[v+1] = token:v, W_pos[p] = one + (p/C)·pos.lin
+ * (+ pos:p and the clock's cos/sin(2πp/n) for p ≥ 1), no biases, and b_U zero except a
+ * non-positive BOS logit. Otherwise the printed program would not be what
+ * the weights compute.
+ */
+function checkEmbedding(weights: Weights, layout: NamedLayout): void {
+  const { d_model: D, n_ctx: C, d_vocab: V } = weights.config;
+  const at = new Map(layout.blocks.flatMap((b) => b.labels.map((l, k) => [l, b.offset + k] as const)));
+  const dim = (label: string) => at.get(label) ?? -1;
+  const token = namedBlock(layout, "token");
+  const periods = [...at.keys()].filter((l) => l.startsWith("pos.cos")).map((l) => Number(l.slice("pos.cos".length)));
+  const expectRow = (name: string, data: ArrayLike<number>, row: number, want: Map<number, number>) => {
+    for (let d = 0; d < D; d++) {
+      const x = data[row * D + d]!;
+      const w = want.get(d) ?? 0;
+      // Float32 storage rounds p/C; 1e-6 relative is far below any difference that changes a label.
+      if (Math.abs(x - w) > 1e-6 * Math.max(1, Math.abs(w))) {
+        throw new DecompileError(`decompile: ${name}[${row},${d}] = ${x}, but the layout's embedding puts ${w} there (${name === "embed.W_E" ? "token id" : "position"} ${row})`);
+      }
+    }
+  };
+  expectRow("embed.W_E", weights.W_E.data, 0, new Map([[dim("bos"), 1]]));
+  for (let v = 1; v < V; v++) expectRow("embed.W_E", weights.W_E.data, v, new Map([[token ? token.offset + v - 1 : -1, 1]]));
+  for (let p = 0; p < C; p++) {
+    const want = new Map([[dim("one"), 1], [dim("pos.lin"), p / C]]);
+    if (p >= 1 && at.has(`pos:${p}`)) want.set(dim(`pos:${p}`), 1);
+    if (p >= 1) {
+      for (const n of periods) {
+        want.set(dim(`pos.cos${n}`), clockCos(p, n));
+        want.set(dim(`pos.sin${n}`), clockSin(p, n));
+      }
+    }
+    expectRow("pos_embed.W_pos", weights.W_pos.data, p, want);
+  }
+  weights.blocks.forEach((b, l) => {
+    for (const k of ["b_Q", "b_K", "b_V", "b_O"] as const) {
+      const i = b[k].data.findIndex((x) => x !== 0);
+      if (i >= 0) throw new DecompileError(`decompile: blocks.${l}.attn.${k} has a nonzero entry (${b[k].data[i]} at flat index ${i}); compiled heads have no biases`);
+    }
+  });
+  const bU = weights.b_U.data;
+  const i = bU.findIndex((x, t) => (t === 0 ? x > 0 : x !== 0));
+  if (i >= 0) throw new DecompileError(`decompile: unembed.b_U[${i}] = ${bU[i]}; a compiled model's only logit bias is a non-positive one on BOS`);
 }
 
 /** A selection as program text (the one printer, src/lang/print.ts). */
@@ -122,6 +172,6 @@ export function noLayoutExplanation(): string[] {
     "(named residual directions) to read one from — nothing says which dimensions form a feature,",
     "which token or position each direction stands for, or which features a head's QK compares.",
     "What the weights alone determine is below: each head's attention type on repeated random",
-    "sequences, its copying score, and the head-level composition graph (Q/K/V scores above threshold).",
+    "sequences, its copying score, and the head-level composition graph (written scores above the random baseline).",
   ];
 }

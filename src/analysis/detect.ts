@@ -87,7 +87,12 @@ export function defaultRepeatLength(weights: Weights, bos: number | null): numbe
   return Math.max(1, Math.min(room, V - (bos === null ? 0 : 1), 50));
 }
 
-/** Previous-token, duplicate-token and induction scores of every head, and the ICL score. */
+/** Raised when a forward pass on finite weights yields non-finite attention or logits. */
+export class ForwardOverflow extends Error {
+  override name = "ForwardOverflow";
+}
+
+/** Previous-token, duplicate-token and induction scores of every head, and the ICL score; throws ForwardOverflow. */
 export function detectHeads(weights: Weights, opts: DetectOptions = {}): DetectionReport {
   const bos = opts.bos === undefined ? BOS_ID : opts.bos;
   const length = opts.length ?? defaultRepeatLength(weights, bos);
@@ -137,6 +142,12 @@ export function detectHeads(weights: Weights, opts: DetectOptions = {}): Detecti
     }
   }
   const mean = (s: { mass: number[]; n: number[] }, k: number) => (s.n[k]! ? s.mass[k]! / s.n[k]! : 0);
+  // Finite weights can still overflow in the forward pass (entries near 1e308):
+  // attention mass and losses then come out NaN, which must not pass for scores.
+  const finite = (x: number) => Number.isFinite(x);
+  if (!sums.every((s) => s.mass.every(finite)) || !finite(lossEarly) || !finite(lossLate)) {
+    throw new ForwardOverflow("the forward pass overflows on these weights (attention, logits or losses are not finite)");
+  }
   return {
     heads: heads.map((h, k) => ({
       id: headId(h),

@@ -4,8 +4,8 @@
  */
 export { activeHeads, fullOVCircuit, fullQKCircuit, headWeights, largestEntries, ovCircuit, qkCircuit, sparseCircuit } from "./circuits.ts";
 export type { HeadRef, HeadWeights, LargestOptions, NamedEntry, SparseCircuit } from "./circuits.ts";
-export { analyzeComposition, compareGraphs, compositionScore, DEFAULT_COMPOSITION_THRESHOLD, formatEdge, headLevel } from "./composition.ts";
-export type { CompositionAnalysis, CompositionOptions, CompositionScore, GraphEdge } from "./composition.ts";
+export { analyzeComposition, compareGraphs, compositionScore, DEFAULT_SIGMAS, randomBaseline, formatEdge, headLevel } from "./composition.ts";
+export type { BaselineCell, CompositionAnalysis, CompositionOptions, CompositionScore, GraphEdge } from "./composition.ts";
 export { COPIER_SCORE, copyingScoreOf, copyingScores, headCopying } from "./copying.ts";
 export type { HeadCopying, MatrixCopying } from "./copying.ts";
 export { defaultRepeatLength, detectHeads, headKind, repeatedSequences } from "./detect.ts";

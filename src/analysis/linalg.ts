@@ -120,3 +120,32 @@ export function maxAbs(a: Mat): number {
 export function isZero(a: Mat): boolean {
   return a.data.every((x) => x === 0);
 }
+
+/** 2^e as a double for any e where the result is normal or subnormal (Math.pow(2, e) alone overflows past ±1023 steps). */
+function pow2(e: number): number {
+  let x = 1;
+  let k = e;
+  while (k > 1000) (x *= 2 ** 1000), (k -= 1000);
+  while (k < -1000) (x *= 2 ** -1000), (k += 1000);
+  return x * 2 ** k;
+}
+
+/**
+ * A scaled by the power of two that brings its largest |entry| into [0.5, 1),
+ * and that power's exponent (A = result · 2^exponent). Scaling by a power of
+ * two is exact (barring underflow of tiny entries), so every scale-invariant
+ * quantity — a normalised score, a ratio of eigenvalue sums — comes out the
+ * same, while products of the scaled factors can no longer overflow.
+ * Zero matrices and matrices with non-finite entries come back unchanged.
+ */
+export function normalizePow2(a: Mat): { readonly mat: Mat; readonly exponent: number } {
+  const m = maxAbs(a);
+  if (m === 0 || !Number.isFinite(m)) return { mat: a, exponent: 0 };
+  const exponent = Math.floor(Math.log2(m)) + 1;
+  if (exponent === 0) return { mat: a, exponent: 0 };
+  // Two steps, so that neither factor is itself out of range.
+  const half = Math.trunc(exponent / 2);
+  const s1 = pow2(-half);
+  const s2 = pow2(half - exponent);
+  return { mat: { rows: a.rows, cols: a.cols, data: a.data.map((v) => v * s1 * s2) }, exponent };
+}

@@ -16,7 +16,7 @@
  * exactly, and the spectrum is the union of the diagonal blocks' spectra,
  * so a 4097-token identity costs 4097 scalar blocks, not one dense QR.
  */
-import type { Mat } from "./linalg.ts";
+import { type Mat, normalizePow2 } from "./linalg.ts";
 
 /** A complex number. */
 export interface Complex {
@@ -33,8 +33,18 @@ export class SpectrumTooLarge extends Error {
 }
 
 /** Every eigenvalue of a real square matrix (with multiplicity). */
-export function eigenvalues(m: Mat): Complex[] {
-  if (m.rows !== m.cols) throw new Error(`eigenvalues: matrix is [${m.rows},${m.cols}], not square`);
+export function eigenvalues(input: Mat): Complex[] {
+  if (input.rows !== input.cols) throw new Error(`eigenvalues: matrix is [${input.rows},${input.cols}], not square`);
+  if (!input.data.every(Number.isFinite)) throw new Error("eigenvalues: the matrix has non-finite entries");
+  // QR on entries near 1e308 overflows in its norms and shifts; on the matrix
+  // scaled by a power of two (exact) it does not, and eigenvalues scale back.
+  const { mat: m, exponent } = normalizePow2(input);
+  if (exponent !== 0) {
+    // Two factors, so that neither is out of range when 2^exponent is.
+    const half = 2 ** Math.trunc(exponent / 2);
+    const rest = 2 ** (exponent - Math.trunc(exponent / 2));
+    return eigenvalues(m).map((z) => ({ re: z.re * half * rest, im: z.im * half * rest }));
+  }
   const out: Complex[] = [];
   for (const comp of components(m)) {
     if (comp.length === 1) {

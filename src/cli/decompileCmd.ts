@@ -7,12 +7,12 @@
  * that attend where they select; when nothing fits, the command says so and
  * prints what the weights alone show.
  */
-import { analyzeModel, formatAnalysis } from "../analysis/analyze.ts";
+import { formatAnalysis } from "../analysis/analyze.ts";
 import { DecompileError, decompile, noLayoutExplanation } from "../analysis/decompile.ts";
 import { formatRecovery } from "../recover/format.ts";
 import { recoverProgram, type RecoverResult } from "../recover/search.ts";
 import { progressBar } from "../report/progress.ts";
-import { loadAnalysisInput } from "./analyzeCmd.ts";
+import { analyzeOrRefuse, loadAnalysisInput } from "./analyzeCmd.ts";
 import { type Command, int, type ParsedArgs, printJson, str, UsageError } from "./command.ts";
 
 /** A number option in [min, max], or the default. */
@@ -65,6 +65,14 @@ export const decompileCommand: Command = {
     const path = args.positionals[0];
     const input = loadAnalysisInput(path, "decompile");
     if (args.positionals.length > 1) throw new UsageError(`decompile: unexpected argument '${args.positionals[1]}'`);
+    if (!input.layout && input.notRunnable) {
+      // LayerNorm/MLP models cannot be run faithfully, so no program is searched for: say what can be read.
+      const partial = analyzeOrRefuse(path!, "decompile", input.weights, { detect: { bos: input.bos }, notes: input.notes, skipDetection: input.notRunnable });
+      const reason = `no program text recovered: ${input.notRunnable}, so no program is searched for, and the weights carry no layout`;
+      if (args.values.json) printJson({ program: null, reason, analysis: partial });
+      else console.log([`# ${reason}`, "", formatAnalysis(partial)].join("\n"));
+      return 1;
+    }
     if (!input.layout) return searchWithoutLayout(args, path!, input);
     let result: ReturnType<typeof decompile>;
     try {
@@ -103,7 +111,7 @@ function searchWithoutLayout(args: ParsedArgs, path: string, input: ReturnType<t
   } finally {
     bar.end();
   }
-  const analysis = r.fits ? null : analyzeModel(input.weights, { detect: { bos: input.bos } });
+  const analysis = r.fits ? null : analyzeOrRefuse(path, "decompile", input.weights, { detect: { bos: input.bos }, notes: input.notes });
   if (args.values.json) {
     const summary = (x: NonNullable<RecoverResult["best"]>) => ({ program: x.text, heads: x.heads, prediction: x.prediction, attention: x.attention });
     printJson({

@@ -1,6 +1,8 @@
 /**
  * A dependency-free reader and writer for the safetensors format
- * (https://github.com/huggingface/safetensors), limited to F64 and F32 data.
+ * (https://github.com/huggingface/safetensors) for float data: F64 and F32 bit
+ * for bit, F16 and BF16 decoded exactly to Float32Array (and encoded, rounded
+ * to nearest-even, on request).
  *
  * Layout of a file:
  *   bytes [0, 8)       N, the header length, an unsigned 64-bit little-endian integer
@@ -17,10 +19,11 @@
  * "safetensors: " and says what is wrong and where.
  */
 
+import { bf16ToNumber, f16ToNumber, numberToBF16, numberToF16 } from "./halfFloat.ts";
 import type { FloatArray, Tensor } from "./weights.ts";
 
 /** The dtypes this module can read and write. */
-export type SafetensorsDtype = "F64" | "F32";
+export type SafetensorsDtype = "F64" | "F32" | "F16" | "BF16";
 
 /** The reserved header key for the free-form string → string metadata. */
 export const METADATA_KEY = "__metadata__";
@@ -28,7 +31,7 @@ export const METADATA_KEY = "__metadata__";
 /** Largest header accepted, as in the reference implementation. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-/** Element sizes of every dtype in the safetensors spec; only F64 and F32 can be decoded. */
+/** Element sizes of every dtype in the safetensors spec; only the float ones can be decoded. */
 const DTYPE_BYTES: Readonly<Record<string, number>> = {
   BOOL: 1,
   U8: 1,
@@ -104,6 +107,24 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Options for {@link encodeSafetensors}. */
+export interface EncodeOptions {
+  /** Store the named tensor as F16 or BF16 instead (values rounded to nearest, ties to even). */
+  readonly half?: (name: string) => "F16" | "BF16" | undefined;
+}
+
+/** Bytes of `data` as F16 or BF16 (little-endian). */
+function halfBytes(data: FloatArray, dtype: "F16" | "BF16"): Uint8Array {
+  const out = new Uint8Array(data.length * 2);
+  const conv = dtype === "F16" ? numberToF16 : numberToBF16;
+  for (let i = 0; i < data.length; i++) {
+    const bits = conv(data[i]!);
+    out[2 * i] = bits & 0xff;
+    out[2 * i + 1] = bits >> 8;
+  }
+  return out;
+}
+
 /**
  * Serialise tensors to safetensors bytes. Float64Array data is written as F64,
  * Float32Array as F32, bit for bit. The header lists tensors in the given
@@ -113,6 +134,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function encodeSafetensors(
   tensors: ReadonlyArray<readonly [string, Tensor]>,
   metadata: Readonly<Record<string, string>> = {},
+  options: EncodeOptions = {},
 ): Uint8Array {
   if (!isPlainObject(metadata)) fail(`cannot encode: metadata must be an object of strings, got ${kind(metadata)}`);
   for (const [k, v] of Object.entries(metadata)) {
@@ -139,8 +161,11 @@ export function encodeSafetensors(
     if (seen.has(name)) fail(`${where}: duplicate name`);
     seen.add(name);
     if (!isPlainObject(t)) fail(`${where}: expected a {shape, data} tensor, got ${kind(t)}`);
-    const dtype = dtypeOf(t.data);
-    if (dtype === undefined) fail(`${where}: data must be a Float64Array or Float32Array`);
+    const native = dtypeOf(t.data);
+    if (native === undefined) fail(`${where}: data must be a Float64Array or Float32Array`);
+    const half = options.half?.(name);
+    if (half !== undefined && half !== "F16" && half !== "BF16") fail(`${where}: half dtype must be F16 or BF16, got ${show(half)}`);
+    const dtype: SafetensorsDtype = half ?? native;
     const shape = t.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`${where}: shape must be an array of non-negative integers, got ${show(shape)}`);
@@ -154,7 +179,7 @@ export function encodeSafetensors(
       name,
       dtype,
       shape: [...shape],
-      bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      bytes: half ? halfBytes(t.data, half) : new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
       begin: 0,
       end: 0,
     });
@@ -162,7 +187,7 @@ export function encodeSafetensors(
 
   // Data placement: larger elements first, so every tensor is naturally aligned.
   let offset = 0;
-  for (const dtype of ["F64", "F32"] as const) {
+  for (const dtype of ["F64", "F32", "F16", "BF16"] as const) {
     for (const e of entries) {
       if (e.dtype !== dtype) continue;
       e.begin = offset;
@@ -195,7 +220,8 @@ export function encodeSafetensors(
   const dataStart = 8 + headerLength;
   for (const e of entries) {
     out.set(e.bytes, dataStart + e.begin);
-    if (!LITTLE_ENDIAN_HOST) swapBytes(out.subarray(dataStart + e.begin, dataStart + e.end), e.dtype === "F64" ? 8 : 4);
+    // Half bytes are built little-endian already.
+    if (!LITTLE_ENDIAN_HOST && (e.dtype === "F64" || e.dtype === "F32")) swapBytes(out.subarray(dataStart + e.begin, dataStart + e.end), e.dtype === "F64" ? 8 : 4);
   }
   return out;
 }
@@ -211,12 +237,14 @@ interface ParsedEntry {
 /**
  * Parse and fully validate safetensors bytes. Returned tensors own fresh,
  * aligned buffers (they never alias `bytes`). F64 data comes back as
- * Float64Array and F32 as Float32Array, bit for bit.
+ * Float64Array and F32 as Float32Array, bit for bit; F16 and BF16 as
+ * Float32Array holding exactly the stored values. The dtype each tensor was
+ * stored in is in `dtypes`.
  */
 export function decodeSafetensors(
   bytes: Uint8Array,
   options: DecodeOptions = {},
-): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+): { tensors: Map<string, Tensor>; metadata: Record<string, string>; dtypes: Map<string, string> } {
   if (!(bytes instanceof Uint8Array)) fail(`expected a Uint8Array, got ${kind(bytes)}`);
   const size = bytes.length;
   if (size < 8) fail(`file is ${size} bytes, too short for the 8-byte header length`);
@@ -314,18 +342,31 @@ export function decodeSafetensors(
   }
 
   const tensors = new Map<string, Tensor>();
+  const dtypes = new Map<string, string>();
   for (const e of entries) {
     if (options.skip?.(e.name, e.dtype)) continue;
-    if (e.dtype !== "F64" && e.dtype !== "F32") {
-      fail(`tensor ${JSON.stringify(e.name)} has unsupported dtype ${JSON.stringify(e.dtype)} (only F64 and F32 can be read)`);
+    if (e.dtype !== "F64" && e.dtype !== "F32" && e.dtype !== "F16" && e.dtype !== "BF16") {
+      fail(`tensor ${JSON.stringify(e.name)} has unsupported dtype ${JSON.stringify(e.dtype)} (only F64, F32, F16 and BF16 can be read)`);
     }
-    tensors.set(e.name, { shape: e.shape, data: readFloats(bytes, dataStart + e.begin, dataStart + e.end, e.dtype) });
+    const data = e.dtype === "F16" || e.dtype === "BF16"
+      ? readHalves(bytes, dataStart + e.begin, dataStart + e.end, e.dtype)
+      : readFloats(bytes, dataStart + e.begin, dataStart + e.end, e.dtype);
+    tensors.set(e.name, { shape: e.shape, data });
+    dtypes.set(e.name, e.dtype);
   }
-  return { tensors, metadata };
+  return { tensors, metadata, dtypes };
+}
+
+/** Decode little-endian F16/BF16 bytes [begin, end) exactly into a Float32Array. */
+function readHalves(bytes: Uint8Array, begin: number, end: number, dtype: "F16" | "BF16"): Float32Array {
+  const out = new Float32Array((end - begin) / 2);
+  const conv = dtype === "F16" ? f16ToNumber : bf16ToNumber;
+  for (let i = 0; i < out.length; i++) out[i] = conv(bytes[begin + 2 * i]! | (bytes[begin + 2 * i + 1]! << 8));
+  return out;
 }
 
 /** Copy bytes [begin, end) into a fresh aligned buffer and view them as floats. */
-function readFloats(bytes: Uint8Array, begin: number, end: number, dtype: SafetensorsDtype): FloatArray {
+function readFloats(bytes: Uint8Array, begin: number, end: number, dtype: "F64" | "F32"): FloatArray {
   // Not bytes.slice(): on a Node Buffer that returns a view, not a copy.
   const copy = new Uint8Array(end - begin);
   copy.set(bytes.subarray(begin, end));

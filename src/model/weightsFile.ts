@@ -10,7 +10,7 @@
  * A saved file's `__metadata__` holds (every value but `format` is JSON):
  *   format  "induction-circuits/1"
  *   config  the ModelConfig
- *   tokens  the token strings, when given
+ *   tokens  the token strings, when given: d_vocab distinct strings, one per row of W_E
  *   layout  the residual-stream layout, when given
  *   <k>     any other `extra` entry
  * Next to `model.safetensors` a human-readable sidecar `model.json` holds
@@ -19,6 +19,7 @@
 
 import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "./atomicWrite.ts";
+import { firstNonFinite } from "./finite.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { sizeOf, stateDict } from "./weights.ts";
 import type { FloatArray, LayerWeights, ModelConfig, Tensor, Weights } from "./weights.ts";
@@ -48,6 +49,8 @@ type BlockParam = (typeof BLOCK_PARAMS)[number];
 const BLOCK_NAME = /^blocks\.(0|[1-9][0-9]*)\.attn\.(W_Q|W_K|W_V|W_O|b_Q|b_K|b_V|b_O)$/;
 /** Non-parameter buffers in TransformerLens state dicts, ignored on load. */
 const IGNORED_BUFFER = /^blocks\.(0|[1-9][0-9]*)\.attn\.(mask|IGNORE)$/;
+/** LayerNorm and MLP parameters of a full TransformerLens model (read by src/model/foreign.ts). */
+const FOREIGN_PART = /^(blocks\.(0|[1-9][0-9]*)\.(ln1|ln2)\.[wb]|ln_final\.[wb]|blocks\.(0|[1-9][0-9]*)\.mlp\.(W_in|b_in|W_out|b_out))$/;
 const INT_FIELDS = ["d_model", "d_head", "n_heads", "n_layers", "n_ctx", "d_vocab", "d_vocab_out"] as const;
 
 /** The sidecar JSON path for a weights file: `x.safetensors` → `x.json`. */
@@ -91,6 +94,7 @@ export function encodeWeights(weights: Weights, extra: SaveExtra = {}): { bytes:
     metadata[k] = toJson(`extra ${JSON.stringify(k)}`, v);
     sidecar[k] = v;
   }
+  if (extra.tokens !== undefined) checkTokens(extra.tokens, weights.config.d_vocab, "saveWeights");
   sidecar.tensors = Object.fromEntries(tensors.map(([name, t]) => [name, [...t.shape]]));
   return { bytes: encodeSafetensors(tensors, metadata), sidecar };
 }
@@ -111,8 +115,28 @@ export function loadWeights(path: string): LoadedWeights {
   return decodeWeights(readFileSync(path), `loadWeights: ${path}`);
 }
 
+/** A weights file's parts before they become a model: tensors, metadata and what it parses to. */
+export interface WeightsFileParts {
+  readonly tensors: Map<string, Tensor>;
+  readonly metadata: Record<string, string>;
+  readonly config?: Record<string, unknown>;
+  readonly tokens?: string[];
+  readonly layout?: unknown;
+}
+
 /** Decode weights from safetensors bytes; `where` prefixes error messages. */
 export function decodeWeights(bytes: Uint8Array, where = "decodeWeights"): LoadedWeights {
+  const { tensors, metadata, config, tokens, layout } = decodeWeightsFile(bytes, where);
+  const weights = weightsFromStateDict(tensors, config, where);
+  if (tokens !== undefined) checkTokens(tokens, weights.config.d_vocab, where);
+  const out: { weights: Weights; tokens?: string[]; layout?: unknown; metadata: Record<string, string> } = { weights, metadata };
+  if (tokens !== undefined) out.tokens = tokens;
+  if (metadata.layout !== undefined) out.layout = layout;
+  return out;
+}
+
+/** Safetensors bytes → tensors and parsed metadata (format, config, tokens, layout), not yet a model. */
+export function decodeWeightsFile(bytes: Uint8Array, where: string): WeightsFileParts {
   let decoded: ReturnType<typeof decodeSafetensors>;
   try {
     decoded = decodeSafetensors(bytes, { skip: (name) => IGNORED_BUFFER.test(name) });
@@ -147,12 +171,17 @@ export function decodeWeights(bytes: Uint8Array, where = "decodeWeights"): Loade
     tokens = t;
   }
   const layout = metadata.layout !== undefined ? parse("layout") : undefined;
+  return { tensors, metadata, config, tokens, layout };
+}
 
-  const weights = weightsFromStateDict(tensors, config, where);
-  const out: { weights: Weights; tokens?: string[]; layout?: unknown; metadata: Record<string, string> } = { weights, metadata };
-  if (tokens !== undefined) out.tokens = tokens;
-  if (metadata.layout !== undefined) out.layout = layout;
-  return out;
+/** A token list names every row of W_E once: d_vocab distinct strings. */
+export function checkTokens(tokens: readonly unknown[], dVocab: number, where: string): void {
+  if (tokens.length !== dVocab) throw new Error(`${where}: metadata "tokens" has ${tokens.length} entries, but embed.W_E has d_vocab=${dVocab} rows`);
+  const seen = new Set<unknown>();
+  tokens.forEach((t, i) => {
+    if (seen.has(t)) throw new Error(`${where}: metadata "tokens" repeats ${JSON.stringify(t)} (at index ${i})`);
+    seen.add(t);
+  });
 }
 
 /**
@@ -161,7 +190,8 @@ export function decodeWeights(bytes: Uint8Array, where = "decodeWeights"): Loade
  * `unembed.b_U` may be absent (they become zeros). When `config` is given
  * (possibly partially, e.g. a full HookedTransformerConfig), its dimensions
  * must agree with the shapes and attn_only / normalization_type /
- * positional_embedding_type must describe this kind of model. Errors are one line prefixed by `where`.
+ * positional_embedding_type must describe this kind of model. Every entry
+ * must be finite. Errors are one line prefixed by `where`.
  */
 export function weightsFromStateDict(
   tensors: ReadonlyMap<string, Tensor>,
@@ -178,6 +208,9 @@ export function weightsFromStateDict(
     const m = BLOCK_NAME.exec(name);
     if (m) nLayers = Math.max(nLayers, Number(m[1]) + 1);
     else if (!["embed.W_E", "pos_embed.W_pos", "unembed.W_U", "unembed.b_U"].includes(name) && !IGNORED_BUFFER.test(name)) {
+      if (FOREIGN_PART.test(name)) {
+        err(`tensor ${JSON.stringify(name)} belongs to ${/mlp/.test(name) ? "an MLP block" : "a LayerNorm"}: the simulator runs attention-only models without normalisation ('circuits analyze' reads such models, folding LayerNorm and ignoring MLPs)`);
+      }
       err(`unexpected tensor ${JSON.stringify(name)} (not a parameter of an attention-only transformer without layer norm)`);
     }
     if (
@@ -188,6 +221,9 @@ export function weightsFromStateDict(
     ) {
       err(`tensor ${JSON.stringify(name)} is malformed (shape ${JSON.stringify(t?.shape)}, ${t?.data?.length} elements)`);
     }
+    // NaN or ±Inf would only surface later as NaN scores, flat logits or a solver that never converges.
+    const bad = firstNonFinite(name, t);
+    if (bad) err(`tensor ${JSON.stringify(name)} holds ${bad.value} at index [${bad.index.join(",")}] (weights must be finite)`);
   }
 
   const need = (name: string): Tensor => tensors.get(name) ?? err(`missing tensor ${JSON.stringify(name)}`);

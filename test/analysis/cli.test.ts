@@ -75,8 +75,8 @@ describe("circuits analyze", () => {
     }
   });
 
-  it("exit 1 when the detected graph misses the program's (a threshold above the edge's score)", async () => {
-    const r = await run(analyzeCommand, induction, "--threshold", "0.5");
+  it("exit 1 when the detected graph misses the program's (a rule no score can meet)", async () => {
+    const r = await run(analyzeCommand, induction, "--sigmas", "1000");
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("NOT recovered — missing: previous → induction K (prev); extra: none");
   });
@@ -86,6 +86,8 @@ describe("circuits analyze", () => {
       [[], /missing PROGRAM or MODEL/],
       [[join(dir, "none.safetensors")], /cannot read model file/],
       [[induction, "--threshold", "x"], /--threshold must be a number/],
+      [[induction, "--sigmas", "0"], /--sigmas must be a number/],
+      [[induction, "--sigmas", "3", "--threshold", "0.5"], /exclude each other/],
       [[induction, "--frobnicate"], /Unknown option/],
       [[induction, "extra"], /unexpected argument/],
     ] as const) {

@@ -195,7 +195,7 @@ describe("safetensors layout (checked independently of the decoder)", () => {
   it("omits __metadata__ when there is none and handles an empty file", () => {
     const bytes = encodeSafetensors([], {});
     expect(new TextDecoder().decode(bytes.subarray(8))).toBe("{}      ");
-    expect(decodeSafetensors(bytes)).toEqual({ tensors: new Map(), metadata: {} });
+    expect(decodeSafetensors(bytes)).toEqual({ tensors: new Map(), dtypes: new Map(), metadata: {} });
   });
 
   it("reads files from other writers: unpadded header, any key order, whitespace, zero-size tensors", () => {
@@ -273,7 +273,7 @@ describe("safetensors corruption", () => {
     ["extra field", () => rawFile({ x: { dtype: "F64", shape: [1], data_offsets: [0, 8], stride: [1] } }, f64(1)), /^safetensors: tensor "x" has unexpected field "stride"$/],
     ["unknown dtype", () => rawFile({ x: { dtype: "Q7", shape: [1], data_offsets: [0, 8] } }, f64(1)), /^safetensors: tensor "x" has unknown dtype "Q7"$/],
     ["prototype-named dtype", () => rawFile({ x: { dtype: "toString", shape: [1], data_offsets: [0, 8] } }, f64(1)), /^safetensors: tensor "x" has unknown dtype "toString"$/],
-    ["unsupported dtype", () => rawFile({ x: { dtype: "F16", shape: [4], data_offsets: [0, 8] } }, f64(1)), /^safetensors: tensor "x" has unsupported dtype "F16" \(only F64 and F32 can be read\)$/],
+    ["unsupported dtype", () => rawFile({ x: { dtype: "I16", shape: [4], data_offsets: [0, 8] } }, f64(1)), /^safetensors: tensor "x" has unsupported dtype "I16" \(only F64, F32, F16 and BF16 can be read\)$/],
     ["negative dim", () => rawFile({ x: { dtype: "F64", shape: [-1], data_offsets: [0, 8] } }, f64(1)), /^safetensors: tensor "x" shape must be an array of non-negative integers, got \[-1\]$/],
     ["fractional dim", () => rawFile({ x: { dtype: "F64", shape: [1.5], data_offsets: [0, 8] } }, f64(1)), /^safetensors: tensor "x" shape must be/],
     ["offsets not a pair", () => rawFile({ x: { dtype: "F64", shape: [1], data_offsets: [0] } }, f64(1)), /^safetensors: tensor "x" data_offsets must be two non-negative integers \[begin, end\], got \[0\]$/],

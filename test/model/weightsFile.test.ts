@@ -85,13 +85,13 @@ describe("saveWeights / loadWeights", () => {
   it("writes the metadata and sidecar described in the module doc", () => {
     const w = randomWeights(small, 1);
     const path = join(dir, "model.safetensors");
-    saveWeights(path, w, { tokens: ["a", "b"], layout: { k: 1 } });
+    saveWeights(path, w, { tokens: ["a", "b", "c", "d", "e", "f", "g"], layout: { k: 1 } });
     expect(sidecarPath(path)).toBe(join(dir, "model.json"));
     const sidecar = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
     expect(sidecar).toEqual({
       format: WEIGHTS_FORMAT,
       config: w.config,
-      tokens: ["a", "b"],
+      tokens: ["a", "b", "c", "d", "e", "f", "g"],
       layout: { k: 1 },
       tensors: Object.fromEntries(stateDict(w).map(([n, t]) => [n, t.shape])),
     });
@@ -100,7 +100,7 @@ describe("saveWeights / loadWeights", () => {
     expect(metadata).toEqual({
       format: WEIGHTS_FORMAT,
       config: JSON.stringify(w.config),
-      tokens: '["a","b"]',
+      tokens: '["a","b","c","d","e","f","g"]',
       layout: '{"k":1}',
     });
   });
@@ -188,7 +188,7 @@ describe("saveWeights / loadWeights", () => {
       decodeWeights(foreignFile(w, (sd) => [...sd.filter(([n]) => !n.startsWith("blocks.1.")), ...sd.filter(([n]) => n.startsWith("blocks.1.")).map(([n, t]): [string, Tensor] => [n.replace("blocks.1.", "blocks.2."), t])])),
     ).toThrow(/missing tensor "blocks.1.attn.W_Q"/);
     expect(() => decodeWeights(foreignFile(w, (sd) => [...sd, ["ln_final.w", { shape: [6], data: new Float64Array(6) }]]))).toThrow(
-      /unexpected tensor "ln_final.w"/,
+      /tensor "ln_final.w" belongs to a LayerNorm: the simulator runs attention-only models without normalisation/,
     );
   });
 
@@ -247,5 +247,56 @@ describe("saveWeights / loadWeights", () => {
   it("weightsFromStateDict works on in-memory maps", () => {
     const w = randomWeights(small, 11);
     expectSameWeights(w, weightsFromStateDict(new Map(stateDict(w)), undefined));
+  });
+});
+
+describe("non-finite entries are refused by name and index", () => {
+  it("NaN, +Inf, −Inf in any tensor, F64 or F32: one line naming the tensor and its multi-index; saving refuses them too", () => {
+    const w = randomWeights(small, 3);
+    const names = stateDict(w).map(([n]) => n);
+    for (const f32 of [false, true]) {
+      for (const value of [NaN, Infinity, -Infinity]) {
+        for (const target of names) {
+          const bytes = encodeSafetensors(
+            stateDict(randomWeights(small, 3, f32)).map(([n, t]) => {
+              if (n !== target) return [n, t];
+              const data = t.data.slice();
+              data[data.length - 1] = value;
+              return [n, { shape: t.shape, data }];
+            }),
+          );
+          const last = stateDict(w).find(([n]) => n === target)![1].shape.map((d) => d - 1);
+          let message = "";
+          try {
+            decodeWeights(bytes, "load");
+          } catch (e) {
+            message = (e as Error).message;
+          }
+          expect(message).toBe(`load: tensor ${JSON.stringify(target)} holds ${value} at index [${last.join(",")}] (weights must be finite)`);
+        }
+      }
+    }
+    const bad = stateDict(w).map(([n, t]): [string, Tensor] => [n, n === "embed.W_E" ? { shape: t.shape, data: t.data.map(() => NaN) } : t]);
+    expect(() => weightsFromStateDict(new Map(bad), undefined)).toThrow(/"embed\.W_E" holds NaN at index \[0,0\]/);
+    expect(() => saveWeights(join(dir, "m.safetensors"), { ...w, W_E: bad[0]![1] })).toThrow(/holds NaN/);
+    expect(existsSync(join(dir, "m.safetensors"))).toBe(false);
+  });
+});
+
+describe("the token list is checked against embed.W_E", () => {
+  it("a list of the wrong length or with a repeated token is refused on load and on save (one line)", () => {
+    const w = randomWeights(small, 5);
+    const good = Array.from({ length: small.d_vocab }, (_, i) => `t${i}`);
+    expect(decodeWeights(encodeSafetensors(stateDict(w), { tokens: JSON.stringify(good) })).tokens).toEqual(good);
+    for (const [tokens, msg] of [
+      [good.slice(1), /^load: metadata "tokens" has 6 entries, but embed\.W_E has d_vocab=7 rows$/],
+      [[...good, "x"], /^load: metadata "tokens" has 8 entries/],
+      [[], /^load: metadata "tokens" has 0 entries/],
+      [[...good.slice(0, 6), "t2"], /^load: metadata "tokens" repeats "t2" \(at index 6\)$/],
+    ] as const) {
+      expect(() => decodeWeights(encodeSafetensors(stateDict(w), { tokens: JSON.stringify(tokens) }), "load")).toThrow(msg);
+      expect(() => saveWeights(join(dir, "t.safetensors"), w, { tokens: [...tokens] })).toThrow(/^saveWeights: metadata "tokens"/);
+    }
+    expect(existsSync(join(dir, "t.safetensors"))).toBe(false);
   });
 });
