@@ -17,12 +17,21 @@ const fail = (msg: string): never => {
 };
 
 /** Embedding blocks with fixed labels, and the kinds with one block each. */
-const FIXED_LABELS: Readonly<Record<string, readonly string[]>> = { one: ["one"], bos: ["bos"], position: ["pos.lin", "pos.sq"] };
+const FIXED_LABELS: Readonly<Record<string, readonly string[]>> = { one: ["one"], bos: ["bos"] };
 const EMBEDDING_KINDS = ["one", "bos", "token", "position", "pos"] as const;
 
 /** The value part of a label "prev:a" → "a", checking the block-name prefix. */
 function valuesOf(b: NamedBlock, prefix: string): string[] {
   return b.labels.map((l, k) => (l.startsWith(`${prefix}:`) ? l.slice(prefix.length + 1) : fail(`block '${b.name}' label ${k} is ${JSON.stringify(l)}, expected '${prefix}:…'`)));
+}
+
+/** The position block: pos.lin, then the clock's hands in order (pos.cos4, pos.sin4, pos.cos16, …) or none. */
+function checkClockLabels(labels: readonly string[], fail: (msg: string) => never): void {
+  const want = ["pos.lin"];
+  for (let n = 4; want.length < labels.length; n *= 4) want.push(`pos.cos${n}`, `pos.sin${n}`);
+  if (labels.length !== want.length || labels.some((l, k) => l !== want[k])) {
+    fail(`block 'position' must have labels pos.lin then clock hands pos.cos4, pos.sin4, pos.cos16, … (got ${labels.slice(0, 5).join(", ")}${labels.length > 5 ? ", …" : ""})`);
+  }
 }
 
 /** Check a layout against itself: kinds, names, labels, domains, layers, writers. */
@@ -53,6 +62,7 @@ export function checkLayoutSelf(layout: NamedLayout): void {
       if (b.kind !== "token" && b.kind !== "pos" && b.name !== b.kind) fail(`the ${b.kind} block is named '${b.name}'`);
       const fixed = FIXED_LABELS[b.kind];
       if (fixed && (b.labels.length !== fixed.length || b.labels.some((l, k) => l !== fixed[k]))) fail(`block '${b.name}' must have labels ${fixed.join(", ")}`);
+      if (b.kind === "position") checkClockLabels(b.labels, fail);
       const domain = b.kind === "token" ? "token" : b.kind === "pos" ? "pos" : null;
       if (b.domain !== domain) fail(`block '${b.name}' of kind ${b.kind} has domain ${JSON.stringify(b.domain)}, expected ${JSON.stringify(domain)}`);
       if (b.kind === "pos") {
