@@ -24,6 +24,7 @@
  * N = B·T rows, sequence b in rows b·T … b·T+T−1.
  */
 import type { FloatArray } from "../model/weights.ts";
+import { attendBackward, attendForward } from "./attention.ts";
 import { operand as op, Products } from "./products.ts";
 import { allocFloat, offsetOf, type Params, type TrainPrecision, type TrainShape } from "./params.ts";
 
@@ -59,9 +60,10 @@ export class TrainEngine {
   private readonly gx: FloatArray; // [N, D]
   private readonly gz: FloatArray; // [N, HE]
   private readonly gqkv: FloatArray; // [N, 3HE]
-  private readonly gP: FloatArray; // [T, T]
   private readonly gS: FloatArray; // [T, T]
   private readonly gw: FloatArray; // [D, 3HE]
+  private readonly exps: Float64Array; // [V]: one row's exp(logit − max)
+  private expSum = 0;
   /** Per-row loss of the last pass (NaN for rows not trained). */
   readonly rowLoss: Float64Array;
 
@@ -93,10 +95,10 @@ export class TrainEngine {
     this.gx = f(N * D);
     this.gz = f(N * HE);
     this.gqkv = f(N * 3 * HE);
-    this.gP = f(T * T);
     this.gS = f(T * T);
     this.gw = f(D * 3 * HE);
     this.rowLoss = new Float64Array(N);
+    this.exps = new Float64Array(V);
   }
 
   /**
@@ -159,10 +161,7 @@ export class TrainEngine {
       for (let b = 0; b < B; b++) {
         const r0 = b * T * HE3;
         for (let h = 0; h < H; h++) {
-          const pOff = (b * H + h) * T * T;
-          mm.mm(T, T, E, op(qkv, r0 + h * E, HE3), op(qkv, r0 + HE + h * E, HE3, true), P, pOff, T, false);
-          causalSoftmax(P, pOff, T, scale);
-          mm.mm(T, E, T, op(P, pOff, T), op(qkv, r0 + 2 * HE + h * E, HE3), z, b * T * HE + h * E, HE, false);
+          attendForward(qkv, HE3, r0 + h * E, r0 + HE + h * E, r0 + 2 * HE + h * E, T, E, scale, P, (b * H + h) * T * T, z, b * T * HE + h * E, HE);
         }
       }
 
@@ -191,19 +190,31 @@ export class TrainEngine {
       const r = n * V;
       let max = -Infinity;
       for (let v = 0; v < V; v++) if (logits[r + v] > max) max = logits[r + v];
-      let sum = 0;
-      for (let v = 0; v < V; v++) sum += Math.exp(logits[r + v] - max);
-      const lse = Math.log(sum) + max;
-      const loss = lse - logits[r + t];
+      const loss = Math.log(this.expRow(logits, r, V, max)) + max - logits[r + t];
       rowLoss[n] = loss;
       total += loss;
       if (wantGrad) {
-        // g_logits = (softmax − onehot) / count, in place.
-        for (let v = 0; v < V; v++) logits[r + v] = Math.exp(logits[r + v] - lse) / count;
+        // g_logits = (softmax − onehot) / count, in place, from the exponentials expRow left.
+        const c = 1 / (count * this.expSum);
+        const ex = this.exps;
+        for (let v = 0; v < V; v++) logits[r + v] = ex[v] * c;
         logits[r + t] -= 1 / count;
       }
     }
     return count > 0 ? total / count : NaN;
+  }
+
+  /** Fill exps with exp(a[r + v] − max) and return (and keep) their sum. */
+  private expRow(a: FloatArray, r: number, V: number, max: number): number {
+    let sum = 0;
+    const ex = this.exps;
+    for (let v = 0; v < V; v++) {
+      const x = Math.exp(a[r + v] - max);
+      ex[v] = x;
+      sum += x;
+    }
+    this.expSum = sum;
+    return sum;
   }
 
   private backward(w: FloatArray, tokens: Int32Array, g: FloatArray): void {
@@ -213,7 +224,7 @@ export class TrainEngine {
     const scale = 1 / Math.sqrt(E);
     const mm = this.mm;
     const gl = this.logits; // g_logits after forward(wantGrad)
-    const gx = this.gx, gz = this.gz, gqkv = this.gqkv, gP = this.gP, gS = this.gS;
+    const gx = this.gx, gz = this.gz, gqkv = this.gqkv, gS = this.gS;
     g.fill(0);
 
     mm.mm(D, V, N, op(this.x[L], 0, D, true), op(gl, 0, V), g, this.offs.W_U, V, false);
@@ -230,19 +241,7 @@ export class TrainEngine {
       for (let b = 0; b < B; b++) {
         const r0 = b * T * HE3, z0 = b * T * HE;
         for (let h = 0; h < H; h++) {
-          const pOff = (b * H + h) * T * T;
-          const qOff = r0 + h * E, kOff = r0 + HE + h * E, vOff = r0 + 2 * HE + h * E;
-          mm.mm(T, T, E, op(gz, z0 + h * E, HE), op(qkv, vOff, HE3, true), gP, 0, T, false);
-          mm.mm(T, E, T, op(P, pOff, T, true), op(gz, z0 + h * E, HE), gqkv, vOff, HE3, false);
-          for (let i = 0; i < T; i++) {
-            const r = i * T, pr = pOff + r;
-            let dot = 0;
-            for (let j = 0; j <= i; j++) dot += P[pr + j] * gP[r + j];
-            for (let j = 0; j <= i; j++) gS[r + j] = P[pr + j] * (gP[r + j] - dot) * scale;
-            for (let j = i + 1; j < T; j++) gS[r + j] = 0;
-          }
-          mm.mm(T, E, T, op(gS, 0, T), op(qkv, kOff, HE3), gqkv, qOff, HE3, false);
-          mm.mm(T, E, T, op(gS, 0, T, true), op(qkv, qOff, HE3), gqkv, kOff, HE3, false);
+          attendBackward(qkv, HE3, r0 + h * E, r0 + HE + h * E, r0 + 2 * HE + h * E, T, E, scale, P, (b * H + h) * T * T, gz, z0 + h * E, HE, gqkv, gS);
         }
       }
 
@@ -293,25 +292,5 @@ function columnSums(a: FloatArray, rows: number, cols: number, out: FloatArray, 
   for (let n = 0; n < rows; n++) {
     const r = n * cols;
     for (let j = 0; j < cols; j++) out[oOff + j] += a[r + j];
-  }
-}
-
-/** Row i of the [T, T] block at off becomes softmax(scale · row[0..i]), zeros after i. */
-function causalSoftmax(a: FloatArray, off: number, T: number, scale: number): void {
-  for (let i = 0; i < T; i++) {
-    const r = off + i * T;
-    let max = -Infinity;
-    for (let j = 0; j <= i; j++) {
-      const s = a[r + j] * scale;
-      if (s > max) max = s;
-    }
-    let sum = 0;
-    for (let j = 0; j <= i; j++) {
-      const e = Math.exp(a[r + j] * scale - max);
-      a[r + j] = e;
-      sum += e;
-    }
-    for (let j = 0; j <= i; j++) a[r + j] /= sum;
-    for (let j = i + 1; j < T; j++) a[r + j] = 0;
   }
 }
