@@ -17,21 +17,22 @@ function num(args: ParsedArgs, name: string, dflt: number, min: number, max: num
   if (v === undefined) return dflt;
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n) || n < min || (openMin && n === min) || n > max) {
-    throw new UsageError(`--${name} must be a number ${openMin ? `above ${min}` : `at least ${min}`} and at most ${max}, got '${v}'`);
+    const range = `${openMin ? `above ${min}` : `at least ${min}`}${max === Number.MAX_VALUE ? "" : ` and at most ${max}`}`;
+    throw new UsageError(`--${name} must be a finite number ${range}, got '${v}'`);
   }
   return n;
 }
 
 /** The flags that shape a run; with --resume the checkpoint fixes them. */
-const FIXED_BY_CHECKPOINT = ["d-model", "heads", "d-head", "layers", "context", "vocab", "batch", "lr", "weight-decay", "beta1", "beta2", "eps", "seed", "no-bias", "repeat-fraction", "eval-every", "phase-window", "tokenize"];
+const FIXED_BY_CHECKPOINT = ["d-model", "heads", "d-head", "layers", "context", "vocab", "batch", "lr", "weight-decay", "beta1", "beta2", "eps", "seed", "no-bias", "repeat-fraction", "eval-every", "phase-window"];
 
 function dataSpec(args: ParsedArgs): DataSpec | undefined {
   const data = str(args, "data");
   const teacher = str(args, "teacher");
   if (data !== undefined && teacher !== undefined) throw new UsageError("train: give --data or --teacher, not both");
   if (teacher !== undefined) return { kind: "program", path: teacher };
+  if (data === "repeat" || (data === undefined && (args.values.vocab !== undefined || args.values["repeat-fraction"] !== undefined))) return { kind: "repeat", vocab: int(args, "vocab", 64, 1, 65_535), repeatFraction: num(args, "repeat-fraction", 0.5, 0, 1) };
   if (data === undefined) return undefined;
-  if (data === "repeat") return { kind: "repeat", vocab: int(args, "vocab", 64, 1, 65_535), repeatFraction: num(args, "repeat-fraction", 0.5, 0, 1) };
   const m = /^(program|text):(.+)$/.exec(data);
   if (!m) throw new UsageError(`--data must be repeat, program:FILE.circ or text:FILE, got '${data}'`);
   if (m[1] === "program") return { kind: "program", path: m[2]! };
@@ -82,7 +83,7 @@ function configFrom(args: ParsedArgs, programs: Map<string, Program>): { config:
     steps: int(args, "steps", d.steps, 0, 1e9),
     seed: int(args, "seed", d.seed, 0, 2 ** 31 - 1),
     optimizer: {
-      lr: num(args, "lr", d.optimizer.lr, 0, 1e6, true),
+      lr: num(args, "lr", d.optimizer.lr, 0, Number.MAX_VALUE, true),
       beta1: num(args, "beta1", d.optimizer.beta1, 0, 0.999999),
       beta2: num(args, "beta2", d.optimizer.beta2, 0, 0.999999999),
       eps: num(args, "eps", d.optimizer.eps, 0, 1, true),
