@@ -35,3 +35,4 @@ export { finiteStateObstacle, stateKey } from "./semantics/interpret.ts";
 export { testHypothesis, type Hypothesis, type HypothesisResult } from "./hypothesis/hypothesis.ts";
 export { HYPOTHESES, hypothesisNamed } from "./hypothesis/catalog.ts";
 export { arbProgram, arbInput, arbProgramWithInput } from "./hypothesis/arbitrary.ts";
+export { train, trainThroughput, loadCheckpoint, DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainLog, type EvalRecord, type PhaseReport } from "./train/index.ts";

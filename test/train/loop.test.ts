@@ -6,6 +6,7 @@ import { load } from "../../src/lang/check.ts";
 import { interpret } from "../../src/semantics/interpret.ts";
 import { loadWeights } from "../../src/model/weightsFile.ts";
 import { forward } from "../../src/sim/forward.ts";
+import { TrainEngine } from "../../src/train/backward.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../../src/train/config.ts";
 import { DataError, programSource, textSource } from "../../src/train/data.ts";
@@ -40,8 +41,15 @@ describe("training runs", () => {
 
   it("writes a model file that loadWeights and the simulator read, with tokens and step in its metadata", () => {
     const path = join(dir, "m.safetensors");
-    const { log } = train({ config: tiny, output: path });
+    const { log, params } = train({ config: tiny, output: path });
     const loaded = loadWeights(path);
+    // The training forward pass on the trained (float32) parameters gives the simulator's logits on the saved file.
+    const engine = new TrainEngine(params.shape, 1, 11, "float32", params);
+    const seq = [0, 3, 1, 4, 1, 5, 3, 1, 4, 1, 5];
+    engine.lossAndGrad(params, Int32Array.from(seq), new Int32Array(11), null);
+    const sim = forward(loaded.weights, seq).logits;
+    const mine = engine.lastLogits();
+    for (let i = 0; i < sim.length; i++) expect(Math.abs(sim[i]! - mine[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(sim[i]!)));
     expect(loaded.tokens).toEqual(["<bos>", "0", "1", "2", "3", "4", "5", "6", "7"]);
     expect(JSON.parse(loaded.metadata.step!)).toBe(20);
     expect(JSON.parse(loaded.metadata.training!).d_model).toBe(16);
