@@ -200,9 +200,14 @@ export function train(opts: TrainOptions): TrainResult {
   return { params, log, tokens: source.tokens };
 }
 
-/** Throughput of the training step alone (no evaluations or checkpoints), after a few warm-up steps. */
-export function trainThroughput(config: TrainConfig, steps: number): { tokensPerSecond: number; secondsPerStep: number; cpuSecondsPerStep: number; tokensPerStep: number } {
-  const { source, shape, params, adam, dataRng } = setUp({ config });
+/**
+ * Throughput of the training step alone (no evaluations or checkpoints), after three warm-up
+ * steps: wall and process CPU time (which includes the WebAssembly helper thread, if it ran).
+ */
+export function trainThroughput(
+  config: TrainConfig, steps: number, loadProgram?: (path: string) => Program,
+): { tokensPerSecond: number; secondsPerStep: number; cpuSecondsPerStep: number; tokensPerStep: number } {
+  const { source, shape, params, adam, dataRng } = setUp({ config, loadProgram });
   const B = config.batch, T = source.seqLength;
   const engine = new TrainEngine(shape, B, T, "float32", params);
   const grad = allocFloat("float32", params.data.length);

@@ -10,7 +10,7 @@ import { TrainEngine } from "../../src/train/backward.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../../src/train/config.ts";
 import { DataError, programSource, textSource } from "../../src/train/data.ts";
-import { train } from "../../src/train/loop.ts";
+import { train, trainThroughput } from "../../src/train/loop.ts";
 import { Rng } from "../../src/train/rng.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "train-test-"));
@@ -71,6 +71,16 @@ describe("training runs", () => {
     expect(log.stopped!.message).toContain(`at step ${at}`);
     expect(at).toBeGreaterThan(1);
     expect(loadCheckpoint(path).step).toBe(at - 1);
+  });
+});
+
+describe("trainThroughput", () => {
+  it("times training steps of a configuration", () => {
+    const t = trainThroughput(tiny, 3);
+    expect(t.tokensPerStep).toBe(4 * 11);
+    expect(t.tokensPerSecond).toBeGreaterThan(0);
+    expect(t.tokensPerSecond).toBeCloseTo(t.tokensPerStep / t.secondsPerStep, 6);
+    expect(Number.isFinite(t.cpuSecondsPerStep)).toBe(true);
   });
 });
 
