@@ -25,6 +25,7 @@
  */
 import type { FloatArray } from "../model/weights.ts";
 import { attendBackward, attendForward } from "./attention.ts";
+import { attendBackwardWasm, attendForwardWasm, attentionKernels, type AttentionKernels, wasmFloats } from "./wasmAttention.ts";
 import { operand as op, Products } from "./products.ts";
 import { allocFloat, offsetOf, type Params, type TrainPrecision, type TrainShape } from "./params.ts";
 
@@ -47,6 +48,8 @@ export class TrainEngine {
   readonly T: number;
   readonly precision: TrainPrecision;
   private readonly mm: Products;
+  /** The WebAssembly attention kernels, when the attention arrays live in their memory. */
+  private readonly ks: AttentionKernels | null;
   private readonly offs: { W_E: number; W_pos: number; W_U: number; b_U: number; layers: LayerOffsets[] };
   // Activations kept for the backward pass.
   private readonly x: FloatArray[]; // L+1 × [N, D]: residual before each layer, and the final one
@@ -85,17 +88,22 @@ export class TrainEngine {
       }),
     };
     const f = (n: number) => allocFloat(precision, n);
+    // Float32 attention runs in WebAssembly (wasmAttention.ts) on arrays in its memory, when it can.
+    const ks = precision === "float32" && E % 4 === 0 ? attentionKernels() : null;
+    const attn = ks ? wasmArrays([...new Array<number>(L).fill(N * 3 * HE), ...new Array<number>(L).fill(B * H * T * T), ...new Array<number>(L).fill(N * HE), N * HE, N * 3 * HE, T * T]) : null;
+    this.ks = attn ? ks : null;
+    const take = (n: number) => (attn ? attn.shift()! : f(n));
     this.x = Array.from({ length: L + 1 }, () => f(N * D));
-    this.qkv = Array.from({ length: L }, () => f(N * 3 * HE));
-    this.P = Array.from({ length: L }, () => f(B * H * T * T));
-    this.z = Array.from({ length: L }, () => f(N * HE));
+    this.qkv = Array.from({ length: L }, () => take(N * 3 * HE));
+    this.P = Array.from({ length: L }, () => take(B * H * T * T));
+    this.z = Array.from({ length: L }, () => take(N * HE));
+    this.gz = take(N * HE);
+    this.gqkv = take(N * 3 * HE);
+    this.gS = take(T * T);
     this.wqkv = Array.from({ length: L }, () => f(D * 3 * HE));
     this.bqkv = f(3 * HE);
     this.logits = f(N * V);
     this.gx = f(N * D);
-    this.gz = f(N * HE);
-    this.gqkv = f(N * 3 * HE);
-    this.gS = f(T * T);
     this.gw = f(D * 3 * HE);
     this.rowLoss = new Float64Array(N);
     this.exps = new Float64Array(V);
@@ -161,7 +169,8 @@ export class TrainEngine {
       for (let b = 0; b < B; b++) {
         const r0 = b * T * HE3;
         for (let h = 0; h < H; h++) {
-          attendForward(qkv, HE3, r0 + h * E, r0 + HE + h * E, r0 + 2 * HE + h * E, T, E, scale, P, (b * H + h) * T * T, z, b * T * HE + h * E, HE);
+          if (this.ks) attendForwardWasm(this.ks, qkv as Float32Array, HE3, r0 + h * E, r0 + HE + h * E, r0 + 2 * HE + h * E, T, E, scale, P as Float32Array, (b * H + h) * T * T, z as Float32Array, b * T * HE + h * E, HE);
+          else attendForward(qkv, HE3, r0 + h * E, r0 + HE + h * E, r0 + 2 * HE + h * E, T, E, scale, P, (b * H + h) * T * T, z, b * T * HE + h * E, HE);
         }
       }
 
@@ -241,7 +250,11 @@ export class TrainEngine {
       for (let b = 0; b < B; b++) {
         const r0 = b * T * HE3, z0 = b * T * HE;
         for (let h = 0; h < H; h++) {
-          attendBackward(qkv, HE3, r0 + h * E, r0 + HE + h * E, r0 + 2 * HE + h * E, T, E, scale, P, (b * H + h) * T * T, gz, z0 + h * E, HE, gqkv, gS);
+          if (this.ks) {
+            attendBackwardWasm(this.ks, qkv as Float32Array, HE3, r0 + h * E, r0 + HE + h * E, r0 + 2 * HE + h * E, T, E, scale, P as Float32Array, (b * H + h) * T * T, gz as Float32Array, z0 + h * E, HE, gqkv as Float32Array, gS as Float32Array);
+          } else {
+            attendBackward(qkv, HE3, r0 + h * E, r0 + HE + h * E, r0 + 2 * HE + h * E, T, E, scale, P, (b * H + h) * T * T, gz, z0 + h * E, HE, gqkv, gS);
+          }
         }
       }
 
@@ -277,6 +290,17 @@ export class TrainEngine {
       }
     }
   }
+}
+
+/** Float32 arrays of the given sizes in the attention kernels' memory, or null if they do not all fit. */
+function wasmArrays(sizes: readonly number[]): Float32Array[] | null {
+  const out: Float32Array[] = [];
+  for (const n of sizes) {
+    const a = wasmFloats(n);
+    if (!a) return null;
+    out.push(a);
+  }
+  return out;
 }
 
 /** a[n, :] += bias[bOff …] for every row. */
