@@ -24,14 +24,19 @@ function num(args: ParsedArgs, name: string, dflt: number, min: number, max: num
 }
 
 /** The flags that shape a run; with --resume the checkpoint fixes them. */
-const FIXED_BY_CHECKPOINT = ["d-model", "heads", "d-head", "layers", "context", "vocab", "batch", "lr", "weight-decay", "beta1", "beta2", "eps", "seed", "no-bias", "repeat-fraction", "eval-every", "phase-window"];
+const FIXED_BY_CHECKPOINT = ["d-model", "heads", "d-head", "layers", "context", "vocab", "batch", "lr", "weight-decay", "beta1", "beta2", "eps", "seed", "no-bias", "repeat-fraction", "repeat-length", "eval-every", "phase-window"];
 
 function dataSpec(args: ParsedArgs): DataSpec | undefined {
   const data = str(args, "data");
   const teacher = str(args, "teacher");
   if (data !== undefined && teacher !== undefined) throw new UsageError("train: give --data or --teacher, not both");
   if (teacher !== undefined) return { kind: "program", path: teacher };
-  if (data === "repeat" || (data === undefined && (args.values.vocab !== undefined || args.values["repeat-fraction"] !== undefined))) return { kind: "repeat", vocab: int(args, "vocab", 64, 1, 65_535), repeatFraction: num(args, "repeat-fraction", 0.5, 0, 1) };
+  if (data === "repeat" || (data === undefined && ["vocab", "repeat-fraction", "repeat-length"].some((k) => args.values[k] !== undefined))) {
+    const lengths = str(args, "repeat-length") ?? "fixed";
+    if (lengths !== "fixed" && lengths !== "random") throw new UsageError(`--repeat-length must be fixed or random, got '${lengths}'`);
+    const spec = { kind: "repeat" as const, vocab: int(args, "vocab", 64, 1, 65_535), repeatFraction: num(args, "repeat-fraction", 0.5, 0, 1) };
+    return lengths === "random" ? { ...spec, repeatLength: "random" } : spec;
+  }
   if (data === undefined) return undefined;
   const m = /^(program|text):(.+)$/.exec(data);
   if (!m) throw new UsageError(`--data must be repeat, program:FILE.circ or text:FILE, got '${data}'`);
@@ -159,6 +164,8 @@ export const trainCommand: Command = {
     "",
     "  --data repeat            [BOS] r r (r uniform, length ⌊(context−1)/2⌋) mixed with uniform random sequences (default)",
     "  --repeat-fraction F      share of r r sequences (default 0.5)",
+    "  --repeat-length fixed|random   |r| always ⌊(context−1)/2⌋ (default; solvable by a positional lookup at",
+    "                           offset |r| − 1), or uniform in 2…that per sequence (only induction solves it)",
     "  --vocab V                vocabulary size for repeat data (default 64; ids 1…V, 0 is BOS)",
     "  --data program:FILE      (or --teacher FILE) random inputs labelled by the program's semantics: the target at",
     "                           position i is its prediction at i; positions where it is ⊥ are not trained",
@@ -180,7 +187,7 @@ export const trainCommand: Command = {
     "and K-composition. Exit 1 when the loss becomes NaN or infinite (the last checkpoint is kept).",
   ].join("\n"),
   options: {
-    data: { type: "string" }, teacher: { type: "string" }, tokenize: { type: "string" }, "repeat-fraction": { type: "string" }, vocab: { type: "string" },
+    data: { type: "string" }, teacher: { type: "string" }, tokenize: { type: "string" }, "repeat-fraction": { type: "string" }, "repeat-length": { type: "string" }, vocab: { type: "string" },
     "d-model": { type: "string" }, heads: { type: "string" }, "d-head": { type: "string" }, layers: { type: "string" }, context: { type: "string" },
     "no-bias": { type: "boolean" }, batch: { type: "string" }, steps: { type: "string" }, seed: { type: "string" },
     lr: { type: "string" }, beta1: { type: "string" }, beta2: { type: "string" }, eps: { type: "string" }, "weight-decay": { type: "string" },

@@ -6,7 +6,13 @@
  *
  *   repeat   [BOS] r r with r uniform of length R = ⌊(n_ctx−1)/2⌋, or with
  *            probability 1 − repeatFraction [BOS] and 2R uniform tokens;
- *            targets are the next tokens (the last position is not trained)
+ *            targets are the next tokens (the last position is not trained).
+ *            With a fixed R the second copy is always R positions after the
+ *            first, so attending to position i − R + 1 by position alone solves
+ *            it — a trained model learns that lookup instead of an induction
+ *            circuit. repeatLength "random" draws |r| = L uniform in 2 … R per
+ *            sequence ([BOS] r r, then 2(R − L) uniform tokens), which only a
+ *            content-based (induction) lookup solves.
  *   program  T − 1 uniform tokens over the program's vocabulary, labelled by
  *            its reference semantics: the target at position i is the
  *            program's prediction at i (the mode, for a distribution-valued
@@ -23,7 +29,7 @@ import type { Rng } from "./rng.ts";
 
 /** What to train on, as stored in a checkpoint's training config. */
 export type DataSpec =
-  | { readonly kind: "repeat"; readonly vocab: number; readonly repeatFraction: number }
+  | { readonly kind: "repeat"; readonly vocab: number; readonly repeatFraction: number; readonly repeatLength?: "fixed" | "random" }
   | { readonly kind: "program"; readonly path: string }
   | { readonly kind: "text"; readonly path: string; readonly tokenize: "char" | "word" };
 
@@ -48,7 +54,7 @@ export function repeatLength(n_ctx: number): number {
 }
 
 /** Repeated random segments mixed with plain random sequences. */
-export function repeatSource(vocab: number, n_ctx: number, repeatFraction: number): DataSource {
+export function repeatSource(vocab: number, n_ctx: number, repeatFraction: number, lengths: "fixed" | "random" = "fixed"): DataSource {
   const R = repeatLength(n_ctx);
   if (R < 1) throw new DataError(`context ${n_ctx} is too short for [BOS] r r (needs at least 3)`);
   if (vocab < 1) throw new DataError(`vocabulary of ${vocab} tokens is too small`);
@@ -60,9 +66,11 @@ export function repeatSource(vocab: number, n_ctx: number, repeatFraction: numbe
       for (let b = 0; b < B; b++) {
         const s = b * T;
         const repeated = rng.next() < repeatFraction;
+        const L = lengths === "random" && R >= 2 ? 2 + rng.int(R - 1) : R;
         tokens[s] = 0;
-        for (let i = 1; i <= R; i++) tokens[s + i] = 1 + rng.int(vocab);
-        for (let i = R + 1; i < T; i++) tokens[s + i] = repeated ? tokens[s + i - R] : 1 + rng.int(vocab);
+        for (let i = 1; i <= L; i++) tokens[s + i] = 1 + rng.int(vocab);
+        for (let i = L + 1; i <= 2 * L; i++) tokens[s + i] = repeated ? tokens[s + i - L] : 1 + rng.int(vocab);
+        for (let i = 2 * L + 1; i < T; i++) tokens[s + i] = 1 + rng.int(vocab);
         for (let i = 0; i < T - 1; i++) targets[s + i] = tokens[s + i + 1];
         targets[s + T - 1] = -1;
       }
@@ -166,7 +174,7 @@ export function openSource(spec: DataSpec, n_ctx: number, loadProgram: (path: st
   let source: DataSource;
   switch (spec.kind) {
     case "repeat":
-      source = repeatSource(spec.vocab, n_ctx, spec.repeatFraction);
+      source = repeatSource(spec.vocab, n_ctx, spec.repeatFraction, spec.repeatLength ?? "fixed");
       break;
     case "program":
       source = programSource(loadProgram(spec.path), n_ctx);

@@ -9,7 +9,7 @@ import { forward } from "../../src/sim/forward.ts";
 import { TrainEngine } from "../../src/train/backward.ts";
 import { loadCheckpoint } from "../../src/train/checkpoint.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../../src/train/config.ts";
-import { DataError, programSource, textSource } from "../../src/train/data.ts";
+import { DataError, programSource, repeatSource, textSource } from "../../src/train/data.ts";
 import { train, trainThroughput } from "../../src/train/loop.ts";
 import { Rng } from "../../src/train/rng.ts";
 
@@ -85,6 +85,31 @@ describe("trainThroughput", () => {
 });
 
 describe("data sources", () => {
+  it("repeat data: fixed |r| = ⌊(C−1)/2⌋, or random lengths 2…R per sequence; targets are the next tokens", () => {
+    const B = 40, C = 21, R = 10, T = 21;
+    for (const lengths of ["fixed", "random"] as const) {
+      const src = repeatSource(7, C, 1, lengths);
+      expect(src.seqLength).toBe(T);
+      const tokens = new Int32Array(B * T), targets = new Int32Array(B * T);
+      src.fill(new Rng(2), B, tokens, targets);
+      const seen = new Set<number>();
+      for (let b = 0; b < B; b++) {
+        const seq = tokens.subarray(b * T, b * T + T);
+        expect(seq[0]).toBe(0);
+        for (let i = 0; i < T - 1; i++) expect(targets[b * T + i]).toBe(seq[i + 1]);
+        expect(targets[b * T + T - 1]).toBe(-1);
+        const L = [...Array(R - 1)].map((_, k) => k + 2).find((l) => [...Array(l)].every((_, k) => seq[1 + k] === seq[1 + l + k]));
+        expect(L, `sequence ${b}`).toBeDefined();
+        seen.add(L!);
+      }
+      if (lengths === "fixed") {
+        for (let b = 0; b < B; b++) for (let k = 0; k < R; k++) expect(tokens[b * T + 1 + k]).toBe(tokens[b * T + 1 + R + k]);
+      } else {
+        expect(seen.size).toBeGreaterThan(3);
+      }
+    }
+  });
+
   it("program data: targets are the program's predictions, ⊥ positions untrained", () => {
     const program = loadProgram("programs/induction.circ");
     const src = programSource(program, 20);
