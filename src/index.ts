@@ -44,3 +44,4 @@ export { makeProbes, type Probe, type ProbeSet, type ProbeOptions } from "./reco
 export { observe, type Observation } from "./recover/observe.ts";
 export type { PredictionAgreement, ClassAgreement } from "./recover/agreement.ts";
 export { formatRecovery, formatCheckWeights } from "./recover/format.ts";
+export { train, trainThroughput, loadCheckpoint, DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainLog, type EvalRecord, type PhaseReport } from "./train/index.ts";

@@ -10,5 +10,6 @@ import { hypothesisCommand } from "./hypothesisCmd.ts";
 import { layoutCommand } from "./layoutCmd.ts";
 import { mergeCommand } from "./mergeCmd.ts";
 import { runCommand } from "./run.ts";
+import { trainCommand } from "./trainCmd.ts";
 
-export const commands: readonly Command[] = [runCommand, generateCommand, checkCommand, mergeCommand, compileCommand, layoutCommand, analyzeCommand, decompileCommand, hypothesisCommand, checkSyntaxCommand];
+export const commands: readonly Command[] = [runCommand, generateCommand, checkCommand, mergeCommand, compileCommand, layoutCommand, analyzeCommand, decompileCommand, trainCommand, hypothesisCommand, checkSyntaxCommand];

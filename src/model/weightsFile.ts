@@ -47,8 +47,11 @@ const RESERVED_EXTRA_KEYS = new Set(["config", "format", "tensors", "__proto__"]
 const BLOCK_PARAMS = ["W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O"] as const;
 type BlockParam = (typeof BLOCK_PARAMS)[number];
 const BLOCK_NAME = /^blocks\.(0|[1-9][0-9]*)\.attn\.(W_Q|W_K|W_V|W_O|b_Q|b_K|b_V|b_O)$/;
-/** Non-parameter buffers in TransformerLens state dicts, ignored on load. */
-const IGNORED_BUFFER = /^blocks\.(0|[1-9][0-9]*)\.attn\.(mask|IGNORE)$/;
+/**
+ * Ignored on load: non-parameter buffers in TransformerLens state dicts, and
+ * the optimiser state a training checkpoint keeps under "train." (src/train/checkpoint.ts).
+ */
+const IGNORED_BUFFER = /^(blocks\.(0|[1-9][0-9]*)\.attn\.(mask|IGNORE)|train\..*)$/;
 /** LayerNorm and MLP parameters of a full TransformerLens model (read by src/model/foreign.ts). */
 const FOREIGN_PART = /^(blocks\.(0|[1-9][0-9]*)\.(ln1|ln2)\.[wb]|ln_final\.[wb]|blocks\.(0|[1-9][0-9]*)\.mlp\.(W_in|b_in|W_out|b_out))$/;
 const INT_FIELDS = ["d_model", "d_head", "n_heads", "n_layers", "n_ctx", "d_vocab", "d_vocab_out"] as const;
