@@ -52,10 +52,25 @@ export interface TrainThroughputResult {
 
 export type TrainThroughput = (req: TrainRequest) => Promise<TrainThroughputResult>;
 
-/** The project's trainThroughput from src/train/index.ts, or null when the trainer is not there (yet). */
+/** The trainer's own measurement: `trainThroughput(config, steps)` in src/train/loop.ts. */
+type OwnThroughput = (config: Record<string, unknown>, steps: number) => { tokensPerSecond: number; secondsPerStep: number };
+
+/**
+ * The project's trainer behind the bench's contract, or null when src/train
+ * is not there. It times warm steps of the reference configuration (on one
+ * thread); the bump is not chased here — a whole run takes minutes — and is
+ * measured by `npm run experiments` instead, so bumpStep is null.
+ */
 export async function loadTrainer(root: string): Promise<TrainThroughput | null> {
   const file = join(root, "src/train/index.ts");
   if (!existsSync(file)) return null;
-  const mod = (await import(pathToFileURL(file).href)) as { trainThroughput?: unknown };
-  return typeof mod.trainThroughput === "function" ? (mod.trainThroughput as TrainThroughput) : null;
+  const mod = (await import(pathToFileURL(file).href)) as { trainThroughput?: unknown; DEFAULT_TRAIN_CONFIG?: Record<string, unknown> };
+  if (typeof mod.trainThroughput !== "function" || !mod.DEFAULT_TRAIN_CONFIG) return null;
+  const own = mod.trainThroughput as OwnThroughput;
+  const base = mod.DEFAULT_TRAIN_CONFIG;
+  return async (req) => {
+    const steps = Math.max(10, Math.min(req.maxSteps, 100));
+    const r = own({ ...base, seed: req.seed }, steps);
+    return { tokensPerSecond: r.tokensPerSecond, steps, seconds: r.secondsPerStep * steps, bumpStep: null, threads: 1 };
+  };
 }
