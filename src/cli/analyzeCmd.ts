@@ -11,7 +11,7 @@ import type { Weights } from "../model/weights.ts";
 import { loadWeights } from "../model/weightsFile.ts";
 import { analyzeModel, formatAnalysis } from "../analysis/analyze.ts";
 import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
-import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
+import { type Command, int, loadProgramFile, num, printJson, str, UsageError } from "./command.ts";
 
 /** A model to analyse, with whatever names and program came with it. */
 export interface AnalysisInput {
@@ -83,7 +83,7 @@ export const analyzeCommand: Command = {
     const input = loadAnalysisInput(args.positionals[0], "analyze");
     if (args.positionals.length > 1) throw new UsageError(`analyze: unexpected argument '${args.positionals[1]}'`);
     const t = str(args, "threshold");
-    const threshold = t === undefined ? undefined : Number(t);
+    const threshold = num(args, "threshold");
     if (threshold !== undefined && !(threshold >= 0 && threshold < 1)) throw new UsageError(`--threshold must be a number in [0, 1), got '${t}'`);
     const analysis = analyzeModel(input.weights, {
       layout: input.layout,

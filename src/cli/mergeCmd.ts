@@ -78,6 +78,7 @@ export const mergeCommand: Command = {
     "  --json   machine-readable result",
   ].join("\n"),
   options: { json: { type: "boolean" } },
+  maxPositionals: Number.POSITIVE_INFINITY,
   run(args) {
     const files = args.positionals;
     const docs = files.map((f) => {
