@@ -62,7 +62,8 @@ export const checkCommand: Command = {
     "  --precision P     float64 (default) or float32",
     "  --epsilon E       compile with this attention bound (default 1e-3)",
     "  --workers N       exhaustive: worker threads (default: the cores when the check is",
-    "                    big enough to repay starting them, else 1 = this thread)",
+    "                    big enough to repay starting them, else 1 = this thread); at most",
+    "                    the available parallelism (each thread holds its own model copy)",
     "  --shard i/N       exhaustive: check only part i of N (1-based) of the prefix tree;",
     "                    'circuits merge' adds up the --json results of all N parts",
     "  --json            machine-readable result",
@@ -89,6 +90,8 @@ export const checkCommand: Command = {
     const alphabet = alphabetOption(program, str(args, "alphabet"));
     const precision = (str(args, "precision") ?? "float64") as Precision;
     if (precision !== "float64" && precision !== "float32") throw new UsageError("--precision must be float64 or float32");
+    // Checked before compiling: a bad --workers should not cost a compile first.
+    const workersOpt = str(args, "workers") === undefined ? undefined : int(args, "workers", 1, 1, availableParallelism());
     const model = compile(program, { epsilon: epsilonOption(args) });
     const bar = progressBar("checking");
     let result: CheckResult;
@@ -102,7 +105,7 @@ export const checkCommand: Command = {
       const [lo, hi] = shardRange(split, shard ?? { index: 0, count: 1 });
       const total = countInRange(split, lo, hi);
       if (total > 5e8) throw new UsageError(`check: ${total} sequences is too many for one run (limit 5e8); lower --max-length, use --alphabet or --shard`);
-      const workers = str(args, "workers") === undefined ? autoWorkers(total) : int(args, "workers", 1, 1, 256);
+      const workers = workersOpt ?? autoWorkers(total);
       const opts = { maxLength, alphabet, precision, shard, onProgress: bar.update };
       if (workers > 1) {
         // Loaded only when used: piscina and the worker plumbing cost nothing otherwise.
