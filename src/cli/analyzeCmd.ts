@@ -9,6 +9,8 @@ import { load } from "../lang/check.ts";
 import type { Program } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
 import { loadWeights } from "../model/weightsFile.ts";
+import { checkSidecar } from "../model/pairCheck.ts";
+import { checkRegularFile, MODEL_FILE_LIMIT } from "./readInput.ts";
 import { analyzeModel, formatAnalysis } from "../analysis/analyze.ts";
 import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
 import { type Command, int, loadProgramFile, num, printJson, str, UsageError } from "./command.ts";
@@ -33,7 +35,13 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
   }
   let loaded: ReturnType<typeof loadWeights>;
   try {
+    checkRegularFile(path, MODEL_FILE_LIMIT, "model file");
+  } catch (e) {
+    throw new UsageError(`${cmd}: ${(e as Error).message}`);
+  }
+  try {
     loaded = loadWeights(path);
+    checkSidecar(path, loaded.metadata);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new UsageError(`${cmd}: ${/ENOENT/.test(msg) ? `cannot read model file '${path}'` : msg.split("\n")[0]}`);

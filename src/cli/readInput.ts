@@ -9,13 +9,15 @@ import { UsageError } from "./command.ts";
 
 /** Largest program file read (the parser's own limits are lower still; see SOURCE_LIMITS). */
 export const PROGRAM_FILE_LIMIT = 1 << 20;
+/** Largest weights file read (compile writes at most 320 MB of tensors; see COMPILE_LIMITS). */
+export const MODEL_FILE_LIMIT = 512 << 20;
 /** Largest shard result file `merge` reads. */
 export const SHARD_FILE_LIMIT = 1 << 20;
 
 const mib = (n: number): string => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(n % (1 << 20) ? 1 : 0)} MiB` : `${n} bytes`);
 
-/** The bytes of a regular file of at most `limit` bytes; otherwise a one-line UsageError naming `what`. */
-export function readRegularFile(path: string, limit: number, what: string): Buffer {
+/** Throw a one-line UsageError unless `path` is a regular file of at most `limit` bytes. */
+export function checkRegularFile(path: string, limit: number, what: string): void {
   let st;
   try {
     st = statSync(path);
@@ -26,6 +28,11 @@ export function readRegularFile(path: string, limit: number, what: string): Buff
   if (st.isDirectory()) throw new UsageError(`cannot read ${what} '${path}': it is a directory`);
   if (!st.isFile()) throw new UsageError(`cannot read ${what} '${path}': not a regular file`);
   if (st.size > limit) throw new UsageError(`${what} '${path}' is ${mib(st.size)}; at most ${mib(limit)} is read`);
+}
+
+/** The bytes of a regular file of at most `limit` bytes; otherwise a one-line UsageError naming `what`. */
+export function readRegularFile(path: string, limit: number, what: string): Buffer {
+  checkRegularFile(path, limit, what);
   let fd: number;
   try {
     // O_NONBLOCK: should the path have become a FIFO since the stat, opening it must not wait for a writer.
