@@ -98,9 +98,11 @@ const jsonError = (r: CliResult): string | null => {
     return `stdout is not a JSON error object: ${shorten(r.stdout, 60)}`;
   }
 };
+/** Most characters an error report may take: at most 50 diagnostics of a few short lines each are printed. */
+const MAX_REPORT = 64 * 1024;
 const noRaw = (r: CliResult): string | null =>
   // eslint-disable-next-line no-control-regex
-  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.stdout + r.stderr) ? "control bytes echoed raw" : r.stderr.length > 4000 ? `${r.stderr.length} chars of error` : null;
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.stdout + r.stderr) ? "control bytes echoed raw" : r.stderr.length > MAX_REPORT ? `${r.stderr.length} chars of error` : null;
 
 /** Build the files the cases need under a fresh directory and return every CLI case of issue 8. */
 export function issueCases(): { cases: CliCase[]; dir: string } {

@@ -23,8 +23,8 @@ const { values } = parseArgs({
   options: {
     programs: { type: "string", default: "100000" },
     files: { type: "string", default: "10000" },
-    "cli-programs": { type: "string", default: "60" },
-    "cli-files": { type: "string", default: "40" },
+    "cli-programs": { type: "string", default: "30" },
+    "cli-files": { type: "string", default: "20" },
     kills: { type: "string", default: "12" },
     seed: { type: "string", default: "1" },
     jobs: { type: "string", default: "2" },
