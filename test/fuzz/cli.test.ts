@@ -4,7 +4,7 @@
  * case of issue 8 that belongs to this branch's defects (3, 4, 5, 8, 9),
  * through one driver process, judged by the same rules — exit code 0/1/2,
  * no internal error or stack trace, and no silent accept of the defect.
- * The costliest parses (60 kB programs) are left to test/lang/hostile.test.ts
+ * The costliest parses (30 kB programs) are left to test/lang/hostile.test.ts
  * and the full run.
  */
 import { rmSync } from "node:fs";
@@ -14,7 +14,7 @@ import { OTHER_BRANCH_DEFECTS } from "../../fuzz/outcome.ts";
 import { driver } from "../support/driver.ts";
 
 const { cases, dir } = issueCases();
-const chosen = cases.filter((c) => !OTHER_BRANCH_DEFECTS.has(c.defect ?? 0) && !/under the size limit|60 kB/.test(c.name));
+const chosen = cases.filter((c) => !OTHER_BRANCH_DEFECTS.has(c.defect ?? 0) && !/under the size limit|30 kB/.test(c.name));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("every CLI case of issue 8 (this branch's defects)", () => {
