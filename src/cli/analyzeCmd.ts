@@ -13,7 +13,7 @@ import { checkSidecar } from "../model/pairCheck.ts";
 import { checkRegularFile, MODEL_FILE_LIMIT } from "./readInput.ts";
 import { analyzeModel, formatAnalysis } from "../analysis/analyze.ts";
 import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
-import { type Command, int, loadProgramFile, num, printJson, str, UsageError } from "./command.ts";
+import { type Command, finiteNumber, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 
 /** A model to analyse, with whatever names and program came with it. */
 export interface AnalysisInput {
@@ -91,7 +91,8 @@ export const analyzeCommand: Command = {
     const input = loadAnalysisInput(args.positionals[0], "analyze");
     if (args.positionals.length > 1) throw new UsageError(`analyze: unexpected argument '${args.positionals[1]}'`);
     const t = str(args, "threshold");
-    const threshold = num(args, "threshold");
+    // NaN for anything but a finite decimal number, so the range check below reports it.
+    const threshold = t === undefined ? undefined : finiteNumber(t);
     if (threshold !== undefined && !(threshold >= 0 && threshold < 1)) throw new UsageError(`--threshold must be a number in [0, 1), got '${t}'`);
     const analysis = analyzeModel(input.weights, {
       layout: input.layout,

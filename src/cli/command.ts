@@ -83,9 +83,15 @@ export function int(args: ParsedArgs, name: string, dflt: number, min: number, m
 export function num(args: ParsedArgs, name: string): number | undefined {
   const v = str(args, name);
   if (v === undefined) return undefined;
-  const n = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(v) ? Number(v) : Number.NaN;
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a finite number, got '${v}'`);
+  const n = finiteNumber(v);
+  if (Number.isNaN(n)) throw new UsageError(`--${name} must be a finite number, got '${v}'`);
   return n;
+}
+
+/** A string in plain decimal notation as a finite number, else NaN (never ±Infinity, hex or ''). */
+export function finiteNumber(v: string): number {
+  const n = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(v) ? Number(v) : Number.NaN;
+  return Number.isFinite(n) ? n : Number.NaN;
 }
 
 /** Print JSON to stdout, one document. */
