@@ -12,8 +12,10 @@ import { readFileSync } from "node:fs";
 import { decodeForeign, type LoadedForeign } from "../model/foreign.ts";
 import { type AnalyzeOptions, analyzeModel, formatAnalysis, type ModelAnalysis, WeightsRangeError } from "../analysis/analyze.ts";
 import { checkLayoutAgainst, checkLayoutSelf } from "../analysis/layoutCheck.ts";
+import { checkSidecar } from "../model/pairCheck.ts";
+import { checkRegularFile, MODEL_FILE_LIMIT } from "./readInput.ts";
 import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
-import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
+import { type Command, finiteNumber, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 
 /** A model to analyse, with whatever names and program came with it. */
 export interface AnalysisInput {
@@ -39,7 +41,13 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
   }
   let loaded: LoadedForeign;
   try {
+    checkRegularFile(path, MODEL_FILE_LIMIT, "model file");
+  } catch (e) {
+    throw new UsageError(`${cmd}: ${(e as Error).message}`);
+  }
+  try {
     loaded = decodeForeign(readFileSync(path), `loadWeights: ${path}`);
+    checkSidecar(path, loaded.metadata);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new UsageError(`${cmd}: ${/ENOENT/.test(msg) ? `cannot read model file '${path}'` : msg.split("\n")[0]}`);
@@ -113,10 +121,11 @@ export const analyzeCommand: Command = {
     const input = loadAnalysisInput(args.positionals[0], "analyze");
     if (args.positionals.length > 1) throw new UsageError(`analyze: unexpected argument '${args.positionals[1]}'`);
     const t = str(args, "threshold");
-    const threshold = t === undefined ? undefined : Number(t);
+    // NaN for anything but a finite decimal number, so the range check below reports it.
+    const threshold = t === undefined ? undefined : finiteNumber(t);
     if (threshold !== undefined && !(threshold >= 0 && threshold < 1)) throw new UsageError(`--threshold must be a number in [0, 1), got '${t}'`);
     const k = str(args, "sigmas");
-    const sigmas = k === undefined ? undefined : Number(k);
+    const sigmas = k === undefined ? undefined : finiteNumber(k);
     if (sigmas !== undefined && !(sigmas > 0 && sigmas <= 1e6)) throw new UsageError(`--sigmas must be a number in (0, 1e6], got '${k}'`);
     if (sigmas !== undefined && threshold !== undefined) throw new UsageError("--sigmas and --threshold exclude each other");
     const analysis = analyzeOrRefuse(args.positionals[0]!, "analyze", input.weights, {

@@ -67,7 +67,8 @@ export const checkCommand: Command = {
     "                    program is compiled with its bound stated for it",
     "  --epsilon E       compile with this attention bound (default 1e-3)",
     "  --workers N       exhaustive: worker threads (default: the cores when the check is",
-    "                    big enough to repay starting them, else 1 = this thread)",
+    "                    big enough to repay starting them, else 1 = this thread); at most",
+    "                    the available parallelism (each thread holds its own model copy)",
     "  --shard i/N       exhaustive: check only part i of N (1-based) of the prefix tree;",
     "                    'circuits merge' adds up the --json results of all N parts",
     "  --json            machine-readable result",
@@ -108,6 +109,8 @@ export const checkCommand: Command = {
     const program = loadProgramFile(args.positionals[0], "check");
     const alphabet = alphabetOption(program, str(args, "alphabet"));
     const precision = precisionOption(args, "float64");
+    // Checked before compiling: a bad --workers should not cost a compile first.
+    const workersOpt = str(args, "workers") === undefined ? undefined : int(args, "workers", 1, 1, availableParallelism());
     const model = compile(program, { epsilon: epsilonOption(args), precision });
     const bar = progressBar("checking");
     let result: CheckResult;
@@ -121,7 +124,7 @@ export const checkCommand: Command = {
       const [lo, hi] = shardRange(split, shard ?? { index: 0, count: 1 });
       const total = countInRange(split, lo, hi);
       if (total > 5e8) throw new UsageError(`check: ${total} sequences is too many for one run (limit 5e8); lower --max-length, use --alphabet or --shard`);
-      const workers = str(args, "workers") === undefined ? autoWorkers(total) : int(args, "workers", 1, 1, 256);
+      const workers = workersOpt ?? autoWorkers(total);
       const opts = { maxLength, alphabet, precision, shard, onProgress: bar.update };
       if (workers > 1) {
         // Loaded only when used: piscina and the worker plumbing cost nothing otherwise.

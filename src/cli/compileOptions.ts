@@ -1,13 +1,13 @@
 /** Options and summaries shared by the commands that compile. */
 import type { CompiledModel } from "../compiler/compile.ts";
 import type { TargetPrecision } from "../compiler/scales.ts";
-import { type ParsedArgs, str, UsageError } from "./command.ts";
+import { num, type ParsedArgs, str, UsageError } from "./command.ts";
 
 /** The --epsilon option, validated. */
 export function epsilonOption(args: ParsedArgs): number | undefined {
   const e = str(args, "epsilon");
   if (e === undefined) return undefined;
-  const x = Number(e);
+  const x = num(args, "epsilon")!;
   if (!(x > 0 && x < 0.5)) throw new UsageError(`--epsilon must be a number in (0, 0.5), got '${e}'`);
   return x;
 }

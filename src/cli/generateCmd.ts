@@ -12,7 +12,7 @@ import { finiteStateObstacle } from "../semantics/interpret.ts";
 import type { Strategy } from "../generate/strategy.ts";
 import { generateSymbolic, type NoneRule } from "../generate/symbolic.ts";
 import { encodeInput } from "../lang/tokens.ts";
-import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
+import { type Command, int, loadProgramFile, num, printJson, str, UsageError } from "./command.ts";
 import { epsilonOption } from "./compileOptions.ts";
 
 export const generateCommand: Command = {
@@ -64,12 +64,12 @@ export const generateCommand: Command = {
     if (temp !== undefined && power !== undefined) throw new UsageError("generate: choose --temperature or --power, not both");
     if (str(args, "top-k") !== undefined && temp === undefined) throw new UsageError("generate: --top-k needs --temperature");
     if (temp !== undefined) {
-      const temperature = Number(temp);
+      const temperature = num(args, "temperature")!;
       if (!(temperature > 0)) throw new UsageError(`--temperature must be > 0, got '${temp}'`);
       const topK = str(args, "top-k") === undefined ? undefined : int(args, "top-k", 1, 1, program.vocab.length);
       strategy = { kind: "sample", temperature, seed, ...(topK ? { topK } : {}) };
     }
-    const gamma = power === undefined ? undefined : Number(power);
+    const gamma = num(args, "power");
     if (gamma !== undefined) {
       if (!(gamma > 0)) throw new UsageError(`--power must be > 0, got '${power}'`);
       strategy = { kind: "power", gamma, seed };

@@ -19,6 +19,7 @@ export const hypothesisCommand: Command = {
     "Exit code 1 when a hypothesis expected to hold is refuted (or one expected to fail is not).",
   ].join("\n"),
   options: { runs: { type: "string" }, seed: { type: "string" }, list: { type: "boolean" }, json: { type: "boolean" } },
+  maxPositionals: Number.POSITIVE_INFINITY,
   run(args) {
     if (args.values.list) {
       console.log(table([["name", "expected", "statement"], ...HYPOTHESES.map((h) => [h.name, h.expected, h.statement])]));

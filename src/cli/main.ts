@@ -1,8 +1,10 @@
 /**
  * `circuits` entry point: dispatch to a command, print errors as located
  * one-liners (exit 2 for bad programs, inputs and usage), never a stack trace.
+ * Under --json an error is instead one JSON object on stdout,
+ * {"error": {"kind", "message", …}}, with the same exit code.
  */
-import { ProgramError } from "../lang/diagnostics.ts";
+import { escapeControls, lineAndColumn, MAX_PRINTED_DIAGNOSTICS, ProgramError } from "../lang/diagnostics.ts";
 import { InputError } from "../lang/tokens.ts";
 import { CompileError } from "../compiler/compile.ts";
 import { type Command, parseCommandArgs, UsageError } from "./command.ts";
@@ -35,22 +37,46 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(args);
 }
 
-main(process.argv.slice(2)).then(
+/** --json asked for (before any `--`): errors then go to stdout as one JSON object. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+}
+
+/** The error object printed under --json: {error: {kind, message, diagnostics?}}. */
+function errorJson(kind: string, e: unknown): Record<string, unknown> {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof ProgramError) {
+    const diagnostics = [...e.diagnostics]
+      .sort((a, b) => a.span.start - b.span.start)
+      .slice(0, MAX_PRINTED_DIAGNOSTICS)
+      .map((d) => ({ ...lineAndColumn(e.source.text, d.span.start), code: d.code, message: d.message, ...(d.hint ? { hint: d.hint } : {}) }));
+    const omitted = e.diagnostics.length - diagnostics.length + e.omitted;
+    return { error: { kind, path: e.source.path, message: message.split("\n")[0], diagnostics, ...(omitted > 0 ? { omitted } : {}) } };
+  }
+  return { error: { kind, message } };
+}
+
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof ProgramError) {
+    const kind = e instanceof ProgramError ? "program" : e instanceof UsageError ? "usage" : e instanceof InputError ? "input"
+      : e instanceof CompileError ? "compile" : "internal";
+    if (wantsJson(argv)) {
+      process.stdout.write(`${JSON.stringify(errorJson(kind, e))}\n`);
+      if (kind === "internal" && process.env.CIRCUITS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    } else if (e instanceof ProgramError) {
       process.stderr.write(`${e.message}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof UsageError || e instanceof InputError || e instanceof CompileError) {
-      process.stderr.write(`circuits: ${e.message}\n`);
-      process.exitCode = 2;
+    } else if (kind !== "internal") {
+      process.stderr.write(`circuits: ${escapeControls((e as Error).message)}\n`);
     } else {
       const msg = e instanceof Error ? e.message : String(e);
-      process.stderr.write(`circuits: internal error: ${msg}\n`);
+      process.stderr.write(`circuits: internal error: ${escapeControls(msg)}\n`);
       if (process.env.CIRCUITS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-      process.exitCode = 1;
     }
+    process.exitCode = kind === "internal" ? 1 : 2;
   },
 );

@@ -5,8 +5,8 @@
  * i+1's in depth-first order (see TreeSplit in src/verify/check.ts), so the
  * first disagreement is the one of the lowest-numbered shard that has one.
  */
-import { readFileSync } from "node:fs";
 import { type Command, printJson, UsageError } from "./command.ts";
+import { readTextFile, SHARD_FILE_LIMIT } from "./readInput.ts";
 
 interface ShardDoc {
   readonly program: string;
@@ -22,14 +22,47 @@ interface ShardDoc {
   readonly alphabet: readonly string[];
 }
 
+/** Largest shard count N merged; far above any real split, low enough that listing is cheap. */
+export const MAX_SHARDS = 1_000_000;
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+const shown = (v: unknown): string => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+};
+
+/** Check every field of one shard document; the error names the file and the field. */
+export function validateShardDoc(d: unknown, name: string): ShardDoc {
+  const bad = (why: string): never => {
+    throw new UsageError(`merge: ${name}: ${why}`);
+  };
+  if (!isObject(d) || d.mode !== "exhaustive" || !("shard" in d)) {
+    return bad("not the --json output of 'circuits check --exhaustive --shard i/N'");
+  }
+  const field = (k: string, ok: boolean, want: string) => {
+    if (!ok) bad(`"${k}" must be ${want}, got ${shown(d[k])}`);
+  };
+  field("program", typeof d.program === "string" && d.program.length <= 4096, "a file name");
+  field("precision", d.precision === "float64" || d.precision === "float32", '"float64" or "float32"');
+  field("sequences", isCount(d.sequences), "a whole number from 0 to 2^53");
+  field("disagreements", isCount(d.disagreements) && d.disagreements <= (d.sequences as number), "a whole number from 0 to \"sequences\"");
+  field("first", d.disagreements === 0 ? d.first === null : isObject(d.first), d.disagreements === 0 ? "null when there are no disagreements" : "an object when there are disagreements");
+  field("seconds", typeof d.seconds === "number" && Number.isFinite(d.seconds) && d.seconds >= 0, "a finite number ≥ 0");
+  field("bound", isObject(d.bound), "an object");
+  field("maxLength", isCount(d.maxLength) && d.maxLength >= 1, "a whole number ≥ 1");
+  field("alphabet", Array.isArray(d.alphabet) && d.alphabet.length >= 1 && d.alphabet.every((t) => typeof t === "string"), "a non-empty array of token names");
+  const sh = d.shard;
+  if (!isObject(sh)) return bad(`"shard" must be {"index": i, "count": N}, got ${shown(sh)}`);
+  if (!(isCount(sh.count) && sh.count >= 1 && sh.count <= MAX_SHARDS)) bad(`"shard.count" must be a whole number from 1 to ${MAX_SHARDS}, got ${shown(sh.count)}`);
+  if (!(isCount(sh.index) && sh.index >= 1 && sh.index <= (sh.count as number))) bad(`"shard.index" must be a whole number from 1 to ${sh.count as number}, got ${shown(sh.index)}`);
+  return d as unknown as ShardDoc;
+}
+
 /** The same result as the unsharded check (seconds: the slowest shard, as if run side by side). */
-export function mergeShardDocs(docs: readonly ShardDoc[], names: readonly string[] = docs.map((_, i) => `#${i + 1}`)): Record<string, unknown> {
-  if (docs.length === 0) throw new UsageError("merge: no result files given");
-  docs.forEach((d, i) => {
-    if (d === null || typeof d !== "object" || d.mode !== "exhaustive" || !d.shard || typeof d.sequences !== "number") {
-      throw new UsageError(`merge: ${names[i]} is not the --json output of 'circuits check --exhaustive --shard i/N'`);
-    }
-  });
+export function mergeShardDocs(input: readonly unknown[], names: readonly string[] = input.map((_, i) => `#${i + 1}`)): Record<string, unknown> {
+  if (input.length === 0) throw new UsageError("merge: no result files given");
+  const docs = input.map((d, i) => validateShardDoc(d, names[i]!));
   const ref = docs[0]!;
   const same = (d: ShardDoc) =>
     d.program === ref.program && d.precision === ref.precision && d.maxLength === ref.maxLength &&
@@ -46,17 +79,24 @@ export function mergeShardDocs(docs: readonly ShardDoc[], names: readonly string
     if (byIndex.has(d.shard.index)) throw new UsageError(`merge: shard ${d.shard.index}/${N} given twice (${names[i]})`);
     byIndex.set(d.shard.index, d);
   });
-  const missing = Array.from({ length: N }, (_, k) => k + 1).filter((k) => !byIndex.has(k));
-  if (missing.length) throw new UsageError(`merge: missing shard${missing.length > 1 ? "s" : ""} ${missing.map((k) => `${k}/${N}`).join(", ")}`);
+  if (byIndex.size < N) {
+    // Name a few missing shards, never all of them: N may be large.
+    const missing: string[] = [];
+    for (let k = 1; k <= N && missing.length < 5; k++) if (!byIndex.has(k)) missing.push(`${k}/${N}`);
+    const more = N - byIndex.size - missing.length;
+    throw new UsageError(`merge: missing shard${N - byIndex.size > 1 ? "s" : ""} ${missing.join(", ")}${more > 0 ? ` and ${more} more` : ""}`);
+  }
   const ordered = Array.from({ length: N }, (_, k) => byIndex.get(k + 1)!);
+  const sequences = ordered.reduce((a, d) => a + d.sequences, 0);
+  if (!Number.isSafeInteger(sequences)) throw new UsageError(`merge: the shards' sequences add up past 2^53`);
   return {
     program: ref.program,
     mode: "exhaustive",
     precision: ref.precision,
-    sequences: ordered.reduce((a, d) => a + d.sequences, 0),
+    sequences,
     disagreements: ordered.reduce((a, d) => a + d.disagreements, 0),
     first: ordered.find((d) => d.first !== null)?.first ?? null,
-    seconds: Math.max(...ordered.map((d) => d.seconds)),
+    seconds: ordered.reduce((a, d) => Math.max(a, d.seconds), 0),
     bound: ref.bound,
     shards: N,
     maxLength: ref.maxLength,
@@ -78,17 +118,18 @@ export const mergeCommand: Command = {
     "  --json   machine-readable result",
   ].join("\n"),
   options: { json: { type: "boolean" } },
+  maxPositionals: Number.POSITIVE_INFINITY,
   run(args) {
     const files = args.positionals;
     const docs = files.map((f) => {
       let text: string;
       try {
-        text = readFileSync(f, "utf8");
-      } catch {
-        throw new UsageError(`merge: cannot read '${f}'`);
+        text = readTextFile(f, SHARD_FILE_LIMIT, "shard file");
+      } catch (e) {
+        throw new UsageError(`merge: ${(e as Error).message}`);
       }
       try {
-        return JSON.parse(text) as ShardDoc;
+        return JSON.parse(text) as unknown;
       } catch {
         throw new UsageError(`merge: '${f}' is not JSON`);
       }

@@ -8,9 +8,9 @@ import { headsToWeights } from "./assemble.ts";
 import { type HeadCircuit, layoutToHeads } from "./heads.ts";
 import { checkedToLayout, clockPeriods, type Layout } from "./layout.ts";
 import { chooseScales, clockRoundingError, maxContext, type Scales, ScaleError, type TargetPrecision } from "./scales.ts";
+import { sizeProblem } from "./size.ts";
 
-/** Limits that keep a compiled model within memory; the error quotes them. */
-export const COMPILE_LIMITS = { dModel: 20_000, dHead: 20_000, parameters: 200_000_000 } as const;
+export { COMPILE_LIMITS } from "./size.ts";
 
 export interface CompileOptions {
   /** Bound on attention mass off the symbolic choice (default 1e-3). */
@@ -36,6 +36,9 @@ export class CompileError extends Error {
 
 /** Compile a checked program to the weights of an attention-only transformer. */
 export function compile(program: Program, options: CompileOptions = {}): CompiledModel {
+  // Sized from the program before anything is allocated: refusing late cost seconds and GBs.
+  const tooLarge = sizeProblem(program);
+  if (tooLarge) throw new CompileError(tooLarge);
   const layout = checkedToLayout(program);
   const maxConditions = Math.max(
     1,
@@ -51,7 +54,6 @@ export function compile(program: Program, options: CompileOptions = {}): Compile
   }
   checkPrecision(program, scales, maxConditions);
   const circuits = layoutToHeads(program, layout, scales);
-  checkSize(program, layout, circuits);
   const weights = headsToWeights(program, layout, circuits, scales);
   return { program, layout, scales, circuits, weights, tokens: ["<bos>", ...program.vocab] };
 }
@@ -71,22 +73,5 @@ function checkPrecision(program: Program, scales: Scales, maxConditions: number)
   const clock = clockRoundingError(scales, clockPeriods(program).length);
   if (clock > 0.5) {
     throw new CompileError(`${program.source.path}: positional heads at context ${C} exceed ${precision}'s rounding allowance (${clock.toFixed(2)} nat > 0.5)`);
-  }
-}
-
-function checkSize(program: Program, layout: Layout, circuits: readonly HeadCircuit[]): void {
-  const D = layout.dModel;
-  const E = Math.max(1, ...circuits.map((c) => Math.max(c.qkSpace.size, c.ovSpace.size)));
-  const H = Math.max(1, ...program.layers.map((l) => l.length));
-  const params = program.layers.length * H * D * E * 4 + (program.vocab.length + 1 + program.context) * D * 2;
-  const where = `${program.source.path}`;
-  if (D > COMPILE_LIMITS.dModel) {
-    throw new CompileError(`${where}: d_model would be ${D} (limit ${COMPILE_LIMITS.dModel}); lower 'context' or the vocabulary`);
-  }
-  if (E > COMPILE_LIMITS.dHead) throw new CompileError(`${where}: d_head would be ${E} (limit ${COMPILE_LIMITS.dHead})`);
-  if (params > COMPILE_LIMITS.parameters) {
-    throw new CompileError(
-      `${where}: the model would have ${params} parameters (limit ${COMPILE_LIMITS.parameters}); lower 'context' (strict 'j < i' heads cost context² each)`,
-    );
   }
 }

@@ -12,13 +12,20 @@ import type { CompositionEdge, Condition, Copy, Feature, Head, Program, Selectio
 /** Limits on what a program may declare; the messages quote them. */
 export const LIMITS = { vocab: 4096, context: 8192, layers: 64, headsPerLayer: 64 } as const;
 
+/** The checker keeps at most this many diagnostics and counts the rest. */
+export const MAX_KEPT_DIAGNOSTICS = 200;
+
 const RESERVED = new Set(["i", "j", "token", "pos", "bos", "one"]);
 
 /** Check a parsed program; throws ProgramError listing every problem found. */
 export function check(source: Source, ast: ProgramNode): Program {
   const errors: Diagnostic[] = [];
-  const err = (code: string, span: Span, message: string, hint?: string) =>
-    errors.push(hint ? { code, span, message, hint } : { code, span, message });
+  let omitted = 0;
+  // Kept diagnostics are bounded so a hostile program cannot make the report itself huge.
+  const err = (code: string, span: Span, message: string, hint?: string) => {
+    if (errors.length >= MAX_KEPT_DIAGNOSTICS) omitted++;
+    else errors.push(hint ? { code, span, message, hint } : { code, span, message });
+  };
 
   const vocab = checkVocab(ast, err);
   const context = checkContext(ast, err);
@@ -54,6 +61,7 @@ export function check(source: Source, ast: ProgramNode): Program {
     const heads: Head[] = [];
     // Features this layer writes become visible only to later layers.
     const written: Feature[] = [];
+    const writtenNames = new Set<string>();
     for (const h of layerNode.heads) {
       if (headNames.has(h.name)) err("E030", h.nameSpan, `duplicate head name '${h.name}'`);
       headNames.add(h.name);
@@ -64,9 +72,10 @@ export function check(source: Source, ast: ProgramNode): Program {
       for (const c of h.copies) {
         const src = features.get(c.from.name);
         if (RESERVED.has(c.as)) err("E032", c.asSpan, `'${c.as}' is reserved and cannot name a feature`);
-        else if (features.has(c.as) || written.some((f) => f.name === c.as)) {
+        else if (features.has(c.as) || writtenNames.has(c.as)) {
           err("E032", c.asSpan, `feature '${c.as}' is already defined`, "every feature is written by exactly one head");
         }
+        writtenNames.add(c.as);
         written.push({
           name: c.as,
           domain: src?.domain ?? "token",
@@ -94,7 +103,7 @@ export function check(source: Source, ast: ProgramNode): Program {
     output = ast.output.name;
   }
 
-  if (errors.length) throw new ProgramError(source, errors);
+  if (errors.length) throw new ProgramError(source, errors, omitted);
   return { source, vocab, context, features, layers, output, composition, beyondInduction };
 }
 
@@ -109,6 +118,10 @@ function checkVocab(ast: ProgramNode, err: Report): string[] {
   const v = ast.vocab[0]!;
   let names: string[];
   if (v.kind === "range") {
+    if (!Number.isSafeInteger(v.from) || !Number.isSafeInteger(v.to)) {
+      err("E010", v.span, `vocabulary range ${v.from}..${v.to} uses numbers beyond 2^53`);
+      return [];
+    }
     if (v.to < v.from) {
       err("E010", v.span, `empty range ${v.from}..${v.to}`);
       return [];
@@ -165,7 +178,7 @@ function checkHead(
       return undefined;
     }
     if (!f) {
-      err("E031", ref.span, `unknown feature '${ref.name}'`, `features defined before layer ${layer}: ${[...features.keys()].join(", ")}`);
+      err("E031", ref.span, `unknown feature '${ref.name}'`, `features defined before layer ${layer}: ${listSome(features.keys(), features.size)}`);
       return undefined;
     }
     if (f.layer >= layer) {
@@ -192,7 +205,7 @@ function checkHead(
   } else {
     const conditions: Condition[] = [];
     for (const eq of h.select.where) {
-      const c = checkEquality(eq, read, err);
+      const c = checkEquality(eq, read, err, context);
       if (c) conditions.push(c);
     }
     select = { kind: "match", rule: h.select.rule, strict: h.select.strict, conditions };
@@ -209,6 +222,7 @@ function checkEquality(
   eq: EqualityNode,
   read: (ref: FeatureRefNode, side: "i" | "j", kind: "Q" | "K" | "V") => Feature | undefined,
   err: Report,
+  context: number,
 ): Condition | null {
   const sides = [eq.left.ref.index, eq.right.ref.index];
   if (sides[0] === sides[1]) {
@@ -230,6 +244,13 @@ function checkEquality(
       "both sides of '==' must range over the same domain");
     return null;
   }
+  // Like offsets, shifts are positions: one of |context| or more can never match (and may not even be a safe integer).
+  for (const op of [keyOp, queryOp]) {
+    if (!(Math.abs(op.shift) < context)) {
+      err("E050", op.span, `shift ${op.shift > 0 ? "+" : ""}${op.shift} is out of range: a shift must be less than the context (${context} positions)`);
+      return null;
+    }
+  }
   // key + ks == query + qs  ⇔  key == query + (qs - ks)
   const shift = queryOp.shift - keyOp.shift;
   if (shift !== 0 && kf.domain !== "pos") {
@@ -237,6 +258,16 @@ function checkEquality(
     return null;
   }
   return { key: kf.name, query: qf.name, shift };
+}
+
+/** At most the first dozen names, then how many more: hints stay one short line. */
+function listSome(names: Iterable<string>, count: number): string {
+  const shown: string[] = [];
+  for (const n of names) {
+    if (shown.length === 12) break;
+    shown.push(n);
+  }
+  return count > 12 ? `${shown.join(", ")}, … (${count - 12} more)` : shown.join(", ");
 }
 
 /** Parse and check program text in one step. */

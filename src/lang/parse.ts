@@ -21,7 +21,17 @@ import type {
   Span,
   VocabNode,
 } from "./ast.ts";
+import { compact, firstControl } from "./compact.ts";
 import { ProgramError, type Source } from "./diagnostics.ts";
+
+/**
+ * Size limits on program text, checked before Ohm sees it: Ohm needs about
+ * 1 KB of memory and, on a loaded 2-core machine, some 40 µs of CPU per
+ * character it parses, so 32 KiB keeps a parse under ~1.5 s and 200 MB.
+ * `text` bounds the whole text; `tokens` what is left once comments and
+ * blank space are collapsed.
+ */
+export const SOURCE_LIMITS = { text: 1 << 20, tokens: 32 * 1024 } as const;
 
 const grammarPath = fileURLToPath(new URL("../../grammar/circuits.ohm", import.meta.url));
 
@@ -120,12 +130,55 @@ const semantics = grammar.createSemantics().addOperation<unknown>("ast", {
 
 /** Parse program text into a syntax tree, or throw a located ProgramError. */
 export function parse(source: Source): ProgramNode {
-  const match = grammar.match(source.text);
+  const text = source.text;
+  if (text.length > SOURCE_LIMITS.text) {
+    throw new ProgramError(source, [{
+      code: "E003",
+      message: `program text is ${text.length} characters long (at most ${SOURCE_LIMITS.text})`,
+      span: { start: SOURCE_LIMITS.text, end: SOURCE_LIMITS.text + 1 },
+    }]);
+  }
+  const control = firstControl(text);
+  if (control) {
+    const hex = control.code.toString(16).toUpperCase().padStart(4, "0");
+    throw new ProgramError(source, [{
+      code: "E002",
+      message: `control character U+${hex} is not allowed in a program`,
+      span: { start: control.offset, end: control.offset + 1 },
+      hint: "a program is plain text: names, numbers, punctuation, spaces, tabs and newlines",
+    }]);
+  }
+  const c = compact(text);
+  if (c.text.length > SOURCE_LIMITS.tokens) {
+    const at = c.toOriginal(SOURCE_LIMITS.tokens);
+    throw new ProgramError(source, [{
+      code: "E003",
+      message: `program is ${c.text.length} characters long without comments and blank space (at most ${SOURCE_LIMITS.tokens})`,
+      span: { start: at, end: at + 1 },
+    }]);
+  }
+  const match = grammar.match(c.text);
   if (match.failed()) {
-    const at = match.getRightmostFailurePosition();
+    const at = c.toOriginal(match.getRightmostFailurePosition());
     // shortMessage is "Line L, col C: expected …"; we print our own location.
     const expected = match.shortMessage?.replace(/^Line \d+, col \d+: /, "") ?? "syntax error";
     throw new ProgramError(source, [{ code: "E001", message: `syntax: ${expected}`, span: { start: at, end: at + 1 } }]);
   }
-  return semantics(match).ast() as ProgramNode;
+  return remapSpans(semantics(match).ast() as ProgramNode, c.spanToOriginal);
+}
+
+const SPAN_KEYS = new Set(["span", "nameSpan", "asSpan"]);
+
+/** Every span in the tree, mapped from compact to original offsets (the tree is fresh, so in place). */
+function remapSpans<T>(node: T, map: (s: Span) => Span): T {
+  if (Array.isArray(node)) {
+    for (const x of node) remapSpans(x, map);
+  } else if (node !== null && typeof node === "object") {
+    const rec = node as Record<string, unknown>;
+    for (const [k, v] of Object.entries(rec)) {
+      if (SPAN_KEYS.has(k)) rec[k] = map(v as Span);
+      else if (typeof v === "object") remapSpans(v, map);
+    }
+  }
+  return node;
 }

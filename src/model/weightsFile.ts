@@ -12,13 +12,15 @@
  *   config  the ModelConfig
  *   tokens  the token strings, when given: d_vocab distinct strings, one per row of W_E
  *   layout  the residual-stream layout, when given
+ *   digest  (files written by saveWeights) SHA-256 of the data section, also in the sidecar
  *   <k>     any other `extra` entry
  * Next to `model.safetensors` a human-readable sidecar `model.json` holds
  * { format, config, tokens, layout, ...other extras, tensors: {name: shape} }.
  */
 
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { writeFileAtomic } from "./atomicWrite.ts";
+import { type AtomicFile, writeFilesAtomic, writeFilesAtomicAsync } from "./atomicWrite.ts";
 import { firstNonFinite } from "./finite.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { sizeOf, stateDict } from "./weights.ts";
@@ -103,14 +105,41 @@ export function encodeWeights(weights: Weights, extra: SaveExtra = {}): { bytes:
 }
 
 /**
+ * The pair of files {@link saveWeights} writes, sidecar first. Both carry
+ * `digest`: the SHA-256 of the safetensors data section (the bytes after the
+ * header), so a reader can tell a sidecar that does not belong to its
+ * weights file — e.g. after a writer was killed between the two renames.
+ */
+export function encodeWeightsPair(path: string, weights: Weights, extra: SaveExtra = {}): { files: AtomicFile[]; digest: string } {
+  const side = sidecarPath(path);
+  if ("digest" in extra) throw new Error(`saveWeights: extra key "digest" is reserved`);
+  // A random stand-in of the digest's length: the header cannot hold the digest of
+  // the bytes after it before they exist, so it is stamped in place afterwards.
+  const placeholder = randomBytes(32).toString("hex");
+  const { bytes, sidecar } = encodeWeights(weights, { ...extra, digest: placeholder });
+  const headerEnd = 8 + Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  const digest = createHash("sha256").update(bytes.subarray(headerEnd)).digest("hex");
+  const at = Buffer.from(bytes.buffer, bytes.byteOffset, headerEnd).indexOf(placeholder, 8, "latin1");
+  if (at < 0) throw new Error("saveWeights: digest placeholder not found in the header");
+  bytes.set(new TextEncoder().encode(digest), at);
+  sidecar.digest = digest;
+  return { files: [{ path: side, bytes: new TextEncoder().encode(`${JSON.stringify(sidecar, null, 2)}\n`) }, { path, bytes }], digest };
+}
+
+/**
  * Write `weights` to `path` (conventionally `*.safetensors`) and the sidecar
- * to {@link sidecarPath}(path), each atomically.
+ * to {@link sidecarPath}(path): both fully written before either is renamed
+ * into place, sidecar first, each atomically (see {@link encodeWeightsPair}).
  */
 export function saveWeights(path: string, weights: Weights, extra: SaveExtra = {}): void {
-  const side = sidecarPath(path);
-  const { bytes, sidecar } = encodeWeights(weights, extra);
-  writeFileAtomic(path, bytes);
-  writeFileAtomic(side, `${JSON.stringify(sidecar, null, 2)}\n`);
+  writeFilesAtomic(encodeWeightsPair(path, weights, extra).files);
+}
+
+/** {@link saveWeights} that removes its temporary files if SIGINT/SIGTERM/SIGHUP arrives while writing; returns the paths written. */
+export async function saveWeightsAsync(path: string, weights: Weights, extra: SaveExtra = {}): Promise<{ paths: string[]; digest: string }> {
+  const { files, digest } = encodeWeightsPair(path, weights, extra);
+  await writeFilesAtomicAsync(files);
+  return { paths: files.map((f) => f.path), digest };
 }
 
 /** Read weights written by {@link saveWeights} or any TransformerLens-named attention-only state dict. */

@@ -93,6 +93,7 @@ describe("saveWeights / loadWeights", () => {
       config: w.config,
       tokens: ["a", "b", "c", "d", "e", "f", "g"],
       layout: { k: 1 },
+      digest: expect.stringMatching(/^[0-9a-f]{64}$/),
       tensors: Object.fromEntries(stateDict(w).map(([n, t]) => [n, t.shape])),
     });
     const { tensors, metadata } = decodeSafetensors(readFileSync(path));
@@ -102,6 +103,7 @@ describe("saveWeights / loadWeights", () => {
       config: JSON.stringify(w.config),
       tokens: '["a","b","c","d","e","f","g"]',
       layout: '{"k":1}',
+      digest: JSON.stringify(sidecar.digest),
     });
   });
 
