@@ -164,7 +164,9 @@ export function corrupt(base: Uint8Array, family: FileFamily, rng: Rng): { bytes
       }
       meta.tokens = JSON.stringify(tokens);
       meta.layout = JSON.stringify(layout);
-      return { bytes: join(JSON.stringify(p.header), p.data), mustRefuse: true, what: `metadata: ${how} (${blk.name}/${f.name})` };
+      // A new writer name only renames the head in the printed program (same program up to
+      // head names, which the layout alone decides): accepting it is right, refusing is not required.
+      return { bytes: join(JSON.stringify(p.header), p.data), mustRefuse: how !== "writtenBy", what: `metadata: ${how} (${blk.name}/${f.name})` };
     }
   }
 }

@@ -21,6 +21,7 @@ import { printSelection, printVocab } from "../lang/print.ts";
 import type { Program } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
 import { activeHeads } from "./circuits.ts";
+import { checkLayoutAgainst, checkLayoutSelf } from "./layoutCheck.ts";
 import { headId, headNames, type NamedLayout, namedBlock } from "./named.ts";
 import { DecompileError, readHead, type RecoveredHead, type RecoveredSelect } from "./readHead.ts";
 
@@ -47,6 +48,9 @@ export interface Decompiled {
 export function decompile(weights: Weights, opts: DecompileOptions): Decompiled {
   const { layout } = opts;
   const { n_ctx: C, n_layers: L, d_model: D } = weights.config;
+  // A tampered layout would print a different program: refuse it here, for library callers too.
+  checkLayoutSelf(layout);
+  checkLayoutAgainst(layout, weights, opts.tokens);
   checkEmbedding(weights, layout);
   const active = activeHeads(weights);
   if (!active.length) throw new DecompileError("decompile: the model has no nonzero heads");

@@ -60,7 +60,7 @@ describe("refused before allocating", () => {
   it("64 layers × 6 heads: refused in milliseconds", () => {
     const layers = Array.from({ length: 64 }, (_, l) => `layer ${l + 1}\n${Array.from({ length: 6 }, (_, h) => `head h${l}_${h}: select j = i - 1; copy token[j] as f${l}_${h}`).join("\n")}`);
     const [msg, ms] = refusal(`vocab 0..63\ncontext 64\n${layers.join("\n")}\noutput f0_0\n`);
-    expect(msg).toMatch(/d_model would be 24644 \(limit 20000\)/);
+    expect(msg).toMatch(/d_model would be 24651 \(limit 20000\)/); // 384 features × 64 values + one, bos, 64 tokens, pos.lin and a 4-hand clock
     expect(ms).toBeLessThan(200);
   });
 });

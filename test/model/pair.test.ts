@@ -23,7 +23,10 @@ import { driver } from "../support/driver.ts";
 import { loadProgram, programPath, REPO_ROOT } from "../support/programs.ts";
 
 const fresh = () => mkdtempSync(join(tmpdir(), "circuits-pair-"));
-const induction = compile(loadProgram("induction")).weights;
+const compiledInduction = compile(loadProgram("induction"));
+const induction = compiledInduction.weights;
+/** One name per row of W_E, as the loader requires. */
+const TOKENS = [...compiledInduction.tokens];
 const previous = compile(loadProgram("previous-token")).weights;
 
 // The CLI cases run in one driver process (each process costs seconds); their files are prepared here.
@@ -49,9 +52,9 @@ describe("the pair", () => {
   it("sidecar first, both carrying the SHA-256 of the tensor data", () => {
     const dir = fresh();
     const path = join(dir, "m.safetensors");
-    const { files, digest } = encodeWeightsPair(path, induction, { tokens: ["<bos>", "a"] });
+    const { files, digest } = encodeWeightsPair(path, induction, { tokens: TOKENS });
     expect(files.map((f) => f.path)).toEqual([join(dir, "m.json"), path]);
-    saveWeights(path, induction, { tokens: ["<bos>", "a"] });
+    saveWeights(path, induction, { tokens: TOKENS });
     const bytes = readFileSync(path);
     const headerEnd = 8 + Number(bytes.readBigUInt64LE(0));
     const dataDigest = createHash("sha256").update(bytes.subarray(headerEnd)).digest("hex");
