@@ -152,6 +152,13 @@ export function train(opts: TrainOptions): TrainResult {
       break;
     }
     adam.step(params.data, grad);
+    // A finite loss can still come with an update that overflows: never checkpoint (or keep
+    // training) parameters no loader would accept.
+    const bad = params.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      stopped = { step: step + 1, message: `parameters became non-finite (${params.data[bad]}) in the update at step ${step + 1}; stopped${output ? ` (last checkpoint: step ${lastSaved ?? "none"})` : ""}` };
+      break;
+    }
     step++;
     trainMs += performance.now() - s0;
     loss.push(l);

@@ -24,7 +24,7 @@ const RUNS: Record<string, string[]> = {
   textOutsideVocab: ["train", "--resume", join(dir, "a.safetensors"), "--data", `text:${text}`, "--tokenize", "word"],
   repeatWrongVocab: ["train", "--resume", join(dir, "a.safetensors"), "--data", "repeat"],
   notCheckpoint: ["train", "--resume", join(dir, "missing.safetensors")],
-  nan: ["train", ...SMALL, "--steps", "50", "--lr", "1e300", "--checkpoint-every", "1", "-o", join(dir, "nan.safetensors")],
+  nan: ["train", ...SMALL, "--steps", "50", "--lr", "1e30", "--checkpoint-every", "1", "-o", join(dir, "nan.safetensors")],
 };
 let results: Promise<Record<string, Outcome>>;
 

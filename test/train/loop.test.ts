@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,12 +66,22 @@ describe("training runs", () => {
 
   it("stops at a non-finite loss, says at which step, and keeps the last good checkpoint", () => {
     const path = join(dir, "nan.safetensors");
-    const { log } = train({ config: { ...tiny, steps: 40, checkpointEvery: 1, optimizer: { ...tiny.optimizer, lr: 1e300 } }, output: path });
+    // lr 1e30: the first update leaves float32 parameters near 1e30 (finite), the next forward overflows.
+    const { log } = train({ config: { ...tiny, steps: 40, checkpointEvery: 1, optimizer: { ...tiny.optimizer, lr: 1e30 } }, output: path });
     expect(log.stopped).not.toBeNull();
     const at = log.stopped!.step;
-    expect(log.stopped!.message).toContain(`at step ${at}`);
+    expect(log.stopped!.message).toMatch(new RegExp(`^loss is (NaN|Infinity) at step ${at}`));
     expect(at).toBeGreaterThan(1);
     expect(loadCheckpoint(path).step).toBe(at - 1);
+  });
+
+  it("stops when an update overflows the parameters, before checkpointing them (the loader refuses non-finite weights)", () => {
+    const path = join(dir, "overflow.safetensors");
+    // lr 1e300 overflows float32 parameters in the very first update, while that step's loss was finite.
+    const { log } = train({ config: { ...tiny, steps: 40, checkpointEvery: 1, optimizer: { ...tiny.optimizer, lr: 1e300 } }, output: path });
+    expect(log.stopped).toMatchObject({ step: 1 });
+    expect(log.stopped!.message).toMatch(/^parameters became non-finite .* at step 1; stopped \(last checkpoint: step none\)/);
+    expect(existsSync(path)).toBe(false);
   });
 });
 
