@@ -29,7 +29,8 @@ const MAX_PAGES = 16384;
 
 // ------------------------------------------------------------ a tiny assembler
 
-const uleb = (n: number): number[] => {
+/** Unsigned LEB128, as WebAssembly encodes sizes and indices. */
+export const uleb = (n: number): number[] => {
   const out: number[] = [];
   do {
     let b = n & 0x7f;
@@ -39,7 +40,8 @@ const uleb = (n: number): number[] => {
   } while (n !== 0);
   return out;
 };
-const sleb = (n: number): number[] => {
+/** Signed LEB128, as WebAssembly encodes integer constants. */
+export const sleb = (n: number): number[] => {
   const out: number[] = [];
   for (;;) {
     const b = n & 0x7f;
@@ -51,8 +53,10 @@ const sleb = (n: number): number[] => {
     out.push(b | 0x80);
   }
 };
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+/** A WebAssembly vector: its length, then its items. */
+export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+/** A module section: id, byte length, body. */
+export const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 const I32 = 0x7f, V128 = 0x7b;

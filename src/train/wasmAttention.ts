@@ -15,30 +15,9 @@
  * everything src/sim/wasm.ts uses (its arena of ≤ 256 MiB and the scratch
  * over it), handed out by {@link wasmFloats}.
  */
-import { wasmAvailable, wasmKernel } from "../sim/wasm.ts";
+import { section, sleb, uleb, vec, wasmAvailable, wasmKernel } from "../sim/wasm.ts";
 
 // ------------------------------------------------------------ assembling
-const uleb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-const sleb = (n: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
-};
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 const I32 = 0x7f, V128 = 0x7b;
 const get = (l: number) => [0x20, ...uleb(l)];
