@@ -7,38 +7,18 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { analyzeCommand } from "../../src/cli/analyzeCmd.ts";
-import { type Command, parseCommandArgs, UsageError } from "../../src/cli/command.ts";
 import { decompileCommand } from "../../src/cli/decompileCmd.ts";
 import { compile } from "../../src/compiler/compile.ts";
 import { layoutToJson } from "../../src/compiler/layout.ts";
 import { saveWeights } from "../../src/model/weightsFile.ts";
 import { load } from "../../src/lang/check.ts";
 import { randomWeights } from "../../src/sim/random.ts";
+import { runInProcess } from "../support/inProcess.ts";
 import { loadProgram, PROGRAMS_DIR } from "../support/programs.ts";
 
-interface Outcome {
-  readonly code: number;
-  readonly stdout: string;
-  readonly error?: string;
-}
-
-/** Run a command as main.ts would (exit 2 for a UsageError), capturing stdout. */
-async function run(cmd: Command, ...argv: string[]): Promise<Outcome> {
-  let stdout = "";
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void (stdout += `${a.join(" ")}\n`));
-  const write = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
-  try {
-    return { code: await cmd.run(parseCommandArgs(cmd, argv)), stdout };
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    return { code: 2, stdout, error: e.message };
-  } finally {
-    log.mockRestore();
-    write.mockRestore();
-  }
-}
+const run = runInProcess;
 
 const dir = mkdtempSync(join(tmpdir(), "circuits-analysis-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
