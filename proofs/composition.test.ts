@@ -1,5 +1,5 @@
 /**
- * Items 9–11 of RESEARCH.md (proofs/09-one-layer.md, 10-k-composition.md,
+ * Statements 9–11 (proofs/09-one-layer.md, 10-k-composition.md,
  * 11-two-layers.md) at CI size: the decision-list solver against an
  * independent exhaustive search, constructed heads run on every sequence,
  * certificates checked from their sequences alone, and the compiled two-layer
@@ -121,7 +121,7 @@ describe("proofs/09: one layer, keys on (token, position)", () => {
     expect(bad.firstError).toMatch(/answer/);
   });
 
-  it("n = 5, V = 3: greedy's stuck set has 38 sequences (RESEARCH's count), among them a a a b a → b and a a a c a → c", () => {
+  it("n = 5, V = 3: greedy's stuck set has 38 sequences (the original statement's count), among them a a a b a → b and a a a c a → c", () => {
     const r = solve({ n: 5, V: 3 });
     expect(r.solvable).toBe(false);
     expect(r.stuck).toHaveLength(38);
@@ -161,7 +161,7 @@ describe("proofs/09: one layer, keys on (token, position)", () => {
     expect(checkCertificateDirect({ n: 5, V: 3, w: 2 }, seqs).valid).toBe(false); // values with a window see more
   });
 
-  it("if ⊥ (or the fallback token) must be output, n = 4 is already unsolvable for V = 3: RESEARCH's table is the don't-care one", () => {
+  it("if ⊥ (or the fallback token) must be output, n = 4 is already unsolvable for V = 3: the original statement's table is the don't-care one", () => {
     expect(solve({ n: 4, V: 3, undefinedAs: "bottom" }).solvable).toBe(false);
     expect(solve({ n: 4, V: 3, undefinedAs: "fallback" }).solvable).toBe(false);
     expect(solve({ n: 3, V: 3, undefinedAs: "bottom" }).solvable).toBe(true);
@@ -173,7 +173,7 @@ describe("proofs/10: values carry a window of w tokens, keys stay raw", () => {
   it.each([
     [2, 5, 3, true], [2, 6, 3, false], [3, 6, 3, true], [3, 7, 3, false], [1, 7, 4, false], [2, 7, 4, false], [3, 7, 4, false],
     [2, 5, 4, true], [3, 6, 4, true], [4, 7, 3, true], [4, 8, 3, false],
-  ])("w=%i n=%i V=%i: solvable = %s (RESEARCH: solvable iff n ≤ w + 3)", (w, n, V, want) => {
+  ])("w=%i n=%i V=%i: solvable = %s (target: solvable iff n ≤ w + 3)", (w, n, V, want) => {
     const r = solve({ n, V, w });
     expect(r.solvable).toBe(want);
     if (r.solvable) expect(verifyHead(r.head!).errors).toBe(0);

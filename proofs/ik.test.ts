@@ -74,7 +74,7 @@ describe("Theorems 1–2 on every prompt (exhaustive)", () => {
     }
   });
 
-  it("RESEARCH's '≤ V^k fallback steps' is refuted for V = 1 (k+1 > 1 = V^k) and holds for V ≥ 2", () => {
+  it("the original statement's '≤ V^k fallback steps' is refuted for V = 1 (k+1 > 1 = V^k) and holds for V ≥ 2", () => {
     // k = 1, empty prompt: BOS has no k-gram, then 'a' has no earlier 'a'.
     const a1 = analyse(new IkMachine(1, 1), 0);
     expect(a1.fallbackSteps).toBe(2);

@@ -2,7 +2,7 @@
  * Theorem 3 (proofs/03-lock-time.md): from the first match to the final gap
  * greedy I_k takes at most V^k − 1 steps, at most g₀ − 2 when g₀ ≥ 2, and at
  * most n₀ − k − 2 when n₀ ≥ k + 2 (n₀ the prompt length).
- * RESEARCH.md's known k = 1 checks are reproduced exactly (maximum V − 1),
+ * the known k = 1 checks are reproduced exactly (maximum V − 1),
  * k = 2, 3 are searched exhaustively to CI bounds and randomly beyond, the
  * per-length maxima are min(V^k − 1, max(0, n − k − 2)), and V^k − 1 is
  * attained for every (V, k) by the de Bruijn family.
@@ -29,7 +29,7 @@ describe("lock time ≤ V^k − 1", () => {
     [3, 11],
     [4, 9],
     [5, 8],
-  ])("k = 1, V = %i, all prompts of length ≤ %i (RESEARCH's known check): maximum exactly V − 1", (V, L) => {
+  ])("k = 1, V = %i, all prompts of length ≤ %i (the known check): maximum exactly V − 1", (V, L) => {
     const s = exhaustiveIk(V, 1, L);
     expect(s.firstViolation).toEqual({});
     expect(overallMaxLock(s).lockTime).toBe(V - 1);

@@ -2,7 +2,7 @@
  * npm run proofs — the full-bound runs behind proofs/*.md:
  *   1. direct I_k machine vs the reference semantics (exhaustive, gaps too);
  *   2. Theorems 1–3 on every prompt up to the stated lengths (worker threads),
- *      including RESEARCH.md's known k = 1 lock-time checks and the k = 2, 3
+ *      including the known k = 1 lock-time checks and the k = 2, 3
  *      counterexample search;
  *   3. hill-climbing search for lock-time counterexamples beyond exhaustive reach;
  *   4. every-head greedy bound (Theorem 4);
@@ -109,13 +109,13 @@ for (const [V, k, L] of ikBounds) {
 }
 await pool.close();
 results.exhaustive = exhaustive;
-// RESEARCH.md's known k = 1 checks, read off the per-length maxima.
+// the known k = 1 checks, read off the per-length maxima.
 results.knownK1 = ([[2, 14], [3, 11], [4, 9], [5, 8]] as const).map(([V, L]) => {
   const s = summaries.get(`${V}/1`);
   if (!s || s.maxLen < L) return { V, maxLen: L, reached: false };
   return { V, maxLen: L, reached: true, maxLockTime: Math.max(...s.maxLockByLength.slice(0, L + 1)) };
 });
-// V = 1: RESEARCH's "≤ V^k fallback steps" fails (k + 1 > 1).
+// V = 1: the original statement's "≤ V^k fallback steps" fails (k + 1 > 1).
 const { exhaustiveIk } = await import("./checks/exhaustive.ts");
 results.fallbackV1 = [1, 2, 3].map((k) => {
   const s = exhaustiveIk(1, k, 10);

@@ -22,7 +22,7 @@ export interface ExhaustiveSummary {
   maxLockByLength: number[];
   witnessByLength: string[];
   maxFallback: number;
-  /** Prompts with more than V^k fallback steps (RESEARCH item 2's bound), and the first. */
+  /** Prompts with more than V^k fallback steps (the originally conjectured bound), and the first. */
   fallbackAboveVk: number;
   fallbackAboveVkExample: string | null;
   maxFirstGap: number;

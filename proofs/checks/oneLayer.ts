@@ -1,14 +1,14 @@
 /**
  * The last-position induction problem for heads whose keys see only raw
  * (token, position) — proofs/09 (w = 1) and proofs/10 (values carry a window
- * of the w tokens ending at the key, RESEARCH's numbering). Encodes every length-n sequence over V tokens as an
+ * of the w tokens ending at the key, the original statement's numbering). Encodes every length-n sequence over V tokens as an
  * input of a decision-list instance (./decisionList.ts), one instance per
  * query class, and turns greedy's results into heads and certificates.
  *
  * Conventions: a sequence is s_1 … s_n (index 0 … n−1 in arrays), position 0
  * is BOS. The *induction answer* at n is s_{j+1} for the latest j < n with
  * s_j = s_n. A sequence with no such j is, by `undefinedAs`:
- *   "dontcare" — unconstrained (the default; RESEARCH's claims hold for it);
+ *   "dontcare" — unconstrained (the default; the original statement's claims hold for it);
  *   "bottom"   — the head must output a distinct symbol ⊥ (DESIGN's ⊥);
  *   "fallback" — the head must output token 0 (FALLBACK_TOKEN).
  *
@@ -18,7 +18,7 @@
  *
  * What a head may read besides the ranking (`queryWindow`, only for w ≥ 2):
  *   "none"    — ranking by s_n; output f(s_n, key value, key's window): the
- *               default, and the class whose table matches RESEARCH's;
+ *               default, and the class whose table matches the original statement's;
  *   "output"  — ranking by s_n; output f(s_n, key value, key's window, query's
  *               window) (the query's residual holds its own window too);
  *   "ranking" — ranking by (s_n, query's window) (Q-composition); output as "output".

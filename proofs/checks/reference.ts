@@ -21,7 +21,7 @@ import { IkMachine, type IkTrace, traceSteps } from "./ik.ts";
 export const vocabNames = (V: number): string[] =>
   Array.from({ length: V }, (_, v) => (v < 26 ? String.fromCharCode(97 + v) : `t${v}`));
 
-/** I_k exactly as RESEARCH.md defines it (`j <= i`, rule latest). */
+/** I_k as the proofs define it (`j <= i`, rule latest). */
 export function ikProgram(k: number, V: number, context: number): Program {
   return load({ path: `I_${k}`, text: inductionProgramText({ k, vocab: vocabNames(V), context }) });
 }

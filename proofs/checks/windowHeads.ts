@@ -7,7 +7,7 @@
  *   position n − 1 and copy its token.
  * - `threeRuleHead`: for every V, every w ≥ 1 and 2 ≤ n ≤ w + 3, the decision
  *   list (q, n−1) → q; (t, n−2) → [read the window], t ≠ q; (t, n−1) → t, t ≠ q.
- * - `certificateFor(w)`: a certificate at n = w + 4, V = 3 (RESEARCH's
+ * - `certificateFor(w)`: a certificate at n = w + 4, V = 3 (the original statement's
  *   numbering: values carry the w tokens ending at the key). w = 1 … 4 are
  *   irreducible certificates found by `certificateOf`; for w > 4 the w = 4 one
  *   is stretched by w − 4 extra c's after position 4. Each is checked by

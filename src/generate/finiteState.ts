@@ -1,5 +1,5 @@
 /**
- * Exact loops of finite-state programs (RESEARCH.md item 6). When every head
+ * Exact loops of finite-state programs (Theorem 6 in proofs/). When every head
  * is positional or a `latest`/`earliest` match over finite domains, greedy
  * generation is a deterministic walk over finitely many states
  * (`stateKey`), so it is eventually periodic, and the first repeated state

@@ -1,5 +1,5 @@
 /**
- * Source text of the k-gram induction program I_k (RESEARCH.md's notation):
+ * Source text of the k-gram induction program I_k (the proofs' notation):
  * k−1 previous-token heads lay the last k tokens side by side, and one match
  * head finds the latest (or earliest) j whose k tokens ending at j−1 equal
  * the k tokens ending at i, copying token[j]. With `j <= i` this is exactly

@@ -265,7 +265,7 @@ export function finiteStateObstacle(program: Program): string | null {
 /**
  * A canonical key of everything that determines a run's future, for programs
  * whose heads are all positional or `latest`/`earliest` matches over finite
- * domains (RESEARCH.md item 6): the features of the last w positions (w = the
+ * domains (Theorem 6 in proofs/): the features of the last w positions (w = the
  * longest offset, at least 1) and, per match head, the table "key tuple →
  * values copied at the position it selects". Positions themselves are not in
  * it: no head reads them. Two runs with equal keys continue identically.

@@ -1,7 +1,7 @@
 /**
  * The incremental interpreter on random programs: push/pop against fresh runs
  * (the exhaustive checker's prefix walk), the BOS rule, the context bound, and
- * agreement with the naive O(n²) reading of DESIGN.md (test/support/naive.ts).
+ * agreement with the naive O(n²) reading of the language's rules (test/support/naive.ts).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -133,7 +133,7 @@ describe("the context bound", () => {
 });
 
 describe("random programs against the naive semantics", () => {
-  it("every feature at every position equals the naive O(n²) reading of DESIGN.md", () => {
+  it("every feature at every position equals the naive O(n²) reading of the language's rules", () => {
     fc.assert(
       fc.property(arbProgramWithInput(), ({ program, source, input }) => {
         const run = interpret(program, input);

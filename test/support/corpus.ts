@@ -1,6 +1,6 @@
 /**
  * The shared case corpus: (program, input, expected predictions), worked out
- * by hand from the rules in DESIGN.md — never copied from an implementation.
+ * by hand from the language's rules (README, "The language") — never copied from an implementation.
  * Every stage (symbolic semantics, compiled weights, simulator) is tested
  * against this one table, as tracr tests every stage against test_cases.py.
  *
@@ -15,7 +15,7 @@
  *     probability 0 are left out.
  * `features` optionally pins intermediate features the same way.
  *
- * The rules used in the derivations (DESIGN.md, "The formal model"):
+ * The rules used in the derivations (the language's rules, README "The language"):
  *   BOS   every feature at position 0 is ⊥; a match never selects j = 0;
  *         `j = i - k` reaching 0 copies ⊥; no match ⇒ the head's outputs are ⊥.
  *   ⊥     a `where` equality with ⊥ on either side is false.

@@ -1,6 +1,6 @@
 /**
  * An independent oracle for *which* key positions a head selects, written
- * from DESIGN.md's rules over a finished symbolic run (not from the
+ * from the language's rules over a finished symbolic run (not from the
  * interpreter's indexes): used to check the compiler's ε bound on the
  * attention patterns the simulator actually produces.
  */
