@@ -24,18 +24,19 @@ function num(args: ParsedArgs, name: string, dflt: number, min: number, max: num
 }
 
 /** The flags that shape a run; with --resume the checkpoint fixes them. */
-const FIXED_BY_CHECKPOINT = ["d-model", "heads", "d-head", "layers", "context", "vocab", "batch", "lr", "weight-decay", "beta1", "beta2", "eps", "seed", "no-bias", "repeat-fraction", "repeat-length", "eval-every", "phase-window"];
+const FIXED_BY_CHECKPOINT = ["d-model", "heads", "d-head", "layers", "context", "vocab", "batch", "lr", "weight-decay", "beta1", "beta2", "eps", "seed", "no-bias", "repeat-fraction", "repeat-length", "repeat-layout", "eval-every", "phase-window"];
 
 function dataSpec(args: ParsedArgs): DataSpec | undefined {
   const data = str(args, "data");
   const teacher = str(args, "teacher");
   if (data !== undefined && teacher !== undefined) throw new UsageError("train: give --data or --teacher, not both");
   if (teacher !== undefined) return { kind: "program", path: teacher };
-  if (data === "repeat" || (data === undefined && ["vocab", "repeat-fraction", "repeat-length"].some((k) => args.values[k] !== undefined))) {
-    const lengths = str(args, "repeat-length") ?? "fixed";
+  if (data === "repeat" || (data === undefined && ["vocab", "repeat-fraction", "repeat-length", "repeat-layout"].some((k) => args.values[k] !== undefined))) {
+    const lengths = str(args, "repeat-length") ?? "random";
     if (lengths !== "fixed" && lengths !== "random") throw new UsageError(`--repeat-length must be fixed or random, got '${lengths}'`);
-    const spec = { kind: "repeat" as const, vocab: int(args, "vocab", 64, 1, 65_535), repeatFraction: num(args, "repeat-fraction", 0.5, 0, 1) };
-    return lengths === "random" ? { ...spec, repeatLength: "random" } : spec;
+    const layout = str(args, "repeat-layout") ?? "tiled";
+    if (layout !== "tiled" && layout !== "once") throw new UsageError(`--repeat-layout must be tiled or once, got '${layout}'`);
+    return { kind: "repeat", vocab: int(args, "vocab", 64, 1, 65_535), repeatFraction: num(args, "repeat-fraction", 0.5, 0, 1), repeatLength: lengths, layout };
   }
   if (data === undefined) return undefined;
   const m = /^(program|text):(.+)$/.exec(data);
@@ -162,10 +163,13 @@ export const trainCommand: Command = {
     "usage: circuits train [--data repeat|program:FILE.circ|text:FILE] [-o MODEL.safetensors] [options]",
     "       circuits train --resume CHECKPOINT.safetensors [--steps N] [-o FILE]",
     "",
-    "  --data repeat            [BOS] r r (r uniform, length ⌊(context−1)/2⌋) mixed with uniform random sequences (default)",
-    "  --repeat-fraction F      share of r r sequences (default 0.5)",
-    "  --repeat-length fixed|random   |r| always ⌊(context−1)/2⌋ (default; solvable by a positional lookup at",
-    "                           offset |r| − 1), or uniform in 2…that per sequence (only induction solves it)",
+    "  --data repeat            a random segment r repeated, mixed with uniform random sequences (default)",
+    "  --repeat-fraction F      share of repeated sequences (default 0.5)",
+    "  --repeat-length random|fixed   |r| uniform in 2…⌊(context−1)/2⌋ per sequence (default: only induction",
+    "                           predicts the copies), or always ⌊(context−1)/2⌋ (a positional lookup at offset",
+    "                           |r| − 1 solves that, and a model learns it instead of an induction circuit)",
+    "  --repeat-layout tiled|once   [BOS] r r r … to the end of the context (default), or [BOS] r r then",
+    "                           uniform tokens (late positions then rarely repeat; one layout when |r| is fixed)",
     "  --vocab V                vocabulary size for repeat data (default 64; ids 1…V, 0 is BOS)",
     "  --data program:FILE      (or --teacher FILE) random inputs labelled by the program's semantics: the target at",
     "                           position i is its prediction at i; positions where it is ⊥ are not trained",
@@ -173,7 +177,7 @@ export const trainCommand: Command = {
     "  --d-model D --heads H --d-head E --layers L --context C   model shape (default 64, 4, D/H, 2, 64)",
     "  --no-bias                no b_Q/b_K/b_V/b_O/b_U (default: trained, as TransformerLens has them)",
     "  --batch B --steps N --seed S   (default 32, 3000, 0)",
-    "  --lr --beta1 --beta2 --eps --weight-decay   AdamW (default 1e-3, 0.9, 0.999, 1e-8, 0)",
+    "  --lr --beta1 --beta2 --eps --weight-decay   AdamW (default 1e-2, 0.9, 0.999, 1e-8, 0)",
     "  --eval-every K           probe evaluation interval in steps (default 50)",
     "  --phase-window W         width of the phase-change windows in steps (default 200)",
     "  -o, --output FILE        model file (safetensors; also a checkpoint: optimiser state under train.*)",
@@ -187,7 +191,7 @@ export const trainCommand: Command = {
     "and K-composition. Exit 1 when the loss becomes NaN or infinite (the last checkpoint is kept).",
   ].join("\n"),
   options: {
-    data: { type: "string" }, teacher: { type: "string" }, tokenize: { type: "string" }, "repeat-fraction": { type: "string" }, "repeat-length": { type: "string" }, vocab: { type: "string" },
+    data: { type: "string" }, teacher: { type: "string" }, tokenize: { type: "string" }, "repeat-fraction": { type: "string" }, "repeat-length": { type: "string" }, "repeat-layout": { type: "string" }, vocab: { type: "string" },
     "d-model": { type: "string" }, heads: { type: "string" }, "d-head": { type: "string" }, layers: { type: "string" }, context: { type: "string" },
     "no-bias": { type: "boolean" }, batch: { type: "string" }, steps: { type: "string" }, seed: { type: "string" },
     lr: { type: "string" }, beta1: { type: "string" }, beta2: { type: "string" }, eps: { type: "string" }, "weight-decay": { type: "string" },

@@ -2,11 +2,17 @@
  * Probe sequences for reading a program out of weights, and the position
  * classes agreement is broken down by.
  *
- * Two kinds, both seeded: `[BOS] r r` (a uniform random segment r repeated
- * once, the sequences that make induction visible: first copy vs second
- * copy) and uniform random sequences (where every head's selection is
+ * Two kinds, both seeded: `[BOS] r r` (a random segment r repeated once, the
+ * sequences that make induction visible: first copy vs second copy) and
+ * uniform random sequences (where every head's selection is
  * exercised without repetition structure; classes are position ranges).
  * Tokens are vocabulary indices 0 … V−1; the model sees id v + 1 and BOS = 0.
+ *
+ * r holds distinct tokens whenever the vocabulary has enough of them: a token
+ * that occurs twice in r has two earlier occurrences in the second copy, so
+ * "the token after its earlier occurrence" is ambiguous there and no rule
+ * (latest, earliest, every) is the right answer — with 31 uniform draws from
+ * 64 tokens about 40 % of second-copy positions would be such positions.
  */
 import { mulberry32 } from "../sim/random.ts";
 
@@ -74,7 +80,7 @@ export function makeProbes(o: ProbeOptions): ProbeSet {
   const probes: Probe[] = [];
   const half = Math.floor(o.maxLength / 2);
   for (let s = 0; s < (o.repeats ?? 32) && half >= 1; s++) {
-    const r = Array.from({ length: half }, draw);
+    const r = half <= o.vocab ? distinct(half, o.vocab, rand) : Array.from({ length: half }, draw);
     const classes = new Int32Array(2 * half + 1).fill(-1);
     for (let p = 1; p <= 2 * half; p++) classes[p] = names.of(p <= half ? FIRST_COPY : SECOND_COPY);
     probes.push({ kind: "repeat", tokens: [...r, ...r], classes });
@@ -84,6 +90,16 @@ export function makeProbes(o: ProbeOptions): ProbeSet {
     probes.push({ kind: "uniform", tokens, classes: uniformClasses(tokens.length, names) });
   }
   return { probes, classNames: names.names };
+}
+
+/** n distinct tokens of 0 … V−1 in random order (a partial Fisher–Yates shuffle). */
+function distinct(n: number, V: number, rand: () => number): number[] {
+  const pool = Array.from({ length: V }, (_, v) => v);
+  for (let k = 0; k < n; k++) {
+    const j = k + Math.floor(rand() * (V - k));
+    [pool[k], pool[j]] = [pool[j]!, pool[k]!];
+  }
+  return pool.slice(0, n);
 }
 
 /** Class indices for a sequence classed by position range only. */

@@ -22,7 +22,7 @@
 import type { Program } from "../lang/program.ts";
 import { printProgram, printSelection } from "../lang/print.ts";
 import type { Weights } from "../model/weights.ts";
-import { type PredictionAgreement, PredictionTally } from "./agreement.ts";
+import { type ClassAgreement, type PredictionAgreement, PredictionTally } from "./agreement.ts";
 import { agreementOf, type AttentionStats, attentionStats, bestMapping, bosAgreementOf, type HeadOption } from "./attentionMatch.ts";
 import { SpaceEvaluator } from "./evaluate.ts";
 import { observe } from "./observe.ts";
@@ -196,7 +196,7 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
     fits = f >= minAgreement && coverage >= minCoverage;
     verdict = fits
       ? `fits: the best program agrees with the model on ${pct(f)} of the ${bestR.prediction.defined} positions where it predicts a token`
-      : `nothing fits: the best program agrees on ${pct(f)} of the positions where it predicts a token (defined on ${pct(coverage)}); a fit needs ≥ ${pct(minAgreement)} on ≥ ${pct(minCoverage)}`;
+      : `nothing fits: the best program agrees on ${pct(f)} of the positions where it predicts a token (defined on ${pct(coverage)}); a fit needs ≥ ${pct(minAgreement)} on ≥ ${pct(minCoverage)}${partialFit(bestR.prediction, minAgreement, minDefined)}`;
   }
   return {
     fits,
@@ -230,6 +230,21 @@ function describe(s: Scored, vocab: readonly string[], context: number): Recover
   });
   const text = printProgram(program, { header: ["recovered from weights without a layout (circuits decompile): the best program of the search space"] });
   return { text, program, heads, prediction: s.tally, attention: s.attention };
+}
+
+/**
+ * The position classes where a program that does not fit overall still
+ * agrees ≥ minAgreement (on ≥ minDefined positions), as a verdict's tail:
+ * a learned model can follow a program on repeated sequences and depart from
+ * it elsewhere (e.g. not copying after a chance match in random text), and
+ * the reader should see both halves.
+ */
+export function partialFit(p: PredictionAgreement, minAgreement: number, minDefined: number): string {
+  const good = p.classes.filter((c) => c.fraction !== null && c.fraction >= minAgreement && c.defined >= minDefined);
+  if (!good.length) return "";
+  const bad = p.classes.filter((c) => c.fraction !== null && c.fraction < minAgreement && c.defined >= minDefined);
+  const list = (cs: readonly ClassAgreement[]) => cs.map((c) => `${c.class} ${pct(c.fraction!)} (${c.agree}/${c.defined})`).join(", ");
+  return `; it does agree on ${list(good)}${bad.length ? ` but not on ${list(bad)}` : ""}`;
 }
 
 /** The ranking score: (right − wrong) predictions over all positions. */

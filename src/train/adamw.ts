@@ -20,7 +20,7 @@ export interface AdamWConfig {
   readonly weightDecay: number;
 }
 
-/** The reference configuration's optimiser: Adam, lr 1e-3, PyTorch's betas and eps, no decay. */
+/** PyTorch's Adam defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay (training's default raises lr to 1e-2: config.ts). */
 export const DEFAULT_ADAMW: AdamWConfig = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 
 /** AdamW state over a flat parameter array. */

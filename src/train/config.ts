@@ -25,7 +25,15 @@ export interface TrainConfig {
   readonly phaseWindow: number;
 }
 
-/** The reference configuration: d_model 64, 4 heads of 16, 2 layers, vocab 64, context 64, batch 32, Adam lr 1e-3, half r r repeats. */
+/**
+ * The default run: the reference shape (d_model 64, 4 heads of 16, 2 layers,
+ * vocab 64, context 64, batch 32) on half repeats, half uniform sequences.
+ * Two choices differ from the reference run (Adam lr 1e-3, [BOS] r r with
+ * |r| = 31) because with those a model learns a positional lookup, not an
+ * induction circuit: |r| is random and r is tiled across the context, and lr
+ * is 1e-2, which brings the bump from after step 3,000 (lr 1e-3 and 3e-3 on
+ * this data, seed 1) to about step 550, with a previous-token head ≈ 0.98.
+ */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   d_model: 64,
   n_heads: 4,
@@ -33,11 +41,11 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   n_layers: 2,
   n_ctx: 64,
   bias: true,
-  data: { kind: "repeat", vocab: 64, repeatFraction: 0.5 },
+  data: { kind: "repeat", vocab: 64, repeatFraction: 0.5, repeatLength: "random", layout: "tiled" },
   batch: 32,
   steps: 3000,
   seed: 0,
-  optimizer: DEFAULT_ADAMW,
+  optimizer: { ...DEFAULT_ADAMW, lr: 1e-2 },
   evalEvery: 50,
   checkpointEvery: 0,
   phaseWindow: 200,

@@ -4,15 +4,21 @@
  * compiled models) and, per position, the id the model should predict there
  * (−1: that position is not trained), drawing only from the run's data RNG.
  *
- *   repeat   [BOS] r r with r uniform of length R = ⌊(n_ctx−1)/2⌋, or with
- *            probability 1 − repeatFraction [BOS] and 2R uniform tokens;
- *            targets are the next tokens (the last position is not trained).
- *            With a fixed R the second copy is always R positions after the
- *            first, so attending to position i − R + 1 by position alone solves
- *            it — a trained model learns that lookup instead of an induction
- *            circuit. repeatLength "random" draws |r| = L uniform in 2 … R per
- *            sequence ([BOS] r r, then 2(R − L) uniform tokens), which only a
- *            content-based (induction) lookup solves.
+ *   repeat   with probability repeatFraction a repeated random segment r
+ *            (tokens uniform), else 2R uniform tokens after BOS
+ *            (R = ⌊(n_ctx−1)/2⌋); targets are the next tokens (the last position
+ *            is not trained). |r| = L is R ("fixed") or uniform in 2 … R per
+ *            sequence ("random"); layout "tiled" repeats r until the context is
+ *            full ([BOS] r r r …, so token i = token i − L everywhere after the
+ *            first copy), "once" writes [BOS] r r and fills the rest uniformly.
+ *            With a fixed L the two layouts are the same [BOS] r r, and the
+ *            second copy is always R positions after the first: attending to
+ *            position i − R + 1 by position alone solves it, and a trained
+ *            model learns that lookup instead of an induction circuit. With a
+ *            random L only a content-based (induction) lookup predicts the
+ *            repeats; "once" puts them only in the first 2L positions, so late
+ *            positions almost never repeat and a model learns to switch
+ *            induction off there, which "tiled" (circuits train's default) avoids.
  *   program  T − 1 uniform tokens over the program's vocabulary, labelled by
  *            its reference semantics: the target at position i is the
  *            program's prediction at i (the mode, for a distribution-valued
@@ -29,9 +35,14 @@ import type { Rng } from "./rng.ts";
 
 /** What to train on, as stored in a checkpoint's training config. */
 export type DataSpec =
-  | { readonly kind: "repeat"; readonly vocab: number; readonly repeatFraction: number; readonly repeatLength?: "fixed" | "random" }
+  | { readonly kind: "repeat"; readonly vocab: number; readonly repeatFraction: number; readonly repeatLength?: RepeatLengths; readonly layout?: RepeatLayout }
   | { readonly kind: "program"; readonly path: string }
   | { readonly kind: "text"; readonly path: string; readonly tokenize: "char" | "word" };
+
+/** How |r| is drawn: always R, or uniform in 2 … R per sequence. */
+export type RepeatLengths = "fixed" | "random";
+/** Where the copies go: r repeated to fill the context, or [BOS] r r then uniform tokens. */
+export type RepeatLayout = "tiled" | "once";
 
 /** A batch generator. */
 export interface DataSource {
@@ -54,7 +65,7 @@ export function repeatLength(n_ctx: number): number {
 }
 
 /** Repeated random segments mixed with plain random sequences. */
-export function repeatSource(vocab: number, n_ctx: number, repeatFraction: number, lengths: "fixed" | "random" = "fixed"): DataSource {
+export function repeatSource(vocab: number, n_ctx: number, repeatFraction: number, lengths: RepeatLengths = "fixed", layout: RepeatLayout = "once"): DataSource {
   const R = repeatLength(n_ctx);
   if (R < 1) throw new DataError(`context ${n_ctx} is too short for [BOS] r r (needs at least 3)`);
   if (vocab < 1) throw new DataError(`vocabulary of ${vocab} tokens is too small`);
@@ -67,10 +78,11 @@ export function repeatSource(vocab: number, n_ctx: number, repeatFraction: numbe
         const s = b * T;
         const repeated = rng.next() < repeatFraction;
         const L = lengths === "random" && R >= 2 ? 2 + rng.int(R - 1) : R;
+        const end = layout === "tiled" ? T : 1 + 2 * L;
         tokens[s] = 0;
         for (let i = 1; i <= L; i++) tokens[s + i] = 1 + rng.int(vocab);
-        for (let i = L + 1; i <= 2 * L; i++) tokens[s + i] = repeated ? tokens[s + i - L] : 1 + rng.int(vocab);
-        for (let i = 2 * L + 1; i < T; i++) tokens[s + i] = 1 + rng.int(vocab);
+        for (let i = L + 1; i < end; i++) tokens[s + i] = repeated ? tokens[s + i - L] : 1 + rng.int(vocab);
+        for (let i = end; i < T; i++) tokens[s + i] = 1 + rng.int(vocab);
         for (let i = 0; i < T - 1; i++) targets[s + i] = tokens[s + i + 1];
         targets[s + T - 1] = -1;
       }
@@ -174,7 +186,7 @@ export function openSource(spec: DataSpec, n_ctx: number, loadProgram: (path: st
   let source: DataSource;
   switch (spec.kind) {
     case "repeat":
-      source = repeatSource(spec.vocab, n_ctx, spec.repeatFraction, spec.repeatLength ?? "fixed");
+      source = repeatSource(spec.vocab, n_ctx, spec.repeatFraction, spec.repeatLength ?? "fixed", spec.layout ?? "once");
       break;
     case "program":
       source = programSource(loadProgram(spec.path), n_ctx);

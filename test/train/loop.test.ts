@@ -95,27 +95,34 @@ describe("trainThroughput", () => {
 });
 
 describe("data sources", () => {
-  it("repeat data: fixed |r| = ⌊(C−1)/2⌋, or random lengths 2…R per sequence; targets are the next tokens", () => {
+  it("repeat data: fixed |r| = ⌊(C−1)/2⌋ or random 2…R; tiled to the end of the context or once; targets are the next tokens", () => {
     const B = 40, C = 21, R = 10, T = 21;
-    for (const lengths of ["fixed", "random"] as const) {
-      const src = repeatSource(7, C, 1, lengths);
+    for (const [lengths, layout] of [["fixed", "once"], ["fixed", "tiled"], ["random", "once"], ["random", "tiled"]] as const) {
+      const src = repeatSource(7, C, 1, lengths, layout);
       expect(src.seqLength).toBe(T);
       const tokens = new Int32Array(B * T), targets = new Int32Array(B * T);
       src.fill(new Rng(2), B, tokens, targets);
       const seen = new Set<number>();
+      let noiseAfterCopies = 0;
       for (let b = 0; b < B; b++) {
         const seq = tokens.subarray(b * T, b * T + T);
         expect(seq[0]).toBe(0);
         for (let i = 0; i < T - 1; i++) expect(targets[b * T + i]).toBe(seq[i + 1]);
         expect(targets[b * T + T - 1]).toBe(-1);
+        // The smallest period of the first two copies is |r| (or divides it).
         const L = [...Array(R - 1)].map((_, k) => k + 2).find((l) => [...Array(l)].every((_, k) => seq[1 + k] === seq[1 + l + k]));
         expect(L, `sequence ${b}`).toBeDefined();
         seen.add(L!);
+        const periodic = [...Array(R - 1)].some((_, m) => [...Array(T - 3 - m)].every((_, k) => seq[1 + k] === seq[3 + m + k]));
+        if (layout === "tiled") expect(periodic, `sequence ${b} is r repeated to the end`).toBe(true);
+        else if (!periodic) noiseAfterCopies++;
       }
       if (lengths === "fixed") {
         for (let b = 0; b < B; b++) for (let k = 0; k < R; k++) expect(tokens[b * T + 1 + k]).toBe(tokens[b * T + 1 + R + k]);
       } else {
         expect(seen.size).toBeGreaterThan(3);
+        // "once" leaves uniform tokens after [BOS] r r, which break the period almost always.
+        if (layout === "once") expect(noiseAfterCopies).toBeGreaterThan(B / 2);
       }
     }
   });
