@@ -16,7 +16,8 @@
  * Each run is a real `circuits` process (two at a time, one per core), its
  * whole log kept under experiments/out/ (ignored by git); the summary goes to
  * experiments/results.json and experiments/RESULTS.md.
- *   --steps N   steps per run of A and B (default 3000; C runs half as many)
+ *   --steps N   steps per run of A and B (default 3000)
+ *   --teacher-steps N   steps per run of C (default 800: teachers' labels are learnt in a few hundred)
  *   --quick     2 seeds, 2 shapes, 2 teachers, 300 steps (a smoke run, written under out/)
  */
 import { spawn } from "node:child_process";
@@ -33,7 +34,9 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const stepsArg = args.indexOf("--steps");
 const STEPS = stepsArg >= 0 ? Number(args[stepsArg + 1]) : quick ? 300 : 3000;
-const TEACHER_STEPS = Math.round(STEPS / 2);
+const teacherArg = args.indexOf("--teacher-steps");
+const TEACHER_STEPS = teacherArg >= 0 ? Number(args[teacherArg + 1]) : quick ? 150 : 800;
+if (!Number.isInteger(TEACHER_STEPS) || TEACHER_STEPS < 100) throw new Error(`--teacher-steps must be an integer ≥ 100, got '${args[teacherArg + 1]}'`);
 if (!Number.isInteger(STEPS) || STEPS < 100) throw new Error(`--steps must be an integer ≥ 100, got '${args[stepsArg + 1]}'`);
 
 interface Run {
