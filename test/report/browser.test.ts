@@ -22,17 +22,23 @@ import { runInProcess } from "../support/inProcess.ts";
 import { REPO_ROOT } from "../support/programs.ts";
 
 const OUT = join(REPO_ROOT, "test/report/out");
-let browser: Browser;
+let launched: Browser | null = null;
+/** Why the browser did not start: every test then fails with it (none is skipped). */
+let launchError: unknown = null;
 let dir: string;
 
 beforeAll(async () => {
-  browser = await launchChromium();
+  try {
+    launched = await launchChromium();
+  } catch (e) {
+    launchError = e;
+  }
   dir = mkdtempSync(join(tmpdir(), "report-browser-"));
   mkdirSync(OUT, { recursive: true });
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await launched?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -42,7 +48,8 @@ async function report(name: string, ...argv: string[]): Promise<{ opened: Opened
   const r = await runInProcess(reportCommand, ...argv, "-o", file, "--json");
   expect(r.error, r.error).toBeUndefined();
   expect(r.code).toBe(0);
-  const opened = await openReport(browser, file);
+  if (!launched) throw launchError;
+  const opened = await openReport(launched, file);
   return { opened, summary: JSON.parse(r.stdout) as Record<string, unknown> };
 }
 

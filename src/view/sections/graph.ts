@@ -61,7 +61,7 @@ function graphSvg(a: ModelAnalysis, edges: readonly DrawnEdge[]): string {
   });
   const width = PAD * 2 + (L - 1) * COL + NODE_W;
   const height = PAD * 2 + 24 + (H - 1) * ROW + NODE_H;
-  const markers = (["Q", "K", "V"] as const).map((k) => `<marker id="arrow-${k}" class="kind-${k}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>`);
+  const markers = (["Q", "K", "V"] as const).map((k) => `<marker id="arrow-${k}" class="kind-${k}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>`);
   return `<svg class="graph" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="composition graph"><defs>${markers.join("")}</defs>${headers.join("")}${paths.join("")}${nodes.join("")}</svg>`;
 }
 
