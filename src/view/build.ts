@@ -9,6 +9,7 @@ import { interpret } from "../semantics/interpret.ts";
 import { forward } from "../sim/forward.ts";
 import type { TrainLog } from "../train/loop.ts";
 import { type AttentionView, attentionView } from "./attention.ts";
+import { esc, section } from "./html.ts";
 import { renderPage } from "./page/page.ts";
 import { attentionSection } from "./sections/attention.ts";
 import { computeGeneration, type GenerationView, generationSection } from "./sections/generation.ts";
@@ -79,7 +80,8 @@ export function buildReport(subject: ReportSubject, opts: ReportOptions): BuiltR
     ["attention", "Attention", attentionSection(attention, subject.notRunnable, program !== null)],
     ["graph", "Composition graph", graphSection(opts.analysis)],
     ["predictions", "Predictions", predictions],
-    ["generation", "Generation", generation ? generationSection(generation) : ""],
+    ["generation", "Generation", generation ? generationSection(generation)
+      : opts.generate && subject.notRunnable ? section("generation", "Generation", `<p class="note">Not run: ${esc(subject.notRunnable)}.</p>`) : ""],
     ["training", "Training", training ? trainingSection(training, opts.training!.path) : ""],
   ];
   const meta = `${subject.path} — d_model ${cfg.d_model}, ${cfg.n_layers} layer${cfg.n_layers === 1 ? "" : "s"} × ${cfg.n_heads} head${cfg.n_heads === 1 ? "" : "s"} (d_head ${cfg.d_head}), context ${cfg.n_ctx}, ${cfg.d_vocab} token ids; input of ${T} positions${subject.bos === 0 ? " (BOS first)" : ""}`;

@@ -16,6 +16,8 @@ import { analyzeCommand } from "../../src/cli/analyzeCmd.ts";
 import { compile } from "../../src/compiler/compile.ts";
 import { load } from "../../src/lang/check.ts";
 import { reportCommand } from "../../src/cli/reportCmd.ts";
+import { encodeSafetensors } from "../../src/model/safetensors.ts";
+import { stateDict } from "../../src/model/weights.ts";
 import { saveWeights } from "../../src/model/weightsFile.ts";
 import { forward } from "../../src/sim/forward.ts";
 import { randomWeights } from "../../src/sim/random.ts";
@@ -140,6 +142,30 @@ describe("circuits report (CLI)", () => {
     expect(data.attention.T).toBe(5);
     expect(data.attention.heads).toHaveLength(6);
     expect(data.attention.heads.every((h: { selection: unknown }) => h.selection === null)).toBe(true);
+  });
+
+  it("a compiled file keeps its program's overlay; a model with LayerNorm still gets its graph and says what it cannot show", async () => {
+    const compiled = join(dir, "ind.safetensors");
+    // As `circuits compile -o` writes it: the program's source and layout in the metadata.
+    const { compileCommand } = await import("../../src/cli/compileCmd.ts");
+    expect((await runInProcess(compileCommand, "programs/induction.circ", "-o", compiled)).code).toBe(0);
+    const out = join(dir, "ind.html");
+    expect((await runInProcess(reportCommand, compiled, "--input", "a b c d a b c", "-o", out)).code).toBe(0);
+    const html = readFileSync(out, "utf8");
+    const data = JSON.parse(/<script type="application\/json" id="report-data">([^<]*)<\/script>/.exec(html)![1]!);
+    expect(data.attention.heads.map((h: { name: string; agreement: number }) => [h.name, h.agreement > 0.99])).toEqual([["previous", true], ["induction", true]]);
+    expect(html).toContain('data-disagreements="0"');
+
+    const ln = join(dir, "ln.safetensors");
+    const w = randomWeights({ d_model: 8, d_head: 4, n_heads: 2, n_layers: 2, n_ctx: 8, d_vocab: 5 }, 2);
+    const vec = (v: number) => ({ shape: [8], data: new Float64Array(8).fill(v) });
+    writeFileSync(ln, encodeSafetensors([...stateDict(w), ["blocks.0.ln1.w", vec(1)], ["blocks.0.ln1.b", vec(0.1)], ["blocks.1.ln1.w", vec(1)], ["blocks.1.ln1.b", vec(0)], ["ln_final.w", vec(1)], ["ln_final.b", vec(0)]]));
+    const lnOut = join(dir, "ln.html");
+    expect((await runInProcess(reportCommand, ln, "--input", "0 1 2", "--generate", "2", "-o", lnOut)).code).toBe(0);
+    const lnHtml = readFileSync(lnOut, "utf8");
+    expect(lnHtml.match(/Not (shown|run): the simulator is attention-only and this model has LayerNorm or MLP blocks/g)).toHaveLength(3);
+    expect(lnHtml.match(/<g class="node"/g)).toHaveLength(4);
+    expect((await runInProcess(reportCommand, ln, "--input", "0 1 2", "--format", "circuitsvis", "-o", join(dir, "ln.json"))).error).toMatch(/no attention patterns/);
   });
 
   it("--format circuitsvis writes tokens and attention [heads, dest, src] equal to the model's patterns", async () => {
