@@ -13,7 +13,7 @@ import { esc, fmt, htmlTable, section } from "../html.ts";
 
 const NODE_W = 150;
 const NODE_H = 46;
-const COL = 300;
+const COL = 360;
 const ROW = 78;
 const PAD = 30;
 const STATUS_TEXT = { program: "in the program and detected", extra: "detected, not in the program", missing: "in the program, not detected", detected: "detected" } as const;
@@ -37,27 +37,37 @@ function graphSvg(a: ModelAnalysis, edges: readonly DrawnEdge[]): string {
     }
   }
   const headers = Array.from({ length: L }, (_, l) => `<text x="${PAD + l * COL + NODE_W / 2}" y="${PAD + 6}" class="layer-label">layer ${l}</text>`);
-  // Edges between the same pair of heads fan out so their labels do not overlap.
+  // Edges between the same pair of heads fan out; the labels of edges leaving one head sit at different
+  // fractions of their curves, so they separate where the curves diverge.
   const perPair = new Map<string, number>();
+  const perSource = new Map<string, number>();
+  const fromCount = new Map<string, number>();
+  for (const e of edges) fromCount.set(e.from, (fromCount.get(e.from) ?? 0) + 1);
   const paths = edges.map((e) => {
     const a0 = pos.get(e.from)!;
     const b0 = pos.get(e.to)!;
     const pair = `${e.from}\u0000${e.to}`;
     const k = perPair.get(pair) ?? 0;
     perPair.set(pair, k + 1);
+    const s = perSource.get(e.from) ?? 0;
+    perSource.set(e.from, s + 1);
+    const n = fromCount.get(e.from)!;
+    const t = n === 1 ? 0.5 : 0.25 + (0.5 * s) / (n - 1);
     const x1 = a0.x + NODE_W;
     const y1 = a0.y + NODE_H / 2;
     const x2 = b0.x;
     const y2 = b0.y + NODE_H / 2;
     const bend = (k % 2 ? 1 : -1) * Math.ceil(k / 2) * 26;
-    const mx = (x1 + x2) / 2;
-    const my = (y1 + y2) / 2;
-    // A quadratic curve passes its control point's offset halfway: the label sits on the curve.
-    const d = `M${x1},${y1} Q${mx},${my + 2 * bend} ${x2},${y2}`;
+    const cx = (x1 + x2) / 2;
+    const cy = (y1 + y2) / 2 + 2 * bend;
+    const d = `M${x1},${y1} Q${cx},${cy} ${x2},${y2}`;
+    // The point at fraction t of the quadratic curve.
+    const lx = (1 - t) ** 2 * x1 + 2 * (1 - t) * t * cx + t ** 2 * x2;
+    const ly = (1 - t) ** 2 * y1 + 2 * (1 - t) * t * cy + t ** 2 * y2;
     const label = `${e.kind}${e.feature ? ` ${e.feature}` : ""} ${fmt(e.written)}`;
     const title = `${e.from} → ${e.to}, ${e.kind}-composition${e.feature ? ` through ${e.feature}` : ""}: written score ${fmt(e.written)} (threshold ${fmt(e.threshold)}), TransformerLens score ${fmt(e.score, 4)} — ${STATUS_TEXT[e.status]}`;
     return `<g class="edge edge-${e.status} kind-${e.kind}" data-from="${esc(e.from)}" data-to="${esc(e.to)}" data-kind="${e.kind}" data-status="${e.status}"><title>${esc(title)}</title>` +
-      `<path d="${d}" marker-end="url(#arrow-${e.kind})"/><text x="${mx}" y="${my + bend - 4}">${esc(label)}</text></g>`;
+      `<path d="${d}" marker-end="url(#arrow-${e.kind})"/><text x="${lx.toFixed(1)}" y="${(ly - 4).toFixed(1)}">${esc(label)}</text></g>`;
   });
   const width = PAD * 2 + (L - 1) * COL + NODE_W;
   const height = PAD * 2 + 24 + (H - 1) * ROW + NODE_H;
