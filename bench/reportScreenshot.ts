@@ -1,5 +1,5 @@
 /**
- * The README's picture of the report: `npx tsx docs/screenshot.ts` writes
+ * The README's picture of the report: `npx tsx bench/reportScreenshot.ts` writes
  * the report of programs/induction.circ on "a b c d a b c" and saves its
  * attention and graph sections, as headless Chromium draws them, to
  * docs/report-induction.png.
