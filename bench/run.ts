@@ -5,7 +5,8 @@
  * forward at d_model 512; the mathjs reference path as a ratio; compiled
  * programs' weights in float32 and float64 and compile time; generation with
  * and without the KV cache; exhaustive-check throughput; scaling exponents;
- * training throughput (PyTorch peer; ours once src/train/ exists).
+ * training throughput (PyTorch peer; ours once src/train/ exists); the HTML
+ * report of a 1,000-token, 8-head input opened in headless Chromium (bench/report.ts).
  *
  * Peers: numpy (the pyenv Python's, OpenBLAS) and Debian's PyTorch on 2
  * threads, once with the reference BLAS it gets by default and once with
@@ -46,11 +47,12 @@ import { CheckPool } from "../src/verify/parallel.ts";
 import { interleave, load1, ours, peerCase, type Contender, type Load, type RoundFigure } from "./compare.ts";
 import { fmt, forwardFlops, logLogSlope, measure, measureAsync, table, type Timing } from "./lib.ts";
 import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
+import { reportBench, reportBenchMarkdown } from "./report.ts";
 import { ensureTorch, startNumpy, startTorch, type Peer, type TorchSetup } from "./peers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const QUICK = process.env.BENCH_QUICK === "1";
-const SECTIONS = ["kernels", "forward", "dense512", "mathjs", "compiled", "generation", "exhaustive", "scaling", "training"] as const;
+const SECTIONS = ["kernels", "forward", "dense512", "mathjs", "compiled", "generation", "exhaustive", "scaling", "training", "report"] as const;
 type Section = (typeof SECTIONS)[number];
 const ONLY = parseOnly(process.argv.slice(2));
 /** `--commit`: write the committed bench/RESULTS.md and bench/results.json (default: bench/out/, ignored). */
@@ -788,6 +790,15 @@ async function main(): Promise<void> {
     await section("exhaustive", exhaustive);
     await section("scaling", scaling);
     await section("training", training);
+    await section("report", async () => {
+      log("HTML report: 1,000 tokens × 8 heads, opened in headless Chromium");
+      const rows = await reportBench(QUICK ? 2 : 5);
+      results.report = rows;
+      md.push(...reportBenchMarkdown(rows));
+      // Its own figure too, whatever --only says: bench/out/report.json.
+      mkdirSync(join(ROOT, "bench/out"), { recursive: true });
+      writeFileSync(join(ROOT, "bench/out/report.json"), `${JSON.stringify(rows, null, 1)}\n`);
+    });
   } finally {
     await closePeers();
   }

@@ -11,6 +11,7 @@ import type { Weights } from "../model/weights.ts";
 import { readFileSync } from "node:fs";
 import { decodeForeign, type LoadedForeign } from "../model/foreign.ts";
 import { type AnalyzeOptions, analyzeModel, formatAnalysis, type ModelAnalysis, WeightsRangeError } from "../analysis/analyze.ts";
+import { compositionDot } from "../analysis/dot.ts";
 import { checkLayoutAgainst, checkLayoutSelf } from "../analysis/layoutCheck.ts";
 import { checkSidecar } from "../model/pairCheck.ts";
 import { checkRegularFile, MODEL_FILE_LIMIT } from "./readInput.ts";
@@ -96,7 +97,7 @@ export const analyzeCommand: Command = {
   name: "analyze",
   summary: "analyse weights: composition scores and graph, copying scores, head detection",
   help: [
-    "usage: circuits analyze PROGRAM|MODEL.safetensors [--json] [--sigmas K | --threshold T] [--sequences N] [--seed S]",
+    "usage: circuits analyze PROGRAM|MODEL.safetensors [--json | --format text|dot] [--sigmas K | --threshold T] [--sequences N] [--seed S]",
     "",
     "  PROGRAM            a .circ file: compiled first, and its composition graph compared with the detected one",
     "  MODEL.safetensors  TransformerLens-named weights (F64/F32/F16/BF16); a compiled file's layout names heads",
@@ -107,6 +108,8 @@ export const analyzeCommand: Command = {
     "  --sequences N      repeated random sequences for head detection (default 16)",
     "  --seed S           seed of those sequences (default 0)",
     "  --json             the whole report as JSON",
+    "  --format dot       the composition graph for Graphviz (heads ranked by layer; the program's edges bold,",
+    "                     its edges the weights do not show dashed, edges only detected orange)",
     "",
     "Composition: ‖W_OV^A·R^B‖_F / (‖W_OV^A‖_F·‖R^B‖_F), R = W_Q W_Kᵀ (Q), W_K W_Qᵀ (K), W_V W_O (V),",
     "shown with the random baseline 1/√d_model; written score ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖P·R^B‖₂), P the projection onto",
@@ -116,8 +119,11 @@ export const analyzeCommand: Command = {
     "an earlier copy (induction), on [BOS] r r; ICL score: loss in the second copy minus in the first.",
     "Exit code 1 when the program's graph is known and the detected graph differs from it.",
   ].join("\n"),
-  options: { json: { type: "boolean" }, threshold: { type: "string" }, sigmas: { type: "string" }, sequences: { type: "string" }, seed: { type: "string" } },
+  options: { json: { type: "boolean" }, format: { type: "string" }, threshold: { type: "string" }, sigmas: { type: "string" }, sequences: { type: "string" }, seed: { type: "string" } },
   run(args) {
+    const format = str(args, "format") ?? "text";
+    if (format !== "text" && format !== "dot") throw new UsageError(`analyze: --format must be 'text' or 'dot', got '${format}'`);
+    if (format === "dot" && args.values.json) throw new UsageError("analyze: --json and --format dot exclude each other");
     const input = loadAnalysisInput(args.positionals[0], "analyze");
     if (args.positionals.length > 1) throw new UsageError(`analyze: unexpected argument '${args.positionals[1]}'`);
     const t = str(args, "threshold");
@@ -138,6 +144,7 @@ export const analyzeCommand: Command = {
       skipDetection: input.notRunnable,
     });
     if (args.values.json) printJson(analysis);
+    else if (format === "dot") process.stdout.write(compositionDot(analysis));
     else console.log(formatAnalysis(analysis));
     return analysis.program && !analysis.program.recovered ? 1 : 0;
   },

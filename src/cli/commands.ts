@@ -9,7 +9,8 @@ import { generateCommand } from "./generateCmd.ts";
 import { hypothesisCommand } from "./hypothesisCmd.ts";
 import { layoutCommand } from "./layoutCmd.ts";
 import { mergeCommand } from "./mergeCmd.ts";
+import { reportCommand } from "./reportCmd.ts";
 import { runCommand } from "./run.ts";
 import { trainCommand } from "./trainCmd.ts";
 
-export const commands: readonly Command[] = [runCommand, generateCommand, checkCommand, mergeCommand, compileCommand, layoutCommand, analyzeCommand, decompileCommand, trainCommand, hypothesisCommand, checkSyntaxCommand];
+export const commands: readonly Command[] = [runCommand, generateCommand, checkCommand, mergeCommand, compileCommand, layoutCommand, analyzeCommand, decompileCommand, reportCommand, trainCommand, hypothesisCommand, checkSyntaxCommand];
