@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { wasmSettings } from "../../src/sim/wasm.ts";
+import { ACCUMULATE, CAUSAL_N, gemm, gemmKernels, K_FROM, K_UPTO, workspace } from "../../src/train/gemm.ts";
+import type { TrainPrecision } from "../../src/train/params.ts";
+import { Rng } from "../../src/train/rng.ts";
+
+/** One random product: shapes, strides (A plain or transposed), mode; operands filled at random. */
+function cases(seed: number, n: number) {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => {
+    const M = 1 + rng.int(21), N = 1 + rng.int(21), K = 1 + rng.int(21);
+    const trans = rng.next() < 0.5;
+    const lda = (trans ? M : K) + rng.int(3);
+    const ldb = N + rng.int(9), ldo = N + rng.int(9);
+    const mode = rng.int(16);
+    return { M, N, K, trans, lda, ldb, ldo, mode, fill: rng.int(1 << 30) };
+  });
+}
+
+/** Run one case on a fresh workspace; returns out and the untouched copy of the workspace before. */
+function run(precision: TrainPrecision, c: ReturnType<typeof cases>[number]) {
+  const { M, N, K, trans, lda, ldb, ldo, mode } = c;
+  const aRows = trans ? K : M;
+  const a = 0, b = a + aRows * lda + 8, o = b + K * ldb + 8, end = o + M * ldo + 8;
+  const ws = workspace(precision, end + 64);
+  const rng = new Rng(c.fill);
+  for (let i = 0; i < end + 64; i++) ws.m[i] = rng.normal();
+  const before = Float64Array.from(ws.m.subarray(0, end + 64));
+  const ars = trans ? 1 : lda, aks = trans ? lda : 1;
+  gemm(ws, M, N, K, a, ars, aks, b, ldb, o, ldo, mode);
+  return { after: Float64Array.from(ws.m.subarray(0, end + 64)), before, o, ars, aks, b };
+}
+
+describe("training product kernel", () => {
+  for (const precision of ["float32", "float64"] as const) {
+    it(`${precision}: WebAssembly and JavaScript give the same bits, write only out[:M, :N] where the mode says, and sum what the mode says`, () => {
+      expect(gemmKernels()).not.toBeNull();
+      for (const c of cases(precision === "float32" ? 5 : 6, 300)) {
+        const w = run(precision, c);
+        wasmSettings.enabled = false;
+        let j: ReturnType<typeof run>;
+        try {
+          j = run(precision, c);
+        } finally {
+          wasmSettings.enabled = true;
+        }
+        expect(w.after, JSON.stringify(c)).toEqual(j.after);
+        // Reference: a plain double sum over the rows, columns and k range the mode defines.
+        const { M, N, K, ldo, mode } = c;
+        const PE = precision === "float32" ? 8 : 4;
+        const expected = Float64Array.from(w.before);
+        for (let p = 0; p * PE < N; p++) {
+          const first = mode & CAUSAL_N ? p * PE : 0;
+          for (let i = first; i < M; i++) {
+            // rows go in blocks of four from `first` while a whole block fits, then one at a time
+            const inBlock = first + Math.floor((i - first) / 4) * 4 + 4 <= M;
+            const i0 = inBlock ? first + Math.floor((i - first) / 4) * 4 : i;
+            const k0 = mode & K_FROM ? i0 : 0, k1 = mode & K_UPTO ? Math.min(K, i0 + (inBlock ? 4 : 1)) : K;
+            for (let jj = p * PE; jj < Math.min(N, p * PE + PE); jj++) {
+              const idx = w.o + i * ldo + jj;
+              let s = mode & ACCUMULATE ? w.before[idx]! : 0;
+              for (let k = k0; k < k1; k++) s += w.before[i * w.ars + k * w.aks]! * w.before[w.b + k * c.ldb + jj]!;
+              expected[idx] = s;
+            }
+          }
+        }
+        let worst = 0;
+        for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i]! - w.after[i]!) / (1 + Math.abs(expected[i]!)));
+        expect(worst, JSON.stringify(c)).toBeLessThan(precision === "float32" ? 1e-5 : 1e-13);
+      }
+    });
+  }
+});
