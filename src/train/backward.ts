@@ -31,7 +31,8 @@
  * b·T … b·T+T−1.
  */
 import type { FloatArray } from "../model/weights.ts";
-import { ACCUMULATE, CAUSAL_N, gemm, K_FROM, K_UPTO, type Workspace, workspace } from "./gemm.ts";
+import { ACCUMULATE, CAUSAL_N, DESC_ADDR, gemm, gemmKernels, K_FROM, K_UPTO, product, runJob, type Split, type Workspace, workspace } from "./gemm.ts";
+import { ATTN } from "./trainKernels.ts";
 import { allocFloat, offsetOf, type Params, type TrainPrecision, type TrainShape } from "./params.ts";
 
 /** Parameter offsets of one layer in the flat array (−1 for absent biases). */
@@ -87,6 +88,7 @@ interface Layout {
   readonly wu: number; // [Dp+1, Vp]: W_U, bias row at Dp
   readonly wuT: number; // [V, Dp]
   readonly gw: number; // [max(Dp+1, HEp+1), max(LD3, Vp, Dp)]: one weight gradient with its bias row
+  readonly scratch: [number, number]; // per thread: 64 bytes for partial panels, a [T, Tp] g_S, a [H·E, Tp] transpose
   readonly size: number;
 }
 
@@ -154,6 +156,7 @@ export class TrainEngine {
       wu: take((Dp + 1) * st.Vp),
       wuT: take(V * Dp),
       gw: take(Math.max(Dp, HEp) * Math.max(st.LD3, st.Vp, Dp) + Math.max(st.LD3, st.Vp, Dp)),
+      scratch: [take(2 * PE + (T + HE) * st.Tp), take(2 * PE + (T + HE) * st.Tp)],
       size: 0,
     };
     (this.lay as { size: number }).size = top;
@@ -178,6 +181,46 @@ export class TrainEngine {
   /** The logits of the last pass ([N, V]; only valid after a pass without gradient). */
   lastLogits(): FloatArray {
     return this.logitsOut;
+  }
+
+  /** A big product, shared with the helper thread where there is one (see gemm.ts product). */
+  private mm(M: number, N: number, K: number, a: number, ars: number, aks: number, b: number, bks: number, o: number, ors: number, mode: number, split: Split): void {
+    product(this.ws, M, N, K, a, ars, aks, b, bks, o, ors, mode, split, this.lay.scratch);
+  }
+
+  /** Byte address of a workspace element. */
+  private at(x: number): number {
+    return this.ws.base + x * (this.precision === "float32" ? 4 : 8);
+  }
+
+  /** Whether attention runs as the module's per-sequence jobs (float32 on a WebAssembly workspace). */
+  private attnJobs(): boolean {
+    return this.ws.base >= 0 && this.precision === "float32";
+  }
+
+  /** Write the attention descriptor of layer l (kT: the transposed keys, or values) and return its address. */
+  private attnDesc(l: number): number {
+    const { n_heads: H, d_head: E } = this.shape;
+    const { LD3, Tp, LDZ, HEp } = this.st;
+    const at = (x: number) => this.ws.base + x * 4;
+    const addr = DESC_ADDR + 128;
+    const buf = gemmKernels()!.memory.buffer;
+    const d = new Int32Array(buf, addr, ATTN.bytes / 4);
+    d[ATTN.qkv / 4] = at(this.lay.qkv[l]!);
+    d[ATTN.P / 4] = at(this.lay.P[l]!);
+    d[ATTN.z / 4] = at(this.lay.z[l]!);
+    d[ATTN.gz / 4] = at(this.lay.gz);
+    d[ATTN.gqkv / 4] = at(this.lay.gqkv);
+    d[ATTN.T / 4] = this.T;
+    d[ATTN.E / 4] = E;
+    d[ATTN.H / 4] = H;
+    d[ATTN.HE / 4] = H * E;
+    d[ATTN.ld3 / 4] = LD3 * 4;
+    d[ATTN.tp / 4] = Tp * 4;
+    d[ATTN.ldz / 4] = LDZ * 4;
+    d[ATTN.ldgz / 4] = HEp * 4;
+    new Float32Array(buf, addr, ATTN.bytes / 4)[ATTN.scale / 4] = 1 / Math.sqrt(E);
+    return addr;
   }
 
   /** Make the shared workspace this engine's: zero it and write the constant parts (ones columns) unless it already is. */
@@ -227,15 +270,18 @@ export class TrainEngine {
           if (bsrcs[s]! >= 0) for (let e = 0; e < E; e++) m[wqkv + Dp * LD3 + s * HE + h * E + e] = w[bsrcs[s]! + h * E + e]!;
         }
       }
-      gemm(ws, N, 3 * HE, Dp + 1, xl, LDX, 1, wqkv, LD3, qkv, LD3, 0);
+      this.mm(N, 3 * HE, Dp + 1, xl, LDX, 1, wqkv, LD3, qkv, LD3, 0, "rows");
 
       // Keys transposed, so each head's scores are one product q·kᵀ with rows of B contiguous.
       const kT = lay.kT;
-      for (let n = 0; n < N; n++) {
-        const r = qkv + n * LD3 + HE;
-        for (let c = 0; c < HE; c++) m[kT + c * NT + n] = m[r + c]!;
-      }
-      for (let b = 0; b < B; b++) {
+      if (this.attnJobs()) runJob("attnFwd32", this.attnDesc(l), B, this.at(lay.scratch[0]), this.at(lay.scratch[1]));
+      else for (let b = 0; b < B; b++) {
+        if (b === 0) {
+          for (let n = 0; n < N; n++) {
+            const r = qkv + n * LD3 + HE;
+            for (let c = 0; c < HE; c++) m[kT + c * NT + n] = m[r + c]!;
+          }
+        }
         const r0 = qkv + b * T * LD3;
         for (let h = 0; h < H; h++) {
           const pb = P + (b * H + h) * T * Tp;
@@ -267,13 +313,13 @@ export class TrainEngine {
       if (o.b_O >= 0) for (let d = 0; d < D; d++) m[wo + this.st.HEp * Dp + d] = w[o.b_O + d]!;
       const xn = lay.x[l + 1]!;
       m.copyWithin(xn, xl, xl + N * LDX);
-      gemm(ws, N, D, this.st.HEp + 1, z, LDZ, 1, wo, Dp, xn, LDX, ACCUMULATE);
+      this.mm(N, D, this.st.HEp + 1, z, LDZ, 1, wo, Dp, xn, LDX, ACCUMULATE, "rows");
     }
 
     const wu = lay.wu, logits = lay.logits;
     for (let d = 0; d < D; d++) for (let v = 0; v < V; v++) m[wu + d * Vp + v] = w[this.offs.W_U + d * V + v]!;
     if (this.offs.b_U >= 0) for (let v = 0; v < V; v++) m[wu + Dp * Vp + v] = w[this.offs.b_U + v]!;
-    gemm(ws, N, V, Dp + 1, lay.x[L]!, LDX, 1, wu, Vp, logits, Vp, 0);
+    this.mm(N, V, Dp + 1, lay.x[L]!, LDX, 1, wu, Vp, logits, Vp, 0, "rows");
     if (!wantGrad) for (let n = 0; n < N; n++) this.logitsOut.set(m.subarray(logits + n * Vp, logits + n * Vp + V), n * V);
 
     let count = 0;
@@ -321,27 +367,30 @@ export class TrainEngine {
     const gl = lay.logits; // g_logits after forward(wantGrad)
 
     // W_U: [W_U; b_U] gradient = [x_L 1]ᵀ g_logits;  g_x = g_logits W_Uᵀ.
-    gemm(ws, Dp + 1, V, N, lay.x[L]!, 1, LDX, gl, Vp, gw, Vp, 0);
+    this.mm(Dp + 1, V, N, lay.x[L]!, 1, LDX, gl, Vp, gw, Vp, 0, "panels");
     for (let d = 0; d < D; d++) for (let v = 0; v < V; v++) g[this.offs.W_U + d * V + v] = m[gw + d * Vp + v]!;
     if (this.offs.b_U >= 0) for (let v = 0; v < V; v++) g[this.offs.b_U + v] = m[gw + Dp * Vp + v]!;
     for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) m[lay.wuT + v * Dp + d] = w[this.offs.W_U + d * V + v]!;
-    gemm(ws, N, D, V, gl, Vp, 1, lay.wuT, Dp, gx, Dp, 0);
+    this.mm(N, D, V, gl, Vp, 1, lay.wuT, Dp, gx, Dp, 0, "rows");
 
     for (let l = L - 1; l >= 0; l--) {
       const o = this.offs.layers[l]!;
       const xl = lay.x[l]!, qkv = lay.qkv[l]!, P = lay.P[l]!, z = lay.z[l]!;
       // [W_O; b_O] gradient = [z 1]ᵀ g_x;  g_z = g_x W_Oᵀ.
-      gemm(ws, HEp + 1, D, N, z, 1, LDZ, gx, Dp, gw, Dp, 0);
+      this.mm(HEp + 1, D, N, z, 1, LDZ, gx, Dp, gw, Dp, 0, "panels");
       for (let r = 0; r < HE; r++) for (let d = 0; d < D; d++) g[o.W_O + r * D + d] = m[gw + r * Dp + d]!;
       if (o.b_O >= 0) for (let d = 0; d < D; d++) g[o.b_O + d] = m[gw + HEp * Dp + d]!;
       for (let d = 0; d < D; d++) for (let r = 0; r < HE; r++) m[lay.woT + d * HEp + r] = w[o.W_O + r * D + d]!;
-      gemm(ws, N, HE, D, gx, Dp, 1, lay.woT, HEp, gz, HEp, 0);
+      this.mm(N, HE, D, gx, Dp, 1, lay.woT, HEp, gz, HEp, 0, "rows");
 
-      for (let n = 0; n < N; n++) {
-        const r = qkv + n * LD3 + 2 * HE;
-        for (let c = 0; c < HE; c++) m[vT + c * NT + n] = m[r + c]!;
-      }
-      for (let b = 0; b < B; b++) {
+      if (this.attnJobs()) runJob("attnBwd32", this.attnDesc(l), B, this.at(lay.scratch[0]), this.at(lay.scratch[1]));
+      else for (let b = 0; b < B; b++) {
+        if (b === 0) {
+          for (let n = 0; n < N; n++) {
+            const r = qkv + n * LD3 + 2 * HE;
+            for (let c = 0; c < HE; c++) m[vT + c * NT + n] = m[r + c]!;
+          }
+        }
         const r0 = qkv + b * T * LD3, g0 = gqkv + b * T * LD3, z0 = gz + b * T * HEp;
         for (let h = 0; h < H; h++) {
           const pb = P + (b * H + h) * T * Tp;
@@ -361,7 +410,7 @@ export class TrainEngine {
       }
 
       // [W_QKV; b_QKV] gradient = [x_l 1]ᵀ g_qkv;  g_x += g_qkv W_QKVᵀ.
-      gemm(ws, Dp + 1, C3, N, xl, 1, LDX, gqkv, LD3, gw, LD3, 0);
+      this.mm(Dp + 1, C3, N, xl, 1, LDX, gqkv, LD3, gw, LD3, 0, "panels");
       const dsts = [o.W_Q, o.W_K, o.W_V], bdsts = [o.b_Q, o.b_K, o.b_V];
       const wqkv = lay.wqkv[l]!, wT = lay.wqkvT;
       for (let s = 0; s < 3; s++) {
@@ -374,7 +423,7 @@ export class TrainEngine {
         }
       }
       for (let c = 0; c < C3; c++) for (let d = 0; d < D; d++) m[wT + c * Dp + d] = m[wqkv + d * LD3 + c]!;
-      gemm(ws, N, D, C3, gqkv, LD3, 1, wT, Dp, gx, Dp, ACCUMULATE);
+      this.mm(N, D, C3, gqkv, LD3, 1, wT, Dp, gx, Dp, ACCUMULATE, "rows");
     }
 
     g.fill(0, this.offs.W_E, this.offs.W_E + V * D);

@@ -1,8 +1,9 @@
 /**
  * The one matrix product the training passes are built on, on strided
  * operands in a shared workspace, as a WebAssembly SIMD kernel (f32x4 or
- * f64x2, assembled here byte by byte) with a JavaScript twin that gives the
- * same bits:
+ * f64x2, assembled in trainKernels.ts) with a JavaScript twin that gives the
+ * same bits, and the helper thread that shares big products and the
+ * per-sequence attention jobs:
  *
  *   out[i, j] (= 0 or += out[i, j]) + Σ_k A[i, k] · B[k, j]     i < M, j < N, k < K
  *   A[i, k] = m[a + i·ars + k·aks]      (any strides: Aᵀ is just swapped strides)
@@ -26,156 +27,36 @@
  * its arena, see src/sim/wasm.ts), shared by every training engine, or a
  * plain array buffer where WebAssembly SIMD is off.
  */
+import { availableParallelism } from "node:os";
+import { isMainThread, Worker } from "node:worker_threads";
 import type { FloatArray } from "../model/weights.ts";
-import { section, sleb, uleb, vec, wasmAvailable, wasmKernel } from "../sim/wasm.ts";
+import { wasmAvailable, wasmKernel, wasmSettings } from "../sim/wasm.ts";
 import type { TrainPrecision } from "./params.ts";
+import { ACCUMULATE, CAUSAL_N, EXPORTS, GEMM_JOB, K_FROM, K_UPTO, moduleBytes } from "./trainKernels.ts";
 
-/** out += instead of out =. */
-export const ACCUMULATE = 1;
-/** Row i needs output columns j < (panel of i) + 1 only. */
-export const CAUSAL_N = 2;
-/** Row block i … i+3 sums k < i + 4 only (single rows: k ≤ i). */
-export const K_UPTO = 4;
-/** Row block i … sums k ≥ i only. */
-export const K_FROM = 8;
+export { ACCUMULATE, CAUSAL_N, K_FROM, K_UPTO };
 
-// ------------------------------------------------------------ assembling
-const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-const I32 = 0x7f, V128 = 0x7b;
-const get = (l: number) => [0x20, ...uleb(l)];
-const set = (l: number) => [0x21, ...uleb(l)];
-const i32 = (n: number) => [0x41, ...sleb(n)];
-const ADD = [0x6a], SUB = [0x6b], MUL = [0x6c], AND = [0x71], SHR_U = [0x76];
-const GT_S = [0x4a], LE_S = [0x4c], LT_S = [0x48], SELECT = [0x1b];
-const IF = [0x04, 0x40], ELSE = [0x05], END = [0x0b];
-const simd = (code: number, ...rest: number[]) => [0xfd, ...uleb(code), ...rest];
-const V_LOAD = (off: number) => simd(0x00, 0, ...uleb(off));
-const V_STORE = (off: number) => simd(0x0b, 0, ...uleb(off));
-const V_ZERO = simd(0x0c, ...new Array<number>(16).fill(0));
-const MEMCPY = [0xfc, ...uleb(10), 0, 0];
-
-// params
-const [A, B, OUT, M, K, N, ARS, AKS, BKS, ORS, MODE, TMP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-// i32 locals
-const [NP, PN, I, KS, KE, KK, X0, X1, X2, X3, WP, OP, BP, OC, REMB] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26];
-const N_I32 = 15;
-// v128 locals
-const ACC = [27, 28, 29, 30, 31, 32, 33, 34];
-const [W0, W1, AV] = [35, 36, 37];
-const N_V128 = 11;
-
-/** while (cond) body — cond leaves an i32 that is nonzero to continue. */
-const whileLoop = (cond: number[], body: number[]): number[] => [0x02, 0x40, 0x03, 0x40, ...cond, 0x45, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
-const addTo = (l: number, by: number[]) => [...get(l), ...by, ...ADD, ...set(l)];
-const mode = (bit: number) => [...get(MODE), ...i32(bit), ...AND];
-
-function kernelBody(es: 4 | 8): number[] {
-  const PE = 32 / es; // elements per panel
-  const LOG_PE = es === 4 ? 3 : 2;
-  const splat = es === 4 ? simd(0x09, 0, 0) : simd(0x0a, 0, 0);
-  const vadd = es === 4 ? simd(0xe4) : simd(0xf0);
-  const vmul = es === 4 ? simd(0xe6) : simd(0xf2);
-  const xs = [X0, X1, X2, X3];
-
-  /** One block of `rows` rows at row I of panel PN. */
-  const block = (rows: number): number[] => {
-    const c: number[] = [];
-    // KS = K_FROM ? I : 0;  KE = K_UPTO ? min(K, I + rows) : K
-    c.push(...get(I), ...i32(0), ...mode(K_FROM), ...SELECT, ...set(KS));
-    c.push(...get(K), ...get(I), ...i32(rows), ...ADD, ...get(K), ...get(I), ...i32(rows), ...ADD, ...LT_S, ...SELECT, ...set(KE));
-    c.push(...get(KE), ...get(K), ...mode(K_UPTO), ...SELECT, ...set(KE));
-    // row pointers and the panel pointer at k = KS
-    c.push(...get(A), ...get(I), ...get(ARS), ...MUL, ...ADD, ...get(KS), ...get(AKS), ...MUL, ...ADD, ...set(X0));
-    for (let r = 1; r < rows; r++) c.push(...get(xs[r - 1]!), ...get(ARS), ...ADD, ...set(xs[r]!));
-    c.push(...get(BP), ...get(KS), ...get(BKS), ...MUL, ...ADD, ...set(WP));
-    c.push(...get(OC), ...get(I), ...get(ORS), ...MUL, ...ADD, ...set(OP));
-    // accumulators: from out, or zero
-    c.push(...mode(ACCUMULATE), ...IF);
-    for (let r = 0; r < rows; r++) {
-      c.push(...get(OP), ...get(ORS), ...i32(r), ...MUL, ...ADD, ...V_LOAD(0), ...set(ACC[2 * r]!));
-      c.push(...get(OP), ...get(ORS), ...i32(r), ...MUL, ...ADD, ...V_LOAD(16), ...set(ACC[2 * r + 1]!));
-    }
-    c.push(...ELSE);
-    for (let a = 0; a < 2 * rows; a++) c.push(...V_ZERO, ...set(ACC[a]!));
-    c.push(...END);
-    // the k loop
-    c.push(...get(KE), ...get(KS), ...SUB, ...set(KK));
-    const body: number[] = [...get(WP), ...V_LOAD(0), ...set(W0), ...get(WP), ...V_LOAD(16), ...set(W1)];
-    for (let r = 0; r < rows; r++) {
-      body.push(...get(xs[r]!), ...splat, ...set(AV));
-      body.push(...get(ACC[2 * r]!), ...get(AV), ...get(W0), ...vmul, ...vadd, ...set(ACC[2 * r]!));
-      body.push(...get(ACC[2 * r + 1]!), ...get(AV), ...get(W1), ...vmul, ...vadd, ...set(ACC[2 * r + 1]!));
-    }
-    for (let r = 0; r < rows; r++) body.push(...addTo(xs[r]!, get(AKS)));
-    body.push(...addTo(WP, get(BKS)), ...get(KK), ...i32(1), ...SUB, ...set(KK));
-    c.push(...whileLoop([...get(KK), ...i32(0), ...GT_S], body));
-    // store: whole panels, or the first REMB bytes through tmp
-    c.push(...get(REMB), 0x45, ...IF);
-    for (let r = 0; r < rows; r++) {
-      c.push(...get(OP), ...get(ACC[2 * r]!), ...V_STORE(0), ...get(OP), ...get(ACC[2 * r + 1]!), ...V_STORE(16));
-      if (r + 1 < rows) c.push(...addTo(OP, get(ORS)));
-    }
-    c.push(...ELSE);
-    for (let r = 0; r < rows; r++) {
-      c.push(...get(TMP), ...get(ACC[2 * r]!), ...V_STORE(0), ...get(TMP), ...get(ACC[2 * r + 1]!), ...V_STORE(16));
-      c.push(...get(OP), ...get(TMP), ...get(REMB), ...MEMCPY);
-      if (r + 1 < rows) c.push(...addTo(OP, get(ORS)));
-    }
-    c.push(...END);
-    c.push(...addTo(I, i32(rows)));
-    return c;
-  };
-
-  const code: number[] = [];
-  code.push(...get(N), ...i32(PE - 1), ...ADD, ...i32(LOG_PE), ...SHR_U, ...set(NP));
-  code.push(...i32(0), ...set(PN));
-  const panel: number[] = [
-    ...get(B), ...get(PN), ...i32(32), ...MUL, ...ADD, ...set(BP),
-    ...get(OUT), ...get(PN), ...i32(32), ...MUL, ...ADD, ...set(OC),
-    // REMB = (PN + 1)·PE > N ? (N − PN·PE)·es : 0
-    ...get(N), ...get(PN), ...i32(PE), ...MUL, ...SUB, ...i32(es), ...MUL, ...i32(0),
-    ...get(PN), ...i32(1), ...ADD, ...i32(PE), ...MUL, ...get(N), ...GT_S, ...SELECT, ...set(REMB),
-    // I = CAUSAL_N ? PN·PE : 0
-    ...get(PN), ...i32(PE), ...MUL, ...i32(0), ...mode(CAUSAL_N), ...SELECT, ...set(I),
-    ...whileLoop([...get(I), ...i32(4), ...ADD, ...get(M), ...LE_S], block(4)),
-    ...whileLoop([...get(I), ...get(M), ...LT_S], block(1)),
-    ...addTo(PN, i32(1)),
-  ];
-  code.push(...whileLoop([...get(PN), ...get(NP), ...LT_S], panel));
-  const b = [...vec([[N_I32, I32], [N_V128, V128]]), ...code, 0x0b];
-  return [...uleb(b.length), ...b];
-}
-
-function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const fnType = [0x60, ...vec(new Array<number[]>(12).fill([I32])), 0];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([fnType])),
-    ...section(2, vec([[...str("env"), ...str("mem"), 0x02, 0x03, ...uleb(1), ...uleb(MAX_PAGES)]])),
-    ...section(3, vec([[0], [0]])),
-    ...section(7, vec([[...str("gemm32"), 0x00, 0], [...str("gemm64"), 0x00, 1]])),
-    ...section(10, vec([kernelBody(4), kernelBody(8)])),
-  ]);
-}
-
-// ------------------------------------------------------------ runtime
+type ExportName = (typeof EXPORTS)[number];
 type GemmFn = (a: number, b: number, out: number, M: number, K: number, N: number, ars: number, aks: number, bks: number, ors: number, mode: number, tmp: number) => void;
+type JobFn = (desc: number, chunk: number, scratch: number) => void;
 
-interface Kernels {
+/** The instantiated module. */
+export interface Kernels {
   readonly gemm32: GemmFn;
   readonly gemm64: GemmFn;
+  readonly jobs: Record<ExportName, JobFn>;
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
 }
 
-/** src/sim/wasm.ts's memory limit (pages of 64 KiB): 1 GiB. */
-const MAX_PAGES = 16384;
-/** The workspace region: above the simulator's arena (≤ 256 MiB) and its scratch. */
+/** The region of the kernels' memory the training passes use: above the simulator's arena (≤ 256 MiB) and its scratch. */
 const REGION_START = 640 * 2 ** 20;
 const REGION_END = 1024 * 2 ** 20;
-/** 32 bytes for partial panels, then the workspace proper. */
+/** 64 bytes of partial-panel scratch for products this thread runs outside jobs. */
 const TMP_ADDR = REGION_START;
-const WORK_START = REGION_START + 64;
+/** Job descriptors (1 KiB), then the workspace proper. */
+export const DESC_ADDR = REGION_START + 64;
+const WORK_START = REGION_START + 64 + 1024;
 
 let kernels: Kernels | null | undefined;
 
@@ -190,12 +71,121 @@ export function gemmKernels(): Kernels | null {
     const bytes = moduleBytes();
     if (!WebAssembly.validate(bytes)) return null;
     const module = new WebAssembly.Module(bytes);
-    const e = new WebAssembly.Instance(module, { env: { mem: k.memory } }).exports as unknown as Record<"gemm32" | "gemm64", GemmFn>;
-    kernels = { gemm32: e.gemm32, gemm64: e.gemm64, memory: k.memory, module };
+    const e = new WebAssembly.Instance(module, { env: { mem: k.memory } }).exports as unknown as Record<ExportName, JobFn & GemmFn>;
+    kernels = { gemm32: e.gemm32, gemm64: e.gemm64, jobs: e, memory: k.memory, module };
   } catch {
     kernels = null;
   }
   return kernels;
+}
+
+// ------------------------------------------------------------ the helper thread
+
+/**
+ * A helper thread runs the module's job functions on the same (shared)
+ * memory: a job is a function, a descriptor address and a number of chunks,
+ * and both threads claim chunks from a counter until none is left, so a
+ * helper that is slow to wake (a loaded machine) just takes fewer, and one
+ * that never wakes costs nothing but the notify. Chunks write disjoint
+ * outputs with the same code, so the bits never depend on who ran which.
+ *
+ * Control words (Int32 on a SharedArrayBuffer): [0] job number (−1: stop),
+ * [1] function index, [2] descriptor, [3] chunks, [4] the helper's scratch,
+ * [5] claim counter: (job number mod 2¹⁶) << 16 | next chunk, [6] chunks the
+ * helper finished. A claim is a compare-and-swap on [5] that also checks the
+ * job number, and the counter is closed (next chunk 0xffff) before any word
+ * of a later job is written, so a helper that read a half-written job never
+ * claims anything from it.
+ */
+interface Helper {
+  readonly control: Int32Array;
+  seq: number;
+}
+
+let helper: Helper | null | undefined;
+
+const HELPER_SOURCE = `
+const { workerData } = require("node:worker_threads");
+const { module, memory, control, names } = workerData;
+const e = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+const fns = names.map((n) => e[n]);
+const c = new Int32Array(control);
+let seen = 0;
+for (;;) {
+  Atomics.wait(c, 0, seen);
+  seen = Atomics.load(c, 0);
+  if (seen < 0) break;
+  const f = fns[c[1]], desc = c[2], n = c[3], scratch = c[4];
+  if (Atomics.load(c, 0) !== seen) continue;
+  const tag = (seen & 0xffff) << 16;
+  for (;;) {
+    const cur = Atomics.load(c, 5);
+    if ((cur & 0xffff0000) !== tag || (cur & 0xffff) >= n) break;
+    if (Atomics.compareExchange(c, 5, cur, cur + 1) !== cur) continue;
+    f(desc, cur & 0xffff, scratch);
+    Atomics.add(c, 6, 1);
+    Atomics.notify(c, 6);
+  }
+}
+`;
+
+function helperThread(k: Kernels): Helper | null {
+  if (helper !== undefined) return helper;
+  helper = null;
+  if (process.env.CIRCUITS_WASM_THREADS === "0" || availableParallelism() < 2 || !isMainThread) return helper;
+  try {
+    const control = new Int32Array(new SharedArrayBuffer(8 * 4));
+    const w = new Worker(HELPER_SOURCE, { eval: true, workerData: { module: k.module, memory: k.memory, control: control.buffer, names: [...EXPORTS] } });
+    w.unref(); // never keeps the process alive; it only ever waits on the control word
+    w.on("error", () => {
+      helper = null;
+    });
+    helper = { control, seq: 0 };
+  } catch {
+    helper = null;
+  }
+  return helper;
+}
+
+/**
+ * Run chunks 0 … n−1 of a job (an exported job function on a descriptor at
+ * `desc`), shared with the helper thread when there is one; `scratch0` and
+ * `scratch1` are this thread's and the helper's own scratch addresses.
+ */
+export function runJob(name: ExportName, desc: number, n: number, scratch0: number, scratch1: number): void {
+  const k = kernels!;
+  const f = k.jobs[name];
+  const h = n >= 2 && wasmSettings.threads ? helperThread(k) : null;
+  if (!h) {
+    for (let i = 0; i < n; i++) f(desc, i, scratch0);
+    return;
+  }
+  if (n >= 0xffff) throw new Error(`runJob: ${n} chunks is too many`);
+  const c = h.control;
+  h.seq = (h.seq + 1) & 0x7fffffff;
+  const seq = h.seq, tag = (seq & 0xffff) << 16;
+  c[1] = EXPORTS.indexOf(name);
+  c[2] = desc;
+  c[3] = n;
+  c[4] = scratch1;
+  Atomics.store(c, 6, 0);
+  Atomics.store(c, 5, tag);
+  Atomics.store(c, 0, seq);
+  Atomics.notify(c, 0);
+  let mine = 0;
+  for (;;) {
+    const cur = Atomics.load(c, 5);
+    if ((cur & 0xffff) >= n) break;
+    if (Atomics.compareExchange(c, 5, cur, cur + 1) !== cur) continue;
+    f(desc, cur & 0xffff, scratch0);
+    mine++;
+  }
+  for (;;) {
+    const d = Atomics.load(c, 6);
+    if (mine + d >= n) break;
+    if (Atomics.wait(c, 6, d, 60_000) === "timed-out") throw new Error("runJob: the helper thread did not finish its chunks");
+  }
+  Atomics.store(c, 5, tag | 0xffff);
 }
 
 /** A view of the whole workspace (element offsets index it) and how products run on it. */
@@ -257,6 +247,54 @@ export function gemm(
   }
   if (ws.precision === "float32") plainGemm32(ws.m, M, N, K, a, ars, aks, b, bks, o, ors, mode);
   else plainGemm64(ws.m, M, N, K, a, ars, aks, b, bks, o, ors, mode);
+}
+
+/** How a product is cut into chunks for two threads: by rows of out, or by panels (groups of columns). */
+export type Split = "rows" | "panels";
+
+/** Rows per chunk of a product cut by rows (a multiple of 4: whole row blocks). */
+const ROWS_PER_CHUNK = 64;
+/** A product cut by panels goes in about this many chunks. */
+const PANEL_CHUNKS = 8;
+
+/**
+ * gemm, shared with the helper thread (in chunks of rows or of panels, the
+ * same bits as one call) on a WebAssembly workspace, else one call.
+ * `scratch` holds this thread's and the helper's 64-byte scratch (element
+ * offsets). Cut by rows, the mode must not depend on the row (no causal bits).
+ */
+export function product(
+  ws: Workspace, M: number, N: number, K: number,
+  a: number, ars: number, aks: number, b: number, bks: number, o: number, ors: number, mode: number,
+  split: Split, scratch: readonly [number, number],
+): void {
+  if (ws.base < 0 || M <= 0 || N <= 0) {
+    gemm(ws, M, N, K, a, ars, aks, b, bks, o, ors, mode);
+    return;
+  }
+  if (split === "rows" && (mode & ~ACCUMULATE) !== 0) throw new Error("product: a causal product cannot be cut by rows");
+  const es = ws.precision === "float32" ? 4 : 8;
+  const PE = 32 / es;
+  const panels = Math.ceil(N / PE);
+  const per = split === "rows" ? ROWS_PER_CHUNK : Math.ceil(panels / PANEL_CHUNKS);
+  const n = split === "rows" ? Math.ceil(M / per) : Math.ceil(panels / per);
+  const d = new Int32Array(kernels!.memory.buffer, DESC_ADDR, GEMM_JOB.bytes / 4);
+  const G = GEMM_JOB;
+  const at = (x: number) => ws.base + x * es;
+  d[G.a / 4] = at(a);
+  d[G.b / 4] = at(b);
+  d[G.out / 4] = at(o);
+  d[G.M / 4] = M;
+  d[G.K / 4] = K;
+  d[G.N / 4] = N;
+  d[G.ars / 4] = ars * es;
+  d[G.aks / 4] = aks * es;
+  d[G.bks / 4] = bks * es;
+  d[G.ors / 4] = ors * es;
+  d[G.mode / 4] = mode;
+  d[G.split / 4] = split === "rows" ? 0 : 1;
+  d[G.per / 4] = per;
+  runJob(es === 4 ? "gemmJob32" : "gemmJob64", DESC_ADDR, n, at(scratch[0]), at(scratch[1]));
 }
 
 /** The k range the kernel sums for row i (in a block starting at i0 of `rows` rows). */

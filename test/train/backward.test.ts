@@ -117,6 +117,30 @@ describe("float32 gradient", () => {
   });
 });
 
+describe("the helper thread", () => {
+  it("changes no bit of the loss or the gradient (float32 and float64)", () => {
+    const shape: TrainShape = { d_model: 64, n_heads: 4, d_head: 16, n_layers: 2, n_ctx: 64, d_vocab: 65, bias: true };
+    for (const precision of ["float32", "float64"] as const) {
+      const { p, tokens, targets } = setup(shape, 8, 63, 12);
+      const q: Params = { ...p, data: precision === "float32" ? Float32Array.from(p.data) : p.data };
+      const engine = new TrainEngine(shape, 8, 63, precision, q);
+      const run = (threads: boolean) => {
+        const was = wasmSettings.threads;
+        wasmSettings.threads = threads;
+        try {
+          const g = precision === "float32" ? new Float32Array(q.data.length) : new Float64Array(q.data.length);
+          const loss = engine.lossAndGrad(q, tokens, targets, g);
+          return { loss, g: Array.from(g) };
+        } finally {
+          wasmSettings.threads = was;
+        }
+      };
+      const one = run(false);
+      for (let i = 0; i < 3; i++) expect(run(true)).toEqual(one);
+    }
+  });
+});
+
 describe("training forward pass", () => {
   function compare(shape: TrainShape, B: number, T: number, p: Params, tokens: Int32Array, tol: number) {
     const engine = new TrainEngine(shape, B, T, p.data instanceof Float32Array ? "float32" : "float64", p);
