@@ -32,7 +32,7 @@
  */
 import type { FloatArray } from "../model/weights.ts";
 import { ACCUMULATE, CAUSAL_N, DESC_ADDR, gemm, gemmKernels, K_FROM, K_UPTO, product, runJob, type Split, type Workspace, workspace } from "./gemm.ts";
-import { ATTN } from "./trainKernels.ts";
+import { ATTN, XENT } from "./trainKernels.ts";
 import { allocFloat, offsetOf, type Params, type TrainPrecision, type TrainShape } from "./params.ts";
 
 /** Parameter offsets of one layer in the flat array (−1 for absent biases). */
@@ -88,6 +88,8 @@ interface Layout {
   readonly wu: number; // [Dp+1, Vp]: W_U, bias row at Dp
   readonly wuT: number; // [V, Dp]
   readonly gw: number; // [max(Dp+1, HEp+1), max(LD3, Vp, Dp)]: one weight gradient with its bias row
+  readonly targets: number; // [N] int32: the batch's targets, for the cross-entropy job
+  readonly stats: number; // [N, 2]: each row's max logit and sum of exponentials
   readonly scratch: [number, number]; // per thread: 64 bytes for partial panels, a [T, Tp] g_S, a [H·E, Tp] transpose
   readonly size: number;
 }
@@ -106,6 +108,7 @@ export class TrainEngine {
   private readonly lay: Layout;
   private ws!: Workspace;
   private readonly exps: Float64Array; // [V]: one row's exp(logit − max)
+  private targetLogits: Float64Array | null = null; // [N]: each row's logit at its target, before the cross-entropy job
   private readonly logitsOut: FloatArray; // [N, V]: the last pass's logits, when it took no gradient
   /** Per-row loss of the last pass (NaN for rows not trained). */
   readonly rowLoss: Float64Array;
@@ -156,6 +159,8 @@ export class TrainEngine {
       wu: take((Dp + 1) * st.Vp),
       wuT: take(V * Dp),
       gw: take(Math.max(Dp, HEp) * Math.max(st.LD3, st.Vp, Dp) + Math.max(st.LD3, st.Vp, Dp)),
+      targets: take(N),
+      stats: take(2 * N),
       scratch: [take(2 * PE + (T + HE) * st.Tp), take(2 * PE + (T + HE) * st.Tp)],
       size: 0,
     };
@@ -323,9 +328,45 @@ export class TrainEngine {
     if (!wantGrad) for (let n = 0; n < N; n++) this.logitsOut.set(m.subarray(logits + n * Vp, logits + n * Vp + V), n * V);
 
     let count = 0;
-    for (let n = 0; n < N; n++) if (targets[n]! >= 0) count++;
+    for (let n = 0; n < N; n++) {
+      const t = targets[n]!;
+      if (t >= V) throw new Error(`target id ${t} at row ${n} is outside the vocabulary [0, ${V})`);
+      if (t >= 0) count++;
+    }
     let total = 0;
     const rowLoss = this.rowLoss, ex = this.exps;
+    if (this.attnJobs()) {
+      // Float32 on WebAssembly: the rows' softmax, scaled, in place by xentJob32 (both threads); the loss from its stats.
+      const at = (x: number) => this.at(x);
+      const buf = gemmKernels()!.memory.buffer;
+      new Int32Array(buf, at(lay.targets), N).set(targets);
+      const lt = (this.targetLogits ??= new Float64Array(N));
+      for (let n = 0; n < N; n++) lt[n] = targets[n]! >= 0 ? m[logits + n * Vp + targets[n]!]! : 0;
+      const per = 64, addr = DESC_ADDR + 256;
+      const d = new Int32Array(buf, addr, XENT.bytes / 4);
+      d[XENT.logits / 4] = at(logits);
+      d[XENT.ld / 4] = Vp * 4;
+      d[XENT.V / 4] = V;
+      d[XENT.targets / 4] = at(lay.targets);
+      d[XENT.stats / 4] = at(lay.stats);
+      new Float32Array(buf, addr, XENT.bytes / 4)[XENT.scale / 4] = 1 / count;
+      d[XENT.per / 4] = per;
+      d[XENT.N / 4] = N;
+      runJob("xentJob32", addr, Math.ceil(N / per), at(lay.scratch[0]), at(lay.scratch[1]));
+      const stats = m.subarray(lay.stats, lay.stats + 2 * N);
+      for (let n = 0; n < N; n++) {
+        const t = targets[n]!;
+        if (t < 0) {
+          rowLoss[n] = NaN;
+          continue;
+        }
+        const loss = Math.log(stats[2 * n + 1]!) + stats[2 * n]! - lt[n]!;
+        rowLoss[n] = loss;
+        total += loss;
+        m[logits + n * Vp + t] -= 1 / count;
+      }
+      return count > 0 ? total / count : NaN;
+    }
     for (let n = 0; n < N; n++) {
       const t = targets[n]!;
       const r = logits + n * Vp;
@@ -334,7 +375,6 @@ export class TrainEngine {
         if (wantGrad) m.fill(0, r, r + V);
         continue;
       }
-      if (t >= V) throw new Error(`target id ${t} at row ${n} is outside the vocabulary [0, ${V})`);
       let max = -Infinity;
       for (let v = 0; v < V; v++) if (m[r + v]! > max) max = m[r + v]!;
       let sum = 0;

@@ -32,7 +32,7 @@ import { isMainThread, Worker } from "node:worker_threads";
 import type { FloatArray } from "../model/weights.ts";
 import { wasmAvailable, wasmKernel, wasmSettings } from "../sim/wasm.ts";
 import type { TrainPrecision } from "./params.ts";
-import { ACCUMULATE, CAUSAL_N, EXPORTS, GEMM_JOB, K_FROM, K_UPTO, moduleBytes } from "./trainKernels.ts";
+import { ACCUMULATE, CAUSAL_N, EXPORTS, GEMM_JOB, K_FROM, K_UPTO, moduleBytes, ROWS } from "./trainKernels.ts";
 
 export { ACCUMULATE, CAUSAL_N, K_FROM, K_UPTO };
 
@@ -310,9 +310,9 @@ function walk(M: number, N: number, K: number, mode: number, PE: number, visit: 
   for (let p = 0; p < panels; p++) {
     const j0 = p * PE, j1 = Math.min(N, j0 + PE);
     let i = mode & CAUSAL_N ? j0 : 0;
-    for (; i + 4 <= M; i += 4) {
-      const [ks, ke] = kRange(K, i, 4, mode);
-      for (let r = 0; r < 4; r++) visit(i + r, ks, ke, j0, j1);
+    for (; i + ROWS <= M; i += ROWS) {
+      const [ks, ke] = kRange(K, i, ROWS, mode);
+      for (let r = 0; r < ROWS; r++) visit(i + r, ks, ke, j0, j1);
     }
     for (; i < M; i++) {
       const [ks, ke] = kRange(K, i, 1, mode);

@@ -24,7 +24,7 @@ export const K_FROM = 8;
 export const MAX_PAGES = 16384;
 
 /** The exports, in function-index order; a job's number is its index here. */
-export const EXPORTS = ["gemm32", "gemm64", "softmax32", "scoreGrad32", "attnFwd32", "attnBwd32", "gemmJob32", "gemmJob64"] as const;
+export const EXPORTS = ["gemm32", "gemm64", "softmax32", "scoreGrad32", "attnFwd32", "attnBwd32", "gemmJob32", "gemmJob64", "xentJob32"] as const;
 
 /**
  * Field offsets (bytes) of an attention descriptor (i32 unless said): the
@@ -32,6 +32,14 @@ export const EXPORTS = ["gemm32", "gemm64", "softmax32", "scoreGrad32", "attnFwd
  * rows, P rows, z rows, gz rows; the score scale (f32).
  */
 export const ATTN = { qkv: 0, P: 4, z: 8, gz: 12, gqkv: 16, T: 20, E: 24, H: 28, HE: 32, ld3: 36, tp: 40, ldz: 44, ldgz: 48, scale: 52, bytes: 56 } as const;
+
+/**
+ * Field offsets (bytes) of a cross-entropy job's descriptor: logits address
+ * and row stride (bytes), V, targets (i32, −1: untrained), stats (f32 max
+ * and sum of exponentials per row), the gradient's scale 1/count (f32),
+ * rows per chunk, rows.
+ */
+export const XENT = { logits: 0, ld: 4, V: 8, targets: 12, stats: 16, scale: 20, per: 24, N: 28, bytes: 32 } as const;
 
 /**
  * Field offsets (bytes) of a product-job descriptor: gemm's a, b, out, M, K,
@@ -56,12 +64,15 @@ const MEMCPY = [0xfc, ...uleb(10), 0, 0];
 // params
 const [A, B, OUT, M, K, N, ARS, AKS, BKS, ORS, MODE, TMP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 // i32 locals
-const [NP, PN, I, KS, KE, KK, X0, X1, X2, X3, WP, OP, BP, OC, REMB] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26];
-const N_I32 = 15;
+const [NP, PN, I, KS, KE, KK, WP, OP, BP, OC, REMB] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22];
+/** Rows per block of the product: 2·ROWS accumulators, two panel vectors and a broadcast (six rows, filling 15 of 16 vector registers, measured slower: spills). */
+export const ROWS = 4;
+const XS = Array.from({ length: ROWS }, (_, r) => 23 + r);
+const N_I32 = 11 + ROWS;
 // v128 locals
-const ACC = [27, 28, 29, 30, 31, 32, 33, 34];
-const [W0, W1, AV] = [35, 36, 37];
-const N_V128 = 11;
+const ACC = Array.from({ length: 2 * ROWS }, (_, a) => 12 + N_I32 + a);
+const [W0, W1, AV] = [12 + N_I32 + 2 * ROWS, 13 + N_I32 + 2 * ROWS, 14 + N_I32 + 2 * ROWS];
+const N_V128 = 2 * ROWS + 3;
 
 /** while (cond) body — cond leaves an i32 that is nonzero to continue. */
 const whileLoop = (cond: number[], body: number[]): number[] => [0x02, 0x40, 0x03, 0x40, ...cond, 0x45, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
@@ -75,7 +86,7 @@ function gemmBody(es: 4 | 8): number[] {
   const splat = es === 4 ? simd(0x09, 0, 0) : simd(0x0a, 0, 0);
   const vadd = es === 4 ? simd(0xe4) : simd(0xf0);
   const vmul = es === 4 ? simd(0xe6) : simd(0xf2);
-  const xs = [X0, X1, X2, X3];
+  const xs = XS;
 
   /** One block of `rows` rows at row I of panel PN. */
   const block = (rows: number): number[] => {
@@ -85,7 +96,7 @@ function gemmBody(es: 4 | 8): number[] {
     c.push(...get(K), ...get(I), ...i32(rows), ...ADD, ...get(K), ...get(I), ...i32(rows), ...ADD, ...LT_S, ...SELECT, ...set(KE));
     c.push(...get(KE), ...get(K), ...mode(K_UPTO), ...SELECT, ...set(KE));
     // row pointers and the panel pointer at k = KS
-    c.push(...get(A), ...get(I), ...get(ARS), ...MUL, ...ADD, ...get(KS), ...get(AKS), ...MUL, ...ADD, ...set(X0));
+    c.push(...get(A), ...get(I), ...get(ARS), ...MUL, ...ADD, ...get(KS), ...get(AKS), ...MUL, ...ADD, ...set(xs[0]!));
     for (let r = 1; r < rows; r++) c.push(...get(xs[r - 1]!), ...get(ARS), ...ADD, ...set(xs[r]!));
     c.push(...get(BP), ...get(KS), ...get(BKS), ...MUL, ...ADD, ...set(WP));
     c.push(...get(OC), ...get(I), ...get(ORS), ...MUL, ...ADD, ...set(OP));
@@ -137,7 +148,7 @@ function gemmBody(es: 4 | 8): number[] {
     ...get(PN), ...i32(1), ...ADD, ...i32(PE), ...MUL, ...get(N), ...GT_S, ...SELECT, ...set(REMB),
     // I = CAUSAL_N ? PN·PE : 0
     ...get(PN), ...i32(PE), ...MUL, ...i32(0), ...mode(CAUSAL_N), ...SELECT, ...set(I),
-    ...whileLoop([...get(I), ...i32(4), ...ADD, ...get(M), ...LE_S], block(4)),
+    ...whileLoop([...get(I), ...i32(ROWS), ...ADD, ...get(M), ...LE_S], block(ROWS)),
     ...whileLoop([...get(I), ...get(M), ...LT_S], block(1)),
     ...addTo(PN, i32(1)),
   ];
@@ -360,6 +371,55 @@ function gemmJobBody(es: 4 | 8): number[] {
   return [...uleb(b.length), ...b];
 }
 
+/**
+ * xentJob32(desc, c, scratch): rows c·per … of the logits. A trained row
+ * becomes (softmax of the row)·scale, with its max and sum of exponentials
+ * in stats; an untrained one becomes zeros. (The caller takes the loss
+ * from the stats and subtracts scale at the target.)
+ */
+function xentBody(): number[] {
+  const [D, C] = [0, 1];
+  const [NN, NEND, ROW, JJ, JEND, TG] = [3, 4, 5, 6, 7, 8]; // i32
+  const [MAXS, SUMS] = [9, 10]; // f32
+  const [IV, MASK, MV, T0, AV, NV, RV, PV, LI] = [11, 12, 13, 14, 15, 16, 17, 18, 19]; // v128
+  const X = XENT;
+  const maskAt = [...vi4([0, 1, 2, 3]), ...get(JJ), ...i32(2), ...SHR_U, ...I_SPLAT, ...IADD, ...get(IV), ...IGT, ...set(MASK)];
+  const chunks = (body: number[]) => [...i32(0), ...set(JJ), ...whileLoop([...get(JJ), ...get(JEND), ...LT_S], [...body, ...addTo(JJ, i32(16))])];
+  const at = [...get(ROW), ...get(JJ), ...ADD];
+  const row: number[] = [
+    ...load(D, X.logits), ...get(NN), ...load(D, X.ld), ...MUL, ...ADD, ...set(ROW),
+    ...load(D, X.targets), ...get(NN), ...i32(4), ...MUL, ...ADD, 0x28, 2, 0, ...set(TG),
+    ...get(TG), ...i32(0), ...LT_S, ...IF,
+    ...chunks([...at, ...V_ZERO, ...STORE]),
+    ...ELSE,
+    ...v4(-Infinity), ...set(MV),
+    ...chunks([...maskAt, ...v4(-Infinity), ...at, ...LOAD, ...get(MASK), ...BITSELECT, ...set(T0), ...get(MV), ...get(T0), ...FMAX, ...set(MV)]),
+    ...horizontal(MV, F32_MAX), ...set(MAXS),
+    ...get(MAXS), ...F_SPLAT, ...set(LI), ...V_ZERO, ...set(AV),
+    ...chunks([
+      ...maskAt, ...at, ...LOAD, ...get(LI), ...FSUB, ...set(T0),
+      ...expInto(T0, NV, RV, PV), ...get(MASK), ...ANDNOT, ...set(T0),
+      ...at, ...get(T0), ...STORE, ...get(AV), ...get(T0), ...FADD, ...set(AV),
+    ]),
+    ...horizontal(AV, F32_ADD), ...set(SUMS),
+    ...load(D, X.stats), ...get(NN), ...i32(8), ...MUL, ...ADD, ...get(MAXS), 0x38, 2, 0,
+    ...load(D, X.stats), ...get(NN), ...i32(8), ...MUL, ...ADD, ...get(SUMS), 0x38, 2, 4,
+    ...loadF(D, X.scale), ...get(SUMS), ...F32_DIV, ...F_SPLAT, ...set(LI),
+    ...chunks([...at, ...at, ...LOAD, ...get(LI), ...FMUL, ...STORE]),
+    ...END,
+    ...addTo(NN, i32(1)),
+  ];
+  const code = [
+    ...load(D, X.V), ...i32(1), ...SUB, ...I_SPLAT, ...set(IV),
+    ...load(D, X.V), ...i32(3), ...ADD, ...i32(-4), ...AND, ...i32(4), ...MUL, ...set(JEND),
+    ...get(C), ...load(D, X.per), ...MUL, ...set(NN),
+    ...get(NN), ...load(D, X.per), ...ADD, ...load(D, X.N), ...get(NN), ...load(D, X.per), ...ADD, ...load(D, X.N), ...LT_S, ...SELECT, ...set(NEND),
+    ...whileLoop([...get(NN), ...get(NEND), ...LT_S], row),
+  ];
+  const b = [...vec([[6, I32], [2, F32], [9, V128]]), ...code, 0x0b];
+  return [...uleb(b.length), ...b];
+}
+
 const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 /** The module's bytes (memory imported as env.mem, shared). */
@@ -368,13 +428,13 @@ export function moduleBytes(): Uint8Array<ArrayBuffer> {
   const tSoft = [0x60, ...vec([[I32], [I32], [I32], [F32]]), 0];
   const tGrad = [0x60, ...vec([[I32], [I32], [I32], [I32], [F32]]), 0];
   const tJob = [0x60, ...vec([[I32], [I32], [I32]]), 0];
-  const types = [0, 0, 1, 2, 3, 3, 3, 3]; // per export, in EXPORTS order
+  const types = [0, 0, 1, 2, 3, 3, 3, 3, 3]; // per export, in EXPORTS order
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([t12, tSoft, tGrad, tJob])),
     ...section(2, vec([[...str("env"), ...str("mem"), 0x02, 0x03, ...uleb(1), ...uleb(MAX_PAGES)]])),
     ...section(3, vec(types.map((t) => [t]))),
     ...section(7, vec(EXPORTS.map((n, i) => [...str(n), 0x00, i]))),
-    ...section(10, vec([gemmBody(4), gemmBody(8), softmaxBody(), scoreGradBody(), attnBody(false), attnBody(true), gemmJobBody(4), gemmJobBody(8)])),
+    ...section(10, vec([gemmBody(4), gemmBody(8), softmaxBody(), scoreGradBody(), attnBody(false), attnBody(true), gemmJobBody(4), gemmJobBody(8), xentBody()])),
   ]);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { wasmSettings } from "../../src/sim/wasm.ts";
 import { ACCUMULATE, CAUSAL_N, gemm, gemmKernels, K_FROM, K_UPTO, workspace } from "../../src/train/gemm.ts";
+import { ROWS } from "../../src/train/trainKernels.ts";
 import type { TrainPrecision } from "../../src/train/params.ts";
 import { Rng } from "../../src/train/rng.ts";
 
@@ -52,10 +53,10 @@ describe("training product kernel", () => {
         for (let p = 0; p * PE < N; p++) {
           const first = mode & CAUSAL_N ? p * PE : 0;
           for (let i = first; i < M; i++) {
-            // rows go in blocks of four from `first` while a whole block fits, then one at a time
-            const inBlock = first + Math.floor((i - first) / 4) * 4 + 4 <= M;
-            const i0 = inBlock ? first + Math.floor((i - first) / 4) * 4 : i;
-            const k0 = mode & K_FROM ? i0 : 0, k1 = mode & K_UPTO ? Math.min(K, i0 + (inBlock ? 4 : 1)) : K;
+            // rows go in blocks of ROWS from `first` while a whole block fits, then one at a time
+            const inBlock = first + Math.floor((i - first) / ROWS) * ROWS + ROWS <= M;
+            const i0 = inBlock ? first + Math.floor((i - first) / ROWS) * ROWS : i;
+            const k0 = mode & K_FROM ? i0 : 0, k1 = mode & K_UPTO ? Math.min(K, i0 + (inBlock ? ROWS : 1)) : K;
             for (let jj = p * PE; jj < Math.min(N, p * PE + PE); jj++) {
               const idx = w.o + i * ldo + jj;
               let s = mode & ACCUMULATE ? w.before[idx]! : 0;
