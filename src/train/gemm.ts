@@ -254,6 +254,8 @@ export type Split = "rows" | "panels";
 
 /** Rows per chunk of a product cut by rows (a multiple of 4: whole row blocks). */
 const ROWS_PER_CHUNK = 64;
+/** k block of a product cut by panels: 256 rows of A and of B stay in L2 across a chunk. */
+const K_BLOCK = 256;
 /** A product cut by panels goes in about this many chunks. */
 const PANEL_CHUNKS = 8;
 
@@ -261,7 +263,7 @@ const PANEL_CHUNKS = 8;
  * gemm, shared with the helper thread (in chunks of rows or of panels, the
  * same bits as one call) on a WebAssembly workspace, else one call.
  * `scratch` holds this thread's and the helper's 64-byte scratch (element
- * offsets). Cut by rows, the mode must not depend on the row (no causal bits).
+ * offsets). The mode must not depend on the row or k (no causal bits).
  */
 export function product(
   ws: Workspace, M: number, N: number, K: number,
@@ -272,7 +274,7 @@ export function product(
     gemm(ws, M, N, K, a, ars, aks, b, bks, o, ors, mode);
     return;
   }
-  if (split === "rows" && (mode & ~ACCUMULATE) !== 0) throw new Error("product: a causal product cannot be cut by rows");
+  if ((mode & ~ACCUMULATE) !== 0) throw new Error("product: causal products are not cut in chunks");
   const es = ws.precision === "float32" ? 4 : 8;
   const PE = 32 / es;
   const panels = Math.ceil(N / PE);
@@ -294,6 +296,7 @@ export function product(
   d[G.mode / 4] = mode;
   d[G.split / 4] = split === "rows" ? 0 : 1;
   d[G.per / 4] = per;
+  d[G.kblock / 4] = K_BLOCK;
   runJob(es === 4 ? "gemmJob32" : "gemmJob64", DESC_ADDR, n, at(scratch[0]), at(scratch[1]));
 }
 

@@ -44,9 +44,11 @@ export const XENT = { logits: 0, ld: 4, V: 8, targets: 12, stats: 16, scale: 20,
 /**
  * Field offsets (bytes) of a product-job descriptor: gemm's a, b, out, M, K,
  * N, ars, aks, bks, ors (bytes), mode, then split (0: chunk c is rows
- * c·per …, 1: panels c·per …) and per.
+ * c·per …, 1: panels c·per …), per, and (panels) the k block: a long
+ * reduction (xᵀ·g over every row of a batch) goes in blocks of k whose slices
+ * of A and B stay in cache across the chunk's row blocks and panels.
  */
-export const GEMM_JOB = { a: 0, b: 4, out: 8, M: 12, K: 16, N: 20, ars: 24, aks: 28, bks: 32, ors: 36, mode: 40, split: 44, per: 48, bytes: 52 } as const;
+export const GEMM_JOB = { a: 0, b: 4, out: 8, M: 12, K: 16, N: 20, ars: 24, aks: 28, bks: 32, ors: 36, mode: 40, split: 44, per: 48, kblock: 52, bytes: 56 } as const;
 
 const I32 = 0x7f, V128 = 0x7b;
 const get = (l: number) => [0x20, ...uleb(l)];
@@ -340,7 +342,7 @@ function attnBody(backward: boolean): number[] {
 /** gemmJob32/64(desc, c, scratch): chunk c of a product (GEMM_JOB: rows c·per …, or panels c·per …). */
 function gemmJobBody(es: 4 | 8): number[] {
   const [D, C, SCR] = [0, 1, 2];
-  const [S0, CNT] = [3, 4]; // i32: first row (or panel), count
+  const [S0, CNT, K0, KN] = [3, 4, 5, 6]; // i32: first row (or panel), count, k block start and length
   const G = GEMM_JOB;
   const PE = 32 / es;
   const f = es === 4 ? FN.gemm32 : FN.gemm64;
@@ -351,14 +353,23 @@ function gemmJobBody(es: 4 | 8): number[] {
   const code = [
     ...get(C), ...load(D, G.per), ...MUL, ...set(S0),
     ...load(D, G.split), ...IF,
-    // panels S0 … S0+CNT−1 of N
+    // panels S0 … S0+CNT−1 of N, k in blocks of kblock (each block continues the sums the last one stored: the same bits)
     ...minCount([...load(D, G.N), ...i32(PE - 1), ...ADD, ...i32(es === 4 ? 3 : 2), ...SHR_U]),
-    ...load(D, G.a), ...load(D, G.b), ...get(S0), ...i32(32), ...MUL, ...ADD, ...load(D, G.out), ...get(S0), ...i32(32), ...MUL, ...ADD,
-    ...load(D, G.M), ...load(D, G.K),
-    // columns: min(CNT·PE, N − S0·PE)
-    ...get(CNT), ...i32(PE), ...MUL, ...load(D, G.N), ...get(S0), ...i32(PE), ...MUL, ...SUB,
-    ...get(CNT), ...i32(PE), ...MUL, ...load(D, G.N), ...get(S0), ...i32(PE), ...MUL, ...SUB, ...LT_S, ...SELECT,
-    ...load(D, G.ars), ...load(D, G.aks), ...load(D, G.bks), ...load(D, G.ors), ...load(D, G.mode), ...get(SCR), ...call(f),
+    ...i32(0), ...set(K0),
+    ...whileLoop([...get(K0), ...load(D, G.K), ...LT_S], [
+      ...load(D, G.kblock), ...load(D, G.K), ...get(K0), ...SUB, ...load(D, G.K), ...get(K0), ...SUB, ...load(D, G.kblock), ...GT_S, ...SELECT, ...set(KN), // min(kblock, K − K0)
+      ...load(D, G.a), ...get(K0), ...load(D, G.aks), ...MUL, ...ADD,
+      ...load(D, G.b), ...get(S0), ...i32(32), ...MUL, ...ADD, ...get(K0), ...load(D, G.bks), ...MUL, ...ADD,
+      ...load(D, G.out), ...get(S0), ...i32(32), ...MUL, ...ADD,
+      ...load(D, G.M), ...get(KN),
+      // columns: min(CNT·PE, N − S0·PE)
+      ...get(CNT), ...i32(PE), ...MUL, ...load(D, G.N), ...get(S0), ...i32(PE), ...MUL, ...SUB,
+      ...get(CNT), ...i32(PE), ...MUL, ...load(D, G.N), ...get(S0), ...i32(PE), ...MUL, ...SUB, ...LT_S, ...SELECT,
+      ...load(D, G.ars), ...load(D, G.aks), ...load(D, G.bks), ...load(D, G.ors),
+      ...load(D, G.mode), ...i32(ACCUMULATE), ...i32(0), ...get(K0), ...SELECT, 0x72, // mode | (K0 > 0 ? ACCUMULATE : 0)
+      ...get(SCR), ...call(f),
+      ...get(K0), ...load(D, G.kblock), ...ADD, ...set(K0),
+    ]),
     ...ELSE,
     // rows S0 … S0+CNT−1 of M
     ...minCount(load(D, G.M)),
@@ -367,7 +378,7 @@ function gemmJobBody(es: 4 | 8): number[] {
     ...load(D, G.ars), ...load(D, G.aks), ...load(D, G.bks), ...load(D, G.ors), ...load(D, G.mode), ...get(SCR), ...call(f),
     ...END,
   ];
-  const b = [...vec([[2, I32]]), ...code, 0x0b];
+  const b = [...vec([[4, I32]]), ...code, 0x0b];
   return [...uleb(b.length), ...b];
 }
 

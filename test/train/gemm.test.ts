@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { wasmSettings } from "../../src/sim/wasm.ts";
-import { ACCUMULATE, CAUSAL_N, gemm, gemmKernels, K_FROM, K_UPTO, workspace } from "../../src/train/gemm.ts";
+import { ACCUMULATE, CAUSAL_N, gemm, gemmKernels, K_FROM, K_UPTO, product, workspace } from "../../src/train/gemm.ts";
 import { ROWS } from "../../src/train/trainKernels.ts";
 import type { TrainPrecision } from "../../src/train/params.ts";
 import { Rng } from "../../src/train/rng.ts";
@@ -68,6 +68,25 @@ describe("training product kernel", () => {
         let worst = 0;
         for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i]! - w.after[i]!) / (1 + Math.abs(expected[i]!)));
         expect(worst, JSON.stringify(c)).toBeLessThan(precision === "float32" ? 1e-5 : 1e-13);
+      }
+    });
+  }
+
+  for (const precision of ["float32", "float64"] as const) {
+    it(`${precision}: a product cut in chunks (rows, or panels with k in blocks) for two threads gives the bits of one call`, () => {
+      const rng = new Rng(precision === "float32" ? 21 : 22);
+      for (const [M, N, K, trans, split] of [[300, 70, 65, "n", "rows"], [65, 200, 700, "t", "panels"], [73, 64, 2016, "t", "panels"], [9, 13, 300, "n", "panels"]] as const) {
+        for (const mode of [0, ACCUMULATE]) {
+          const lda = (trans === "t" ? M : K) + 3, ldb = N + 5, ldo = N + 2;
+          const a = 0, b = (trans === "t" ? K : M) * lda + 8, o = b + K * ldb + 8, o2 = o + M * ldo + 8, end = o2 + M * ldo + 8;
+          const ws = workspace(precision, end + 2 * 64 + 64);
+          for (let i = 0; i < end; i++) ws.m[i] = rng.normal();
+          ws.m.copyWithin(o2, o, o + M * ldo);
+          const ars = trans === "t" ? 1 : lda, aks = trans === "t" ? lda : 1;
+          gemm(ws, M, N, K, a, ars, aks, b, ldb, o, ldo, mode);
+          product(ws, M, N, K, a, ars, aks, b, ldb, o2, ldo, mode, split, [end, end + 64]);
+          expect(Array.from(ws.m.subarray(o2, o2 + M * ldo)), `${M}×${N}×${K} ${split} mode ${mode}`).toEqual(Array.from(ws.m.subarray(o, o + M * ldo)));
+        }
       }
     });
   }
