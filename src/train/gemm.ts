@@ -28,7 +28,7 @@
  * plain array buffer where WebAssembly SIMD is off.
  */
 import { availableParallelism } from "node:os";
-import { isMainThread, Worker } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 import type { FloatArray } from "../model/weights.ts";
 import { wasmAvailable, wasmKernel, wasmSettings } from "../sim/wasm.ts";
 import type { TrainPrecision } from "./params.ts";
@@ -132,7 +132,8 @@ for (;;) {
 function helperThread(k: Kernels): Helper | null {
   if (helper !== undefined) return helper;
   helper = null;
-  if (process.env.CIRCUITS_WASM_THREADS === "0" || availableParallelism() < 2 || !isMainThread) return helper;
+  // (Unlike the simulator's helper, this one also starts inside a worker thread: the test runner's.)
+  if (process.env.CIRCUITS_WASM_THREADS === "0" || (availableParallelism() < 2 && !jobSettings.helperOnly)) return helper;
   try {
     const control = new Int32Array(new SharedArrayBuffer(8 * 4));
     const w = new Worker(HELPER_SOURCE, { eval: true, workerData: { module: k.module, memory: k.memory, control: control.buffer, names: [...EXPORTS] } });
@@ -147,6 +148,14 @@ function helperThread(k: Kernels): Helper | null {
   return helper;
 }
 
+/** Threads the training jobs have run on so far: 2 once the helper thread has started, else 1. */
+export function jobThreads(): number {
+  return helper ? 2 : 1;
+}
+
+/** For tests: the helper runs every chunk (this thread only waits), and how many chunks it has run. */
+export const jobSettings = { helperOnly: false, helperChunks: 0 };
+
 /**
  * Run chunks 0 … n−1 of a job (an exported job function on a descriptor at
  * `desc`), shared with the helper thread when there is one; `scratch0` and
@@ -155,7 +164,7 @@ function helperThread(k: Kernels): Helper | null {
 export function runJob(name: ExportName, desc: number, n: number, scratch0: number, scratch1: number): void {
   const k = kernels!;
   const f = k.jobs[name];
-  const h = n >= 2 && wasmSettings.threads ? helperThread(k) : null;
+  const h = (n >= 2 || jobSettings.helperOnly) && wasmSettings.threads ? helperThread(k) : null;
   if (!h) {
     for (let i = 0; i < n; i++) f(desc, i, scratch0);
     return;
@@ -173,7 +182,7 @@ export function runJob(name: ExportName, desc: number, n: number, scratch0: numb
   Atomics.store(c, 0, seq);
   Atomics.notify(c, 0);
   let mine = 0;
-  for (;;) {
+  for (; !jobSettings.helperOnly;) {
     const cur = Atomics.load(c, 5);
     if ((cur & 0xffff) >= n) break;
     if (Atomics.compareExchange(c, 5, cur, cur + 1) !== cur) continue;
@@ -186,6 +195,7 @@ export function runJob(name: ExportName, desc: number, n: number, scratch0: numb
     if (Atomics.wait(c, 6, d, 60_000) === "timed-out") throw new Error("runJob: the helper thread did not finish its chunks");
   }
   Atomics.store(c, 5, tag | 0xffff);
+  jobSettings.helperChunks += n - mine;
 }
 
 /** A view of the whole workspace (element offsets index it) and how products run on it. */
