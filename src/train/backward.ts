@@ -203,7 +203,7 @@ export class TrainEngine {
     return this.ws.base >= 0 && this.precision === "float32";
   }
 
-  /** Write the attention descriptor of layer l (kT: the transposed keys, or values) and return its address. */
+  /** Write the descriptor of layer l for the attention and layer jobs and return its address. */
   private attnDesc(l: number): number {
     const { n_heads: H, d_head: E } = this.shape;
     const { LD3, Tp, LDZ, HEp } = this.st;
@@ -225,6 +225,19 @@ export class TrainEngine {
     d[ATTN.ldz / 4] = LDZ * 4;
     d[ATTN.ldgz / 4] = HEp * 4;
     new Float32Array(buf, addr, ATTN.bytes / 4)[ATTN.scale / 4] = 1 / Math.sqrt(E);
+    const { LDX, Dp } = this.st;
+    d[ATTN.x / 4] = at(this.lay.x[l]!);
+    d[ATTN.xn / 4] = at(this.lay.x[l + 1]!);
+    d[ATTN.ldx / 4] = LDX * 4;
+    d[ATTN.wqkv / 4] = at(this.lay.wqkv[l]!);
+    d[ATTN.kx / 4] = Dp + 1;
+    d[ATTN.wo / 4] = at(this.lay.wo[l]!);
+    d[ATTN.kz / 4] = HEp + 1;
+    d[ATTN.D / 4] = this.shape.d_model;
+    d[ATTN.ldd / 4] = Dp * 4;
+    d[ATTN.gx / 4] = at(this.lay.gx);
+    d[ATTN.woT / 4] = at(this.lay.woT);
+    d[ATTN.wqkvT / 4] = at(this.lay.wqkvT);
     return addr;
   }
 
@@ -275,12 +288,20 @@ export class TrainEngine {
           if (bsrcs[s]! >= 0) for (let e = 0; e < E; e++) m[wqkv + Dp * LD3 + s * HE + h * E + e] = w[bsrcs[s]! + h * E + e]!;
         }
       }
+      // [W_O; b_O]: W_O is [H·E, D] row-major already; its bias row meets z's ones.
+      for (let r = 0; r < HE; r++) for (let d = 0; d < D; d++) m[wo + r * Dp + d] = w[o.W_O + r * D + d]!;
+      if (o.b_O >= 0) for (let d = 0; d < D; d++) m[wo + this.st.HEp * Dp + d] = w[o.b_O + d]!;
+      const xn = lay.x[l + 1]!;
+      if (this.attnJobs()) {
+        // The whole layer, one sequence per chunk (trainKernels.ts layerFwd32).
+        runJob("layerFwd32", this.attnDesc(l), B, this.at(lay.scratch[0]), this.at(lay.scratch[1]));
+        continue;
+      }
       this.mm(N, 3 * HE, Dp + 1, xl, LDX, 1, wqkv, LD3, qkv, LD3, 0, "rows");
 
       // Keys transposed, so each head's scores are one product q·kᵀ with rows of B contiguous.
       const kT = lay.kT;
-      if (this.attnJobs()) runJob("attnFwd32", this.attnDesc(l), B, this.at(lay.scratch[0]), this.at(lay.scratch[1]));
-      else for (let b = 0; b < B; b++) {
+      for (let b = 0; b < B; b++) {
         if (b === 0) {
           for (let n = 0; n < N; n++) {
             const r = qkv + n * LD3 + HE;
@@ -313,10 +334,7 @@ export class TrainEngine {
         }
       }
 
-      // x_{l+1} = x_l + z W_O + b_O (W_O is [H·E, D] row-major already; its bias row meets z's ones).
-      for (let r = 0; r < HE; r++) for (let d = 0; d < D; d++) m[wo + r * Dp + d] = w[o.W_O + r * D + d]!;
-      if (o.b_O >= 0) for (let d = 0; d < D; d++) m[wo + this.st.HEp * Dp + d] = w[o.b_O + d]!;
-      const xn = lay.x[l + 1]!;
+      // x_{l+1} = x_l + [z 1]·[W_O; b_O]
       m.copyWithin(xn, xl, xl + N * LDX);
       this.mm(N, D, this.st.HEp + 1, z, LDZ, 1, wo, Dp, xn, LDX, ACCUMULATE, "rows");
     }
@@ -421,10 +439,15 @@ export class TrainEngine {
       for (let r = 0; r < HE; r++) for (let d = 0; d < D; d++) g[o.W_O + r * D + d] = m[gw + r * Dp + d]!;
       if (o.b_O >= 0) for (let d = 0; d < D; d++) g[o.b_O + d] = m[gw + HEp * Dp + d]!;
       for (let d = 0; d < D; d++) for (let r = 0; r < HE; r++) m[lay.woT + d * HEp + r] = w[o.W_O + r * D + d]!;
-      this.mm(N, HE, D, gx, Dp, 1, lay.woT, HEp, gz, HEp, 0, "rows");
+      const wqkv = lay.wqkv[l]!, wT = lay.wqkvT;
+      for (let c = 0; c < C3; c++) for (let d = 0; d < D; d++) m[wT + c * Dp + d] = m[wqkv + d * LD3 + c]!;
+      const jobs = this.attnJobs();
+      // One sequence per chunk: g_z, attention, g_x += g_qkv W_QKVᵀ (trainKernels.ts layerBwd32); the
+      // W_QKV gradient below reads only g_qkv, so it may follow.
+      if (jobs) runJob("layerBwd32", this.attnDesc(l), B, this.at(lay.scratch[0]), this.at(lay.scratch[1]));
+      else this.mm(N, HE, D, gx, Dp, 1, lay.woT, HEp, gz, HEp, 0, "rows");
 
-      if (this.attnJobs()) runJob("attnBwd32", this.attnDesc(l), B, this.at(lay.scratch[0]), this.at(lay.scratch[1]));
-      else for (let b = 0; b < B; b++) {
+      if (!jobs) for (let b = 0; b < B; b++) {
         if (b === 0) {
           for (let n = 0; n < N; n++) {
             const r = qkv + n * LD3 + 2 * HE;
@@ -452,7 +475,6 @@ export class TrainEngine {
       // [W_QKV; b_QKV] gradient = [x_l 1]ᵀ g_qkv;  g_x += g_qkv W_QKVᵀ.
       this.mm(Dp + 1, C3, N, xl, 1, LDX, gqkv, LD3, gw, LD3, 0, "panels");
       const dsts = [o.W_Q, o.W_K, o.W_V], bdsts = [o.b_Q, o.b_K, o.b_V];
-      const wqkv = lay.wqkv[l]!, wT = lay.wqkvT;
       for (let s = 0; s < 3; s++) {
         for (let h = 0; h < H; h++) {
           for (let d = 0; d < D; d++) {
@@ -462,8 +484,7 @@ export class TrainEngine {
           if (bdsts[s]! >= 0) for (let e = 0; e < E; e++) g[bdsts[s]! + h * E + e] = m[gw + Dp * LD3 + s * HE + h * E + e]!;
         }
       }
-      for (let c = 0; c < C3; c++) for (let d = 0; d < D; d++) m[wT + c * Dp + d] = m[wqkv + d * LD3 + c]!;
-      this.mm(N, D, C3, gqkv, LD3, 1, wT, Dp, gx, Dp, ACCUMULATE, "rows");
+      if (!jobs) this.mm(N, D, C3, gqkv, LD3, 1, wT, Dp, gx, Dp, ACCUMULATE, "rows");
     }
 
     g.fill(0, this.offs.W_E, this.offs.W_E + V * D);

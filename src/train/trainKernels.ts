@@ -24,14 +24,21 @@ export const K_FROM = 8;
 export const MAX_PAGES = 16384;
 
 /** The exports, in function-index order; a job's number is its index here. */
-export const EXPORTS = ["gemm32", "gemm64", "softmax32", "scoreGrad32", "attnFwd32", "attnBwd32", "gemmJob32", "gemmJob64", "xentJob32"] as const;
+export const EXPORTS = ["gemm32", "gemm64", "softmax32", "scoreGrad32", "attnFwd32", "attnBwd32", "gemmJob32", "gemmJob64", "xentJob32", "layerFwd32", "layerBwd32"] as const;
 
 /**
  * Field offsets (bytes) of an attention descriptor (i32 unless said): the
  * addresses of qkv, P, z, gz, gqkv; T, E, H, H·E; byte strides of qkv
  * rows, P rows, z rows, gz rows; the score scale (f32).
  */
-export const ATTN = { qkv: 0, P: 4, z: 8, gz: 12, gqkv: 16, T: 20, E: 24, H: 28, HE: 32, ld3: 36, tp: 40, ldz: 44, ldgz: 48, scale: 52, bytes: 56 } as const;
+export const ATTN = {
+  qkv: 0, P: 4, z: 8, gz: 12, gqkv: 16, T: 20, E: 24, H: 28, HE: 32, ld3: 36, tp: 40, ldz: 44, ldgz: 48, scale: 52,
+  // the layer around it (layerFwd32, layerBwd32): x_l, x_{l+1} and their row stride; [W_QKV; b] and its rows (Dp+1);
+  // [W_O; b_O] and its rows (HEp+1); d_model; its stride Dp (bytes) in g_x, W_O's rows, the transposes' rows;
+  // g_x, W_Oᵀ, W_QKVᵀ
+  x: 56, xn: 60, ldx: 64, wqkv: 68, kx: 72, wo: 76, kz: 80, D: 84, ldd: 88, gx: 92, woT: 96, wqkvT: 100,
+  bytes: 104,
+} as const;
 
 /**
  * Field offsets (bytes) of a cross-entropy job's descriptor: logits address
@@ -269,7 +276,7 @@ function scoreGradBody(): number[] {
   return [...uleb(b.length), ...b];
 }
 
-// ------------------------------------------------------------ per-sequence attention, jobs
+// ------------------------------------------------------------ per-sequence attention, layers, jobs
 const FN = Object.fromEntries(EXPORTS.map((n, i) => [n, i])) as Record<(typeof EXPORTS)[number], number>;
 const call = (f: number) => [0x10, ...uleb(f)];
 const load = (base: number, off: number) => [...get(base), 0x28, 2, ...uleb(off)];
@@ -336,6 +343,41 @@ function attnBody(backward: boolean): number[] {
     ...whileLoop([...get(H), ...load(D, A.H), ...LT_S], head),
   ];
   const b = [...vec([[16, I32]]), ...code, 0x0b];
+  return [...uleb(b.length), ...b];
+}
+
+/**
+ * layerFwd32(desc, b, scratch) / layerBwd32: one sequence's rows through a
+ * whole layer, so they stay in cache and the threads meet once per layer.
+ * Forward: qkv = [x_l 1]·[W_QKV; b] on its rows, attention (attnFwd32),
+ * x_{l+1} = x_l + [z 1]·[W_O; b_O]. Backward: g_z = g_x·W_Oᵀ, attention
+ * (attnBwd32), g_x += g_qkv·W_QKVᵀ — rows of one sequence each, the same
+ * bits as the whole-batch products.
+ */
+function layerBody(backward: boolean): number[] {
+  const [D, BB, SCR] = [0, 1, 2];
+  const [R0, TT] = [3, 4]; // i32
+  const A = ATTN;
+  const gemm = (a: number[], b: number[], out: number[], M: number[], K: number[], N: number[], ars: number[], aks: number[], bks: number[], ors: number[], mode: number) =>
+    [...a, ...b, ...out, ...M, ...K, ...N, ...ars, ...aks, ...bks, ...ors, ...i32(mode), ...get(SCR), ...call(FN.gemm32)];
+  const rows = (base: number, stride: number) => [...load(D, base), ...get(R0), ...load(D, stride), ...MUL, ...ADD];
+  const HE3 = [...load(D, A.HE), ...i32(3), ...MUL];
+  const code: number[] = [...load(D, A.T), ...set(TT), ...get(BB), ...get(TT), ...MUL, ...set(R0)];
+  if (!backward) {
+    code.push(
+      ...gemm(rows(A.x, A.ldx), load(D, A.wqkv), rows(A.qkv, A.ld3), get(TT), load(D, A.kx), HE3, load(D, A.ldx), i32(4), load(D, A.ld3), load(D, A.ld3), 0),
+      ...get(D), ...get(BB), ...get(SCR), ...call(FN.attnFwd32),
+      ...rows(A.xn, A.ldx), ...rows(A.x, A.ldx), ...get(TT), ...load(D, A.ldx), ...MUL, ...MEMCPY,
+      ...gemm(rows(A.z, A.ldz), load(D, A.wo), rows(A.xn, A.ldx), get(TT), load(D, A.kz), load(D, A.D), load(D, A.ldz), i32(4), load(D, A.ldd), load(D, A.ldx), ACCUMULATE),
+    );
+  } else {
+    code.push(
+      ...gemm(rows(A.gx, A.ldd), load(D, A.woT), rows(A.gz, A.ldgz), get(TT), load(D, A.D), load(D, A.HE), load(D, A.ldd), i32(4), load(D, A.ldgz), load(D, A.ldgz), 0),
+      ...get(D), ...get(BB), ...get(SCR), ...call(FN.attnBwd32),
+      ...gemm(rows(A.gqkv, A.ld3), load(D, A.wqkvT), rows(A.gx, A.ldd), get(TT), HE3, load(D, A.D), load(D, A.ld3), i32(4), load(D, A.ldd), load(D, A.ldd), ACCUMULATE),
+    );
+  }
+  const b = [...vec([[2, I32]]), ...code, 0x0b];
   return [...uleb(b.length), ...b];
 }
 
@@ -439,13 +481,13 @@ export function moduleBytes(): Uint8Array<ArrayBuffer> {
   const tSoft = [0x60, ...vec([[I32], [I32], [I32], [F32]]), 0];
   const tGrad = [0x60, ...vec([[I32], [I32], [I32], [I32], [F32]]), 0];
   const tJob = [0x60, ...vec([[I32], [I32], [I32]]), 0];
-  const types = [0, 0, 1, 2, 3, 3, 3, 3, 3]; // per export, in EXPORTS order
+  const types = [0, 0, 1, 2, 3, 3, 3, 3, 3, 3, 3]; // per export, in EXPORTS order
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([t12, tSoft, tGrad, tJob])),
     ...section(2, vec([[...str("env"), ...str("mem"), 0x02, 0x03, ...uleb(1), ...uleb(MAX_PAGES)]])),
     ...section(3, vec(types.map((t) => [t]))),
     ...section(7, vec(EXPORTS.map((n, i) => [...str(n), 0x00, i]))),
-    ...section(10, vec([gemmBody(4), gemmBody(8), softmaxBody(), scoreGradBody(), attnBody(false), attnBody(true), gemmJobBody(4), gemmJobBody(8), xentBody()])),
+    ...section(10, vec([gemmBody(4), gemmBody(8), softmaxBody(), scoreGradBody(), attnBody(false), attnBody(true), gemmJobBody(4), gemmJobBody(8), xentBody(), layerBody(false), layerBody(true)])),
   ]);
 }
