@@ -91,3 +91,55 @@ describe("training product kernel", () => {
     });
   }
 });
+
+describe("float32 attention kernels", () => {
+  type Softmax = (p: number, T: number, tpBytes: number, scale: number) => void;
+  type ScoreGrad = (p: number, g: number, T: number, tpBytes: number, scale: number) => void;
+
+  it("softmax32 gives the causal softmax of each scaled row (relative error < 2e-6: float32 sums and a one-ulp exp) and zeros right of the diagonal; scoreGrad32 gives P ∘ (G − rowsum(P ∘ G))·scale (error < 1e-6 of its terms' size)", () => {
+    const k = gemmKernels()!;
+    const softmax = k.jobs.softmax32 as unknown as Softmax, scoreGrad = k.jobs.scoreGrad32 as unknown as ScoreGrad;
+    const rng = new Rng(31);
+    for (const [T, Tp, spread] of [[37, 40, 5], [63, 64, 30], [5, 8, 0.1]] as const) {
+      const ws = workspace("float32", 2 * T * Tp + 64);
+      const P = 0, G = T * Tp, m = ws.m;
+      for (let i = 0; i < 2 * T * Tp; i++) m[i] = spread * rng.normal();
+      const scores = Float64Array.from(m.subarray(P, P + T * Tp));
+      const g = Float64Array.from(m.subarray(G, G + T * Tp));
+      const scale = 0.25;
+      softmax(ws.base + P * 4, T, Tp * 4, scale);
+      let worst = 0, worstGrad = 0;
+      for (let i = 0; i < T; i++) {
+        const row = Array.from(scores.subarray(i * Tp, i * Tp + i + 1), (x) => Math.fround(x * scale));
+        const max = Math.max(...row);
+        const ex = row.map((x) => Math.exp(Math.fround(x - max))); // the kernel subtracts in float32 too
+        const sum = ex.reduce((a, x) => a + x, 0);
+        for (let j = 0; j < Tp; j++) {
+          const got = m[P + i * Tp + j]!;
+          if (j > i) expect(got, `P[${i}, ${j}]`).toBe(0);
+          else worst = Math.max(worst, Math.abs(got - ex[j]! / sum) / (ex[j]! / sum));
+        }
+      }
+      scoreGrad(ws.base + P * 4, ws.base + G * 4, T, Tp * 4, scale);
+      for (let i = 0; i < T; i++) {
+        let dot = 0;
+        for (let j = 0; j <= i; j++) dot += m[P + i * Tp + j]! * g[i * Tp + j]!;
+        let err = 0, norm = 0;
+        for (let j = 0; j < Tp; j++) {
+          const got = m[G + i * Tp + j]!;
+          if (j > i) {
+            expect(got === 0, `gS[${i}, ${j}] = ${got}`).toBe(true); // ±0: P is +0 there
+            continue;
+          }
+          const p = m[P + i * Tp + j]!, want = p * (g[i * Tp + j]! - dot) * scale;
+          err += (got - want) ** 2;
+          // the size of the terms before g − dot cancels (a sharp row cancels to almost nothing)
+          norm += (p * (Math.abs(g[i * Tp + j]!) + Math.abs(dot)) * scale) ** 2;
+        }
+        worstGrad = Math.max(worstGrad, Math.sqrt(err) / Math.max(Math.sqrt(norm), 1e-30));
+      }
+      expect(worst, `softmax T=${T}`).toBeLessThan(2e-6);
+      expect(worstGrad, `score gradient T=${T}`).toBeLessThan(1e-6);
+    }
+  });
+});
