@@ -27,6 +27,14 @@
  * forward products add the bias and the weight-gradient products xᵀ·g give
  * the bias gradient (the column sums of g) as their last row. The causal
  * attention products skip what the mask zeroes (gemm.ts's mode bits).
+ *
+ * In float32 on WebAssembly the passes run as the module's jobs
+ * (trainKernels.ts), shared with a helper thread: each layer one sequence per
+ * chunk (its row products, softmax, attention), the cross-entropy in chunks
+ * of rows, the weight gradients in chunks of panels; softmax and
+ * cross-entropy use a float32 polynomial exp there. Float64 (the gradient
+ * check's precision) and the no-WebAssembly path run the same products one
+ * call at a time with JavaScript's softmax and cross-entropy.
  * Shape letters: see src/model/weights.ts; N = B·T rows, sequence b in rows
  * b·T … b·T+T−1.
  */
