@@ -53,13 +53,14 @@ export interface TrainThroughputResult {
 export type TrainThroughput = (req: TrainRequest) => Promise<TrainThroughputResult>;
 
 /** The trainer's own measurement: `trainThroughput(config, steps)` in src/train/loop.ts. */
-type OwnThroughput = (config: Record<string, unknown>, steps: number) => { tokensPerSecond: number; secondsPerStep: number };
+type OwnThroughput = (config: Record<string, unknown>, steps: number) => { tokensPerSecond: number; secondsPerStep: number; threads?: number };
 
 /**
  * The project's trainer behind the bench's contract, or null when src/train
- * is not there. It times warm steps of the reference configuration (on one
- * thread); the bump is not chased here — a whole run takes minutes — and is
- * measured by `npm run experiments` instead, so bumpStep is null.
+ * is not there. It times warm steps of the reference configuration (with the
+ * trainer's helper thread where it has one); the bump is not chased here — a
+ * whole run takes minutes — and is measured by `npm run experiments` instead,
+ * so bumpStep is null.
  */
 export async function loadTrainer(root: string): Promise<TrainThroughput | null> {
   const file = join(root, "src/train/index.ts");
@@ -71,6 +72,6 @@ export async function loadTrainer(root: string): Promise<TrainThroughput | null>
   return async (req) => {
     const steps = Math.max(10, Math.min(req.maxSteps, 100));
     const r = own({ ...base, seed: req.seed }, steps);
-    return { tokensPerSecond: r.tokensPerSecond, steps, seconds: r.secondsPerStep * steps, bumpStep: null, threads: 1 };
+    return { tokensPerSecond: r.tokensPerSecond, steps, seconds: r.secondsPerStep * steps, bumpStep: null, threads: r.threads ?? 1 };
   };
 }

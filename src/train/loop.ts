@@ -11,6 +11,7 @@ import { TrainEngine } from "./backward.ts";
 import { type Checkpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { DataError, type DataSource, openSource } from "./data.ts";
+import { jobThreads } from "./gemm.ts";
 import { initParams } from "./init.ts";
 import { type EvalRecord, iclTokens, Probe, PROBE_SEQUENCES } from "./metrics.ts";
 import { allocFloat, type Params, type TrainShape } from "./params.ts";
@@ -209,11 +210,12 @@ export function train(opts: TrainOptions): TrainResult {
 
 /**
  * Throughput of the training step alone (no evaluations or checkpoints), after three warm-up
- * steps: wall and process CPU time (which includes the WebAssembly helper thread, if it ran).
+ * steps: wall and process CPU time (which includes the WebAssembly helper thread, if it ran),
+ * and the threads the step ran on.
  */
 export function trainThroughput(
   config: TrainConfig, steps: number, loadProgram?: (path: string) => Program,
-): { tokensPerSecond: number; secondsPerStep: number; cpuSecondsPerStep: number; tokensPerStep: number } {
+): { tokensPerSecond: number; secondsPerStep: number; cpuSecondsPerStep: number; tokensPerStep: number; threads: number } {
   const { source, shape, params, adam, dataRng } = setUp({ config, loadProgram });
   const B = config.batch, T = source.seqLength;
   const engine = new TrainEngine(shape, B, T, "float32", params);
@@ -230,5 +232,5 @@ export function trainThroughput(
   for (let i = 0; i < steps; i++) one();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
-  return { tokensPerSecond: (steps * B * T) / seconds, secondsPerStep: seconds / steps, cpuSecondsPerStep: (cpu.user + cpu.system) / 1e6 / steps, tokensPerStep: B * T };
+  return { tokensPerSecond: (steps * B * T) / seconds, secondsPerStep: seconds / steps, cpuSecondsPerStep: (cpu.user + cpu.system) / 1e6 / steps, tokensPerStep: B * T, threads: jobThreads() };
 }

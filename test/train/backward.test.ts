@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { forward } from "../../src/sim/forward.ts";
 import { wasmSettings } from "../../src/sim/wasm.ts";
 import { TrainEngine } from "../../src/train/backward.ts";
+import { jobSettings } from "../../src/train/gemm.ts";
 import { initParams } from "../../src/train/init.ts";
 import { type Params, paramsToWeights, type TrainShape } from "../../src/train/params.ts";
 import { Rng } from "../../src/train/rng.ts";
@@ -86,6 +87,66 @@ describe("hand-written gradient", () => {
       expect([...errs].filter(([, err]) => !(err < 1e-6))).toEqual([]);
     } finally {
       wasmSettings.enabled = was;
+    }
+  });
+});
+
+describe("float32 gradient", () => {
+  /** Per-tensor relative difference between the float32 engine's gradient and the float64 one on the same (float32-representable) weights. */
+  function f32VsF64(shape: TrainShape, B: number, T: number, seed: number): [string, number][] {
+    const { p, tokens, targets } = setup(shape, B, T, seed);
+    const p32: Params = { ...p, data: Float32Array.from(p.data) };
+    const p64: Params = { ...p, data: Float64Array.from(p32.data) };
+    const g64 = new Float64Array(p.data.length), g32 = new Float32Array(p.data.length);
+    const l64 = new TrainEngine(shape, B, T, "float64", p64).lossAndGrad(p64, tokens, targets, g64);
+    const l32 = new TrainEngine(shape, B, T, "float32", p32).lossAndGrad(p32, tokens, targets, g32);
+    expect(Math.abs(l32 - l64) / l64).toBeLessThan(1e-5);
+    const g = Float64Array.from(g32);
+    return p.entries.filter((e) => !/\.b_K$/.test(e.name)).map((e) => [e.name, relError(g, g64, e.offset, e.size)]);
+  }
+
+  it("matches the float64 gradient to float32 precision (reference shape, and shapes with partial panels)", () => {
+    for (const [shape, B, T, seed, tol] of [
+      [{ d_model: 64, n_heads: 4, d_head: 16, n_layers: 2, n_ctx: 64, d_vocab: 65, bias: true }, 4, 63, 8, 1e-5],
+      [{ ...small, d_model: 12, d_head: 5, n_ctx: 12, d_vocab: 7 }, 3, 11, 9, 1e-5],
+      [{ ...small, bias: false, n_layers: 3, n_heads: 3, d_head: 2 }, 3, 7, 10, 1e-4],
+    ] as const) {
+      const errs = f32VsF64(shape, B, T, seed);
+      const bad = errs.filter(([, err]) => !(err < tol));
+      expect(bad, `seed ${seed}: worst ${Math.max(...errs.map(([, e]) => e))}`).toEqual([]);
+    }
+  });
+});
+
+describe("the helper thread", () => {
+  it("changes no bit of the loss or the gradient (float32 and float64)", () => {
+    const shape: TrainShape = { d_model: 64, n_heads: 4, d_head: 16, n_layers: 2, n_ctx: 64, d_vocab: 65, bias: true };
+    for (const precision of ["float32", "float64"] as const) {
+      const { p, tokens, targets } = setup(shape, 8, 63, 12);
+      const q: Params = { ...p, data: precision === "float32" ? Float32Array.from(p.data) : p.data };
+      const engine = new TrainEngine(shape, 8, 63, precision, q);
+      const run = (threads: boolean) => {
+        const was = wasmSettings.threads;
+        wasmSettings.threads = threads;
+        try {
+          const g = precision === "float32" ? new Float32Array(q.data.length) : new Float64Array(q.data.length);
+          const loss = engine.lossAndGrad(q, tokens, targets, g);
+          return { loss, g: Array.from(g) };
+        } finally {
+          wasmSettings.threads = was;
+        }
+      };
+      const one = run(false);
+      for (let i = 0; i < 2; i++) expect(run(true)).toEqual(one);
+      // Every chunk on the helper (this thread only waits): still the same bits.
+      const before = jobSettings.helperChunks;
+      jobSettings.helperOnly = true;
+      try {
+        expect(run(true)).toEqual(one);
+      } finally {
+        jobSettings.helperOnly = false;
+      }
+      expect(jobSettings.helperChunks - before).toBeGreaterThan(10);
     }
   });
 });
