@@ -66,7 +66,7 @@ describe("grammar recipe", () => {
       fc.property(arbProgram(), ({ source: text }) => {
         expect(treeRecipe(text)).toEqual(treeText(text));
       }),
-      fcParams(30),
+      fcParams({ numRuns: 30 }),
     );
   });
 
