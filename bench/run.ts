@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the performance suite (not a test). Sections: our kernels
+ * `npm run bench`: the performance suite (not a test). Sections: start-up of
+ * the `circuits` command (built and under tsx, against `node -e 0`); our kernels
  * (JavaScript vs WebAssembly, 1 and 2 threads); forward throughput on random
  * dense weights (batch × length × d_model) and the dense float32/float64
  * forward at d_model 512; the mathjs reference path as a ratio; compiled
