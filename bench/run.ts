@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the performance suite (not a test). Sections: our kernels
+ * `npm run bench`: the performance suite (not a test). Sections: start-up of
+ * the `circuits` command (built and under tsx, against `node -e 0`); our kernels
  * (JavaScript vs WebAssembly, 1 and 2 threads); forward throughput on random
  * dense weights (batch × length × d_model) and the dense float32/float64
  * forward at d_model 512; the mathjs reference path as a ratio; compiled
@@ -46,13 +47,14 @@ import { checkExhaustive } from "../src/verify/check.ts";
 import { CheckPool } from "../src/verify/parallel.ts";
 import { interleave, load1, ours, peerCase, type Contender, type Load, type RoundFigure } from "./compare.ts";
 import { fmt, forwardFlops, logLogSlope, measure, measureAsync, table, type Timing } from "./lib.ts";
+import { distIsFresh, measureStartup, startupCases } from "./startup.ts";
 import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
 import { reportBench, reportBenchMarkdown } from "./report.ts";
 import { ensureTorch, startNumpy, startTorch, type Peer, type TorchSetup } from "./peers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const QUICK = process.env.BENCH_QUICK === "1";
-const SECTIONS = ["kernels", "forward", "dense512", "mathjs", "compiled", "generation", "exhaustive", "scaling", "training", "report"] as const;
+const SECTIONS = ["startup", "kernels", "forward", "dense512", "mathjs", "compiled", "generation", "exhaustive", "scaling", "training", "report"] as const;
 type Section = (typeof SECTIONS)[number];
 const ONLY = parseOnly(process.argv.slice(2));
 /** `--commit`: write the committed bench/RESULTS.md and bench/results.json (default: bench/out/, ignored). */
@@ -761,6 +763,39 @@ async function training(): Promise<void> {
   );
 }
 
+// ---------------------------------------------------------------- start-up
+
+/** Goals of the package issue: `circuits --help` and a short `run` from the built JavaScript. */
+const STARTUP_GOALS = { help: 0.15, run: 0.4 } as const;
+
+function startup(): void {
+  log("start-up: building dist/ (npm run build)");
+  const build = spawnSync(process.execPath, ["scripts/build.mjs"], { cwd: ROOT, encoding: "utf8" });
+  if (build.status !== 0 || !distIsFresh(ROOT)) throw new Error(`bench: npm run build failed or left dist/ stale:\n${build.stderr}`);
+  const rounds = QUICK ? 3 : 15;
+  log(`start-up: ${rounds} interleaved rounds`);
+  const rows = measureStartup(ROOT, startupCases(ROOT), rounds);
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const help = byName.get("--help (bin, dist)")!.wall.median;
+  const run = byName.get("run (bin, dist)")!.wall.median;
+  results.startup = { rounds, goals: STARTUP_GOALS, cases: rows };
+  md.push(
+    "## Start-up",
+    "",
+    `Wall time of whole processes, ${rounds} rounds after a warm-up, every case once per round in rotating order; "over node" is the`,
+    "median of (case − the same round's `node -e 0`). \"bin, dist\" is `node bin/circuits.js` in this clone after `npm run build`",
+    "(it checks that dist/ is newer than src/, then runs dist/); \"dist/cli/main.js\" is what the installed package's bin runs;",
+    "\"tsx, sources\" is the development path (what the bin falls back to without a build). CPU: /usr/bin/time's user + system",
+    "seconds (10 ms resolution), steadier than wall time on a loaded machine; wall includes /usr/bin/time's own start, as node -e 0's does.",
+    "",
+    table(["case", "wall", "over node -e 0", "CPU (user + sys)"], rows.map((r) => [r.name, fmt.spread(r.wall), fmt.ms(r.overNode), r.cpu ? fmt.spread(r.cpu) : "–"])),
+    "",
+    `Goals: \`circuits --help\` under ${STARTUP_GOALS.help * 1000} ms (here ${fmt.ms(help)}: ${help < STARTUP_GOALS.help ? "met" : "not met"}), \`circuits run programs/induction.circ`,
+    `--input "a b c a"\` under ${STARTUP_GOALS.run * 1000} ms (here ${fmt.ms(run)}: ${run < STARTUP_GOALS.run ? "met" : "not met"}).`,
+    "",
+  );
+}
+
 // ---------------------------------------------------------------- main
 
 /** Run a section, recording the 1-minute load before and after it (in results.loads and under its heading). */
@@ -781,6 +816,7 @@ async function main(): Promise<void> {
   if (needPeers) await startPeers();
   results.peers = { ...peers.info, notes: peers.notes };
   try {
+    await section("startup", startup);
     await section("kernels", kernels);
     await section("forward", forwardGrid);
     await section("dense512", dense512);

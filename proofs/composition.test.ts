@@ -19,6 +19,7 @@ import {
 import { certificateOf, checkCertificateDirect, instanceOfSequences, parseSequence } from "./checks/certificates.ts";
 import { decodeSequence, inductionAnswer, type ProblemSpec, sequenceText, solve, verifyHead } from "./checks/oneLayer.ts";
 import { BASE_CERTIFICATES, certificateFor, previousTokenCopyHead, threeRuleHead } from "./checks/windowHeads.ts";
+import { fcParams } from "../test/support/seed.ts";
 
 /** Does a ranking (with majority-free per-key tables) decide every input of the instance correctly? */
 function rankingWorks(inst: Instance, ranking: readonly number[]): boolean {
@@ -73,7 +74,7 @@ describe("decision lists: greedy is complete", () => {
         }
         if (bf) expect(rankingWorks(inst, bf)).toBe(true);
       }),
-      { numRuns: 600, seed: 9 },
+      fcParams({ numRuns: 600, seed: 9 }),
     );
     expect(unsolvable).toBeGreaterThan(20); // the generator reaches both verdicts
   });

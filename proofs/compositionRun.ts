@@ -1,18 +1,20 @@
 /**
  * Full-bound runs for items 9–11 (proofs/09-one-layer.md, 10-k-composition.md,
- * 11-two-layers.md). Writes proofs/composition-results.json; progress to stderr.
+ * 11-two-layers.md). Writes proofs/out/composition-results.json (git-ignored),
+ * or the committed proofs/composition-results.json with --commit or
+ * PROOFS_COMMIT=1; progress to stderr.
  *   npx tsx proofs/compositionRun.ts            (about a few minutes on 2 cores)
  *   npx tsx proofs/compositionRun.ts --quick    (small bounds, a smoke run)
  */
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { fileURLToPath } from "node:url";
 import { bruteForce } from "./checks/decisionList.ts";
 import {
   compileI1, constantsFor, constantsOf, layer1Leak, layer2Bound, observeExhaustive, observeRandom, observeSequences, worstCaseExact,
 } from "./checks/leakage.ts";
 import { certificateOf, checkCertificateDirect, instanceOfSequences, shuffledRank } from "./checks/certificates.ts";
 import { decodeSequence, type ProblemSpec, type QueryWindow, sequenceText, solve, type UndefinedAs, verifyHead } from "./checks/oneLayer.ts";
+import { outputPath } from "./checks/output.ts";
 import { certificateFor, threeRuleHead } from "./checks/windowHeads.ts";
 import { checkExhaustive } from "../src/verify/check.ts";
 
@@ -229,6 +231,6 @@ results.leakageLong = longRuns;
 }
 
 results.seconds = secs(t00);
-const out = fileURLToPath(new URL("./composition-results.json", import.meta.url));
+const out = outputPath("composition-results.json");
 writeFileSync(out, `${JSON.stringify(results, null, 1)}\n`);
 log(`wrote ${out} (${results.seconds} s)`);

@@ -14,6 +14,7 @@ import { findCycle } from "../src/generate/cycles.ts";
 import { generateSymbolic } from "../src/generate/symbolic.ts";
 import { loadProgram } from "../test/support/programs.ts";
 import { analyseEvery, CountMachine, countTrace, everyProgram, everyTightPrompt, exhaustiveEvery } from "./checks/every.ts";
+import { fcParams } from "../test/support/seed.ts";
 
 describe("every-head greedy generation: frozen successors, pre-period + period â‰¤ V", () => {
   it.each([
@@ -63,7 +64,7 @@ describe("every-head greedy generation: frozen successors, pre-period + period â
         expect(a.cycle!.prePeriod + a.cycle!.period).toBeLessThanOrEqual(V);
         expect(findCycle(g)).toMatchObject(a.cycle!);
       }),
-      { numRuns: 200, seed: 4 },
+      fcParams({ numRuns: 200, seed: 4 }),
     );
   });
 
@@ -86,7 +87,7 @@ describe("every-head greedy generation: frozen successors, pre-period + period â
         expect(a.cycle!.prePeriod + a.cycle!.period).toBeLessThanOrEqual(V);
         expect(findCycle(c)).toMatchObject(a.cycle!);
       }),
-      { numRuns: 120, seed: 5 },
+      fcParams({ numRuns: 120, seed: 5 }),
     );
   });
 });

@@ -14,6 +14,7 @@ import { arbProgram } from "../src/hypothesis/arbitrary.ts";
 import { load } from "../src/lang/check.ts";
 import type { Program } from "../src/lang/program.ts";
 import { finiteStateObstacle, SymbolicRun } from "../src/semantics/interpret.ts";
+import { fcParams } from "../test/support/seed.ts";
 
 const finite = arbProgram().filter(({ program }) => finiteStateObstacle(program) === null);
 
@@ -58,7 +59,7 @@ describe("Theorem 6: finite-state collapse", () => {
           expect(b.emitted.slice(sb, sb + n)).toEqual(a.emitted.slice(sa, sa + n));
         });
       }),
-      { numRuns: 150, seed: 6150 },
+      fcParams({ numRuns: 150, seed: 6150 }),
     );
     expect(merges).toBeGreaterThan(50); // the lemma was exercised, not vacuous
   });
@@ -90,7 +91,7 @@ describe("Theorem 6: finite-state collapse", () => {
           expect(findCycle(run.generated)).toMatchObject({ prePeriod: cycle!.prePeriod, period: cycle!.period });
         }
       }),
-      { numRuns: 60, seed: 6060 },
+      fcParams({ numRuns: 60, seed: 6060 }),
     );
   });
 
@@ -101,7 +102,7 @@ describe("Theorem 6: finite-state collapse", () => {
         const loop = finiteStateLoop(program, prompt, "stop");
         expect((loop.cycle === null) !== (loop.stopsAt === null)).toBe(true);
       }),
-      { numRuns: 100, seed: 6100 },
+      fcParams({ numRuns: 100, seed: 6100 }),
     );
   });
 });

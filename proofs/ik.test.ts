@@ -13,6 +13,7 @@ import { asInduction, predictInductionCycle } from "../src/generate/predict.ts";
 import { exhaustiveIk } from "./checks/exhaustive.ts";
 import { analyse, IkMachine, ikViolations, traceSteps, walkPrompts } from "./checks/ik.ts";
 import { compiledIk, compiledTrace, crossCheckReference, ikGapProgram, ikProgram, symbolicTraceOf } from "./checks/reference.ts";
+import { fcParams } from "../test/support/seed.ts";
 
 /** (V, k, max prompt length) for the CI-sized exhaustive runs; npm run proofs goes further. */
 const CI_BOUNDS: readonly [number, number, number][] = [
@@ -145,7 +146,7 @@ describe("Theorems 1–2 through compiled weights (fast-check)", () => {
           expect(generateCompiled(model, prompt, { steps }).generated).toEqual(c.emitted);
         },
       ),
-      { numRuns: 150, seed: 20240601 },
+      fcParams({ numRuns: 150, seed: 20240601 }),
     );
   });
 });

@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { type ExhaustiveSummary, exhaustiveIk, overallMaxLock } from "./checks/exhaustive.ts";
 import { analyse, deBruijn, deBruijnLockPrompt, IkMachine, ikViolations } from "./checks/ik.ts";
 import { climbLockTime, lockTimeOf, shrinkPrompt } from "./checks/search.ts";
+import { fcParams } from "../test/support/seed.ts";
 
 /** The proved per-length bound min(V^k − 1, max(0, n − k − 2)) for prompt lengths n = 0 … L. */
 const lengthBound = (V: number, k: number, L: number): number[] =>
@@ -124,7 +125,7 @@ describe("lock time ≤ V^k − 1", () => {
           expect(ikViolations(a, V, k)).toEqual([]);
         },
       ),
-      { numRuns: 3000, seed: 424242 },
+      fcParams({ numRuns: 3000, seed: 424242 }),
     );
   });
 

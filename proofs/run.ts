@@ -8,17 +8,19 @@
  *   4. every-head greedy bound (Theorem 4);
  *   5. the urn table (Theorem 5): exact formula, sampled reference semantics,
  *      sampled compiled weights.
- * Writes proofs/results.json and proofs/urn.svg; progress goes to stderr.
- * Flags: --quick (small bounds, a smoke run), --workers N.
+ * Writes proofs/out/results.json and proofs/out/urn.svg (git-ignored), or the
+ * committed proofs/results.json and proofs/urn.svg with --commit or
+ * PROOFS_COMMIT=1; progress goes to stderr.
+ * Flags: --quick (small bounds, a smoke run), --workers N, --commit.
  */
 import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
-import { fileURLToPath } from "node:url";
 import { exhaustiveEvery } from "./checks/every.ts";
 import { type ExhaustiveSummary, overallMaxLock } from "./checks/exhaustive.ts";
 import { IkPool } from "./checks/pool.ts";
 import { crossCheckReference } from "./checks/reference.ts";
 import { climbLockTime } from "./checks/search.ts";
+import { outputPath, shownPath } from "./checks/output.ts";
 import { linePlot, type Series } from "./checks/svg.ts";
 import {
   compiledUrnProbabilities,
@@ -41,7 +43,6 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const wi = args.indexOf("--workers");
 const workers = wi >= 0 ? Number(args[wi + 1]) : availableParallelism();
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const t00 = performance.now();
 const secs = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
@@ -238,9 +239,9 @@ const svg = linePlot({
   series: plotSeries,
   note: `P_r = (1+r)^γ / ((1+r)^γ + 1)\nbars: ±1.96σ (binomial)\npoints with ≥ 30 runs at risk\nseeded; npm run proofs`,
 });
-writeFileSync(here("./urn.svg"), svg);
+writeFileSync(outputPath("urn.svg"), svg);
 results.totalSeconds = secs(t00);
-writeFileSync(here("./results.json"), JSON.stringify(results, null, 1) + "\n");
+writeFileSync(outputPath("results.json"), JSON.stringify(results, null, 1) + "\n");
 
 // ---------------------------------------------------------------- summary on stdout
 const out: string[] = [];
@@ -257,5 +258,5 @@ for (const g of urnRows as { gamma: number; rows: { r: number; formula: number; 
     out.push(`    r=${String(x.r).padStart(2)}  ${x.formula.toFixed(4)}  ${x.symbolic.estimate.toFixed(4)} (n=${x.symbolic.atRisk})  ${x.compiled.estimate.toFixed(4)} (n=${x.compiled.atRisk})`);
   }
 }
-out.push("", "Wrote proofs/results.json and proofs/urn.svg");
+out.push("", `Wrote ${shownPath("results.json")} and ${shownPath("urn.svg")}`);
 console.log(out.join("\n"));

@@ -6,6 +6,7 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import { load } from "../lang/check.ts";
 import type { Program } from "../lang/program.ts";
 import { PROGRAM_FILE_LIMIT, readTextFile } from "./readInput.ts";
+import { UsageError } from "./usageError.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -25,10 +26,7 @@ export interface ParsedArgs {
   readonly positionals: string[];
 }
 
-/** A user error: printed as one line, exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError };
 
 /** Parse argv for a command, turning parseArgs' errors into UsageErrors. */
 export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {

@@ -4,18 +4,24 @@
  * Under --json an error is instead one JSON object on stdout,
  * {"error": {"kind", "message", …}}, with the same exit code.
  */
+import { readFileSync } from "node:fs";
 import { escapeControls, lineAndColumn, MAX_PRINTED_DIAGNOSTICS, ProgramError } from "../lang/diagnostics.ts";
 import { InputError } from "../lang/tokens.ts";
-import { CompileError } from "../compiler/compile.ts";
-import { type Command, parseCommandArgs, UsageError } from "./command.ts";
-import { commands } from "./commands.ts";
+import { type CommandEntry, commands } from "./commands.ts";
+import { UsageError } from "./usageError.ts";
+
+/** The package's version, from package.json (two levels up from both src/cli and dist/cli). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     "circuits — write attention-head programs, compile them to transformer weights, run and analyse them",
     "",
-    "usage: circuits COMMAND [options]   (circuits COMMAND --help for details)",
+    "usage: circuits COMMAND [options]   (circuits COMMAND --help for details; circuits --version)",
     "",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
   ].join("\n");
@@ -27,8 +33,14 @@ async function main(argv: string[]): Promise<number> {
     console.log(topHelp());
     return name ? 0 : 2;
   }
-  const cmd: Command | undefined = commands.find((c) => c.name === name);
-  if (!cmd) throw new UsageError(`unknown command '${name}' (commands: ${commands.map((c) => c.name).join(", ")})`);
+  if (name === "--version" || name === "-V") {
+    console.log(version());
+    return 0;
+  }
+  const entry: CommandEntry | undefined = commands.find((c) => c.name === name);
+  if (!entry) throw new UsageError(`unknown command '${name}' (commands: ${commands.map((c) => c.name).join(", ")})`);
+  // Loaded only now: the command's module and what it needs, nothing else.
+  const [cmd, { parseCommandArgs }] = await Promise.all([entry.load(), import("./command.ts")]);
   const args = parseCommandArgs(cmd, rest);
   if (args.values.help) {
     console.log(`circuits ${cmd.name} — ${cmd.summary}\n\n${cmd.help}`);
@@ -62,9 +74,12 @@ main(argv).then(
   (code) => {
     process.exitCode = code;
   },
-  (e: unknown) => {
+  async (e: unknown) => {
+    // Loading the compiler just to name its error would slow every start-up; an
+    // error thrown by it means it is already loaded, so this import is free then.
+    const CompileError = await import("../compiler/compile.ts").then((m) => m.CompileError, () => undefined);
     const kind = e instanceof ProgramError ? "program" : e instanceof UsageError ? "usage" : e instanceof InputError ? "input"
-      : e instanceof CompileError ? "compile" : "internal";
+      : CompileError && e instanceof CompileError ? "compile" : "internal";
     if (wantsJson(argv)) {
       process.stdout.write(`${JSON.stringify(errorJson(kind, e))}\n`);
       if (kind === "internal" && process.env.CIRCUITS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);

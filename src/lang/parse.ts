@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import * as ohm from "ohm-js";
+import type * as ohm from "ohm-js";
 import type {
   CopyNode,
   EqualityNode,
@@ -23,6 +23,7 @@ import type {
 } from "./ast.ts";
 import { compact, firstControl } from "./compact.ts";
 import { ProgramError, type Source } from "./diagnostics.ts";
+import { buildGrammar } from "./grammarRecipe.ts";
 
 /**
  * Size limits on program text, checked before Ohm sees it: Ohm needs about
@@ -36,7 +37,7 @@ export const SOURCE_LIMITS = { text: 1 << 20, tokens: 32 * 1024 } as const;
 const grammarPath = fileURLToPath(new URL("../../grammar/circuits.ohm", import.meta.url));
 
 /** The language's Ohm grammar, loaded once from grammar/circuits.ohm. */
-export const grammar: ohm.Grammar = ohm.grammar(readFileSync(grammarPath, "utf8"));
+export const grammar: ohm.Grammar = buildGrammar(readFileSync(grammarPath, "utf8"));
 
 const spanOf = (n: ohm.Node): Span => ({ start: n.source.startIdx, end: n.source.endIdx });
 

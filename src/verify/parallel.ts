@@ -6,8 +6,9 @@
  * order — counts add, and the first disagreement is the first chunk's, which
  * is the first in depth-first order whatever order the chunks finished in.
  *
- * Workers load TypeScript through tsx's loader (passed as --import), so this
- * works the same under `npx circuits`, `npm run circuits`, the bench and vitest.
+ * Run from the TypeScript sources (tsx, vitest, the bench) the workers load
+ * worker.ts through tsx's loader, passed as --import; run from the built
+ * package (dist/) they load worker.js with plain Node.
  */
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
@@ -70,7 +71,9 @@ export function tsxExecArgv(): string[] {
   return ["--import", pathToFileURL(loader).href];
 }
 
-const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
+/** True when this module runs as TypeScript source rather than from dist/. */
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
+const WORKER_URL = new URL(FROM_SOURCE ? "./worker.ts" : "./worker.js", import.meta.url).href;
 
 /**
  * checkExhaustive on `workers` threads: the same sequences, disagreements and
@@ -103,7 +106,8 @@ export class CheckPool {
       filename: WORKER_URL,
       minThreads: workers,
       maxThreads: workers,
-      execArgv: tsxExecArgv(),
+      // Built JavaScript needs no loader: the workers inherit Node's own flags.
+      ...(FROM_SOURCE ? { execArgv: tsxExecArgv() } : {}),
       workerData: { model: toWorkerModel(model) },
     });
   }

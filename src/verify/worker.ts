@@ -1,9 +1,10 @@
 /**
- * Worker-thread side of parallel exhaustive checks (run by piscina, loaded
- * through tsx): the model arrives once as workerData, each task is one unit
- * range of the prefix tree, and the answer is that range's counts and the
- * input of its first disagreement (the main thread rebuilds the full report,
- * so nothing that does not survive structured cloning crosses back).
+ * Worker-thread side of parallel exhaustive checks (run by piscina; through
+ * tsx from the sources, plain Node from dist/): the model arrives once as
+ * workerData, each task is one unit range of the prefix tree, and the answer
+ * is that range's counts and the input of its first disagreement (the main
+ * thread rebuilds the full report, so nothing that does not survive
+ * structured cloning crosses back).
  */
 import { workerData } from "node:worker_threads";
 import type { CompiledModel } from "../compiler/compile.ts";

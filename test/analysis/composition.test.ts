@@ -18,6 +18,7 @@ import { domainSize } from "../../src/lang/program.ts";
 import { randomWeights } from "../../src/sim/random.ts";
 import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram, programNames } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 /** The program's graph with heads renamed to their TransformerLens ids and features dropped. */
 function idGraph(program: Program) {
@@ -94,7 +95,7 @@ describe("composition graph of random programs", () => {
           else expect(s.score).toBeGreaterThanOrEqual(lowerBound(program, s.to, s.kind, s.feature!) * (1 - 1e-9));
         }
       }),
-      { numRuns: 80, seed: 20240611 },
+      fcParams({ numRuns: 80, seed: 20240611 }),
     );
   });
 
@@ -116,8 +117,8 @@ describe("composition graph of random programs", () => {
         expect(bare.extra).toEqual([]);
         if (program.layers.flat().every((h) => h.copies.length === 1)) expect(bare.equal).toBe(true);
       }),
-      // Each program draws its own baseline (several analyses of its size): fewer runs than above.
-      { numRuns: 15, seed: 20240611 },
+      fcParams(// Each program draws its own baseline (several analyses of its size): fewer runs than above.
+      { numRuns: 15, seed: 20240611 }),
     );
     // Every true edge clears the random baseline by more than the rule's k standard deviations.
     expect(minMargin).toBeGreaterThan(DEFAULT_SIGMAS);

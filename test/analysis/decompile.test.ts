@@ -19,6 +19,7 @@ import { interpret } from "../../src/semantics/interpret.ts";
 import { valueEquals } from "../../src/semantics/values.ts";
 import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram, programNames } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 /** Program text without comments, blank lines or runs of spaces. */
 const bare = (text: string) =>
@@ -95,7 +96,7 @@ describe("decompiling random programs", () => {
         const loose = (t: string) => bare(t).replace(conjuncts, "≡");
         expect(loose(d.text)).toBe(loose(source));
       }),
-      { numRuns: 80, seed: 77 },
+      fcParams({ numRuns: 80, seed: 77 }),
     );
   });
 });

@@ -22,6 +22,7 @@ import { stateDict, type Tensor, type Weights } from "../../src/model/weights.ts
 import { decodeWeights, encodeWeights } from "../../src/model/weightsFile.ts";
 import { runInProcess } from "../support/inProcess.ts";
 import { loadProgram } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "circuits-extreme-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -140,7 +141,7 @@ describe("huge finite weights: finite scores or a one-line refusal, never an int
           }
         },
       ),
-      { seed: 608, numRuns: 20 },
+      fcParams({ seed: 608, numRuns: 20 }),
     );
   });
 

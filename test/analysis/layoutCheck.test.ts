@@ -22,6 +22,7 @@ import { stateDict, type Tensor } from "../../src/model/weights.ts";
 import { encodeWeights } from "../../src/model/weightsFile.ts";
 import { runInProcess } from "../support/inProcess.ts";
 import { loadProgram, programNames } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "circuits-layout-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -150,6 +151,6 @@ describe("compiled layouts pass every check", () => {
       checkLayoutAgainst(layout, m.weights, m.tokens);
     };
     for (const name of programNames()) check(compile(loadProgram(name)));
-    fc.assert(fc.property(arbProgram(), ({ program }) => check(compile(program))), { numRuns: 60, seed: 8807 });
+    fc.assert(fc.property(arbProgram(), ({ program }) => check(compile(program))), fcParams({ numRuns: 60, seed: 8807 }));
   });
 });

@@ -12,6 +12,7 @@ import { mulberry32 } from "../../src/sim/random.ts";
 import { arbProgram, arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram, loadSource, programNames } from "../support/programs.ts";
 import { selectedKeys } from "../support/selection.ts";
+import { fcParams } from "../support/seed.ts";
 
 const programs = programNames();
 
@@ -73,7 +74,7 @@ describe("random programs", () => {
       fc.property(arbProgramWithInput(), ({ program, input }) => {
         expect(compareSequence(compile(program), input)).toBeNull();
       }),
-      { numRuns: 150 },
+      fcParams({ numRuns: 150 }),
     );
   });
 
@@ -83,7 +84,7 @@ describe("random programs", () => {
         const model = compile(program);
         expect(compareSequence(model, input, new IncrementalRun(model.weights, { precision: "float32" }))).toBeNull();
       }),
-      { numRuns: 60 },
+      fcParams({ numRuns: 60 }),
     );
   });
 
@@ -108,7 +109,7 @@ describe("random programs", () => {
           }
         }
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 
@@ -121,7 +122,7 @@ describe("random programs", () => {
         const ref = referenceForward(model.weights, ids).logits;
         for (let k = 0; k < fast.length; k++) expect(Math.abs(fast[k]! - ref[k]!)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(ref[k]!)));
       }),
-      { numRuns: 25 },
+      fcParams({ numRuns: 25 }),
     );
   });
 
@@ -139,7 +140,7 @@ describe("random programs", () => {
         expect(new Set(layout.blocks.flatMap((b) => b.labels)).size).toBe(layout.dModel);
         for (const f of program.features.values()) if (f.layer > 0) expect(layout.blocks.some((b) => b.name === f.name)).toBe(true);
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 });

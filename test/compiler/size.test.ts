@@ -14,6 +14,7 @@ import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
 import { sizeOf, stateDict } from "../../src/model/weights.ts";
 import { driver } from "../support/driver.ts";
 import { loadProgram, loadSource, programNames, programPath } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 function expectEstimateExact(program: Parameters<typeof compile>[0]): void {
   const est = estimateSize(program);
@@ -31,7 +32,7 @@ describe("size estimate", () => {
   });
 
   it("is exact for random programs", () => {
-    fc.assert(fc.property(arbProgram(), ({ program }) => expectEstimateExact(program)), { seed: 55, numRuns: 60 });
+    fc.assert(fc.property(arbProgram(), ({ program }) => expectEstimateExact(program)), fcParams({ seed: 55, numRuns: 60 }));
   });
 });
 

@@ -11,6 +11,7 @@ import { generateSymbolic } from "../../src/generate/symbolic.ts";
 import { finiteStateObstacle } from "../../src/semantics/interpret.ts";
 import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 const finitePrograms = arbProgram().filter(({ program }) => finiteStateObstacle(program) === null);
 const arbPrompt = fc.array(fc.nat({ max: 4 }), { maxLength: 8 });
@@ -41,7 +42,7 @@ describe("finite-state loops (state repetition proves the cycle)", () => {
           expect(findCycle(compiled.generated)).toMatchObject({ prePeriod: c.prePeriod, period: c.period });
         }
       }),
-      { numRuns: 80 },
+      fcParams({ numRuns: 80 }),
     );
   });
 
@@ -53,7 +54,7 @@ describe("finite-state loops (state repetition proves the cycle)", () => {
         const prompt = raw.map((t) => t % v);
         expect(finiteStateLoop(program, prompt).cycle).toEqual(predictInductionCycle(asInduction(program)!, prompt).cycle);
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 

@@ -11,6 +11,7 @@ import { generateSymbolic } from "../../src/generate/symbolic.ts";
 import { randomWeights } from "../../src/sim/random.ts";
 import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 const VOCAB = ["a", "b", "c", "d"];
 
@@ -34,7 +35,7 @@ describe("generation", () => {
         expect(c.generated).toEqual(s.generated);
         expect(c.stopped).toBe(s.stopped);
       }),
-      { numRuns: 120 },
+      fcParams({ numRuns: 120 }),
     );
   });
 
@@ -51,7 +52,7 @@ describe("generation", () => {
         const opts = { steps: 20, strategy: { kind: "sample" as const, temperature: 0.7, topK: 3, seed } };
         expect(generate(w, [0, 1], opts).tokens).toEqual(generate(w, [0, 1], { ...opts, kvCache: false }).tokens);
       }),
-      { numRuns: 30 },
+      fcParams({ numRuns: 30 }),
     );
   });
 
@@ -79,7 +80,7 @@ describe("cycles", () => {
         expect(c!.prePeriod).toBeLessThanOrEqual(pre.length);
         expect(c!.repetitions).toBeGreaterThanOrEqual(2);
       }),
-      { examples: [[[2, 1, 1, 2], [1], 2]] },
+      fcParams({ examples: [[[2, 1, 1, 2], [1], 2]] }),
     );
   });
 
@@ -124,7 +125,7 @@ describe("cycles", () => {
           expect(seen).toMatchObject({ prePeriod: c.prePeriod, period: c.period });
         }
       }),
-      { numRuns: 80 },
+      fcParams({ numRuns: 80 }),
     );
   });
 });

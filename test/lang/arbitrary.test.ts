@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { load } from "../../src/lang/check.ts";
 import { parse } from "../../src/lang/parse.ts";
 import { arbInput, arbProgram, type GeneratedProgram, renderSpec, specComposition } from "../../src/hypothesis/arbitrary.ts";
+import { fcParams } from "../support/seed.ts";
 
 const edgeKey = (e: { from: string; to: string; kind: string; feature: string }) => `${e.from}→${e.to} ${e.kind} ${e.feature}`;
 
@@ -46,7 +47,7 @@ describe("arbProgram", () => {
         expect([...program.beyondInduction]).toEqual(beyond);
         expect(renderSpec(spec)).toBe(source);
       }),
-      { numRuns: 300 },
+      fcParams({ numRuns: 300 }),
     );
   });
 
@@ -83,7 +84,7 @@ describe("arbProgram", () => {
         expect(program.features.get(program.output)!.domain).toBe("token");
         expect(spec.features.every((f, k) => k < 2 || f.name === `f${k - 1}`)).toBe(true);
       }),
-      { numRuns: 200 },
+      fcParams({ numRuns: 200 }),
     );
   });
 
@@ -152,7 +153,7 @@ describe("arbInput", () => {
         expect(input.length).toBeLessThanOrEqual(program.context - 1);
         for (const t of input) expect(t >= 0 && t < program.vocab.length && Number.isInteger(t)).toBe(true);
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 

@@ -14,6 +14,7 @@ import { compact } from "../../src/lang/compact.ts";
 import { MAX_PRINTED_DIAGNOSTICS, ProgramError } from "../../src/lang/diagnostics.ts";
 import { parse, SOURCE_LIMITS } from "../../src/lang/parse.ts";
 import fc from "fast-check";
+import { fcParams } from "../support/seed.ts";
 
 const BASE = "vocab a b\ncontext 8\nlayer 1\n  head h: select j = i - 1; copy token[j] as p\noutput p\n";
 
@@ -167,7 +168,7 @@ describe("the compaction pre-pass", () => {
         }
         expect(["ok", "E001"]).toContain(a);
       }),
-      { seed: 8, numRuns: 300 },
+      fcParams({ seed: 8, numRuns: 300 }),
     );
   });
 });

@@ -10,6 +10,7 @@ import { printProgram, printVocab } from "../../src/lang/print.ts";
 import type { Program } from "../../src/lang/program.ts";
 import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram, programNames } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 /** Everything the checker derived, minus source spans. */
 function canonical(p: Program) {
@@ -32,7 +33,7 @@ describe("printProgram", () => {
       fc.property(arbProgram(), (g) => {
         expect(canonical(reload(g.program))).toEqual(canonical(g.program));
       }),
-      { seed: 9031, numRuns: 300 },
+      fcParams({ seed: 9031, numRuns: 300 }),
     );
   });
 

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { decodeSafetensors, encodeSafetensors } from "../../src/model/safetensors.ts";
 import type { FloatArray, Tensor } from "../../src/model/weights.ts";
 import { rawBytes, rawFile } from "./helpers.ts";
+import { fcParams } from "../support/seed.ts";
 
 /** A random tensor whose data is arbitrary bytes, so every bit pattern (NaN payloads, -0, subnormals) occurs. */
 const tensorArb: fc.Arbitrary<Tensor> = fc
@@ -52,7 +53,7 @@ describe("safetensors round trip", () => {
         }
         expect(decoded.metadata).toEqual(metadata);
       }),
-      { numRuns: 200 },
+      fcParams({ numRuns: 200 }),
     );
   });
 
@@ -65,7 +66,7 @@ describe("safetensors round trip", () => {
         const again = encodeSafetensors(tensors.map(([n]) => [n, back.get(n)!] as [string, Tensor]), meta);
         expect(again).toEqual(bytes);
       }),
-      { numRuns: 50 },
+      fcParams({ numRuns: 50 }),
     );
   });
 
@@ -115,7 +116,7 @@ describe("safetensors layout (checked independently of the decoder)", () => {
         expect(trimmed.endsWith("}")).toBe(true);
         expect(n - new TextEncoder().encode(trimmed).length).toBeLessThan(8);
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 
@@ -171,7 +172,7 @@ describe("safetensors layout (checked independently of the decoder)", () => {
           expect(dataStart + at).toBe(bytes.length);
         },
       ),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 
@@ -342,7 +343,7 @@ describe("safetensors corruption", () => {
           }
         },
       ),
-      { numRuns: 500 },
+      fcParams({ numRuns: 500 }),
     );
   });
 });

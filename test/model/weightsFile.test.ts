@@ -16,6 +16,7 @@ import {
 } from "../../src/model/weightsFile.ts";
 import { makeConfig, randomWeights, rawBytes, rawFile } from "./helpers.ts";
 import type { Dims } from "./helpers.ts";
+import { fcParams } from "../support/seed.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -74,7 +75,7 @@ describe("saveWeights / loadWeights", () => {
         expect(JSON.parse(loaded.metadata.config)).toEqual(w.config);
         expect(JSON.parse(loaded.metadata.note)).toBe("hello");
       }),
-      { numRuns: 25 },
+      fcParams({ numRuns: 25 }),
     );
     // only the weights files and their sidecars, no temp files
     const files = readdirSync(dir).sort();

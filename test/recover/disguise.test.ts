@@ -11,6 +11,7 @@ import { compile } from "../../src/compiler/compile.ts";
 import { arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
 import { disguiseWeights } from "../../src/recover/disguise.ts";
 import { forward } from "../../src/sim/forward.ts";
+import { fcParams } from "../support/seed.ts";
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let d = 0;
@@ -35,7 +36,7 @@ describe("disguiseWeights", () => {
           expect(maxAbsDiff(a.cache!.get(key)!.data, b.cache!.get(key)!.data)).toBeLessThan(1e-9);
         }
       }),
-      { seed: 77, numRuns: 40 },
+      fcParams({ seed: 77, numRuns: 40 }),
     );
   });
 

@@ -16,6 +16,7 @@ import { SpaceEvaluator } from "../../src/recover/evaluate.ts";
 import { candidateKey, candidateProgram, enumerateSpace, programToCandidate } from "../../src/recover/space.ts";
 import { printProgram } from "../../src/lang/print.ts";
 import { loadProgram } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 const VOCAB = ["a", "b", "c"];
 const asLists = (t: Targets) => Array.from({ length: t.start.length - 1 }, (_, i) => [...t.js.subarray(t.start[i]!, t.start[i + 1]!)]);
@@ -59,7 +60,7 @@ describe("SpaceEvaluator", () => {
           }
         },
       ),
-      { seed: 4242, numRuns: 8 },
+      fcParams({ seed: 4242, numRuns: 8 }),
     );
   });
 

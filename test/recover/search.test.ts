@@ -21,6 +21,7 @@ import { recoverProgram } from "../../src/recover/search.ts";
 import { candidateKey, programToCandidate } from "../../src/recover/space.ts";
 import { randomWeights } from "../../src/sim/random.ts";
 import { loadProgram } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 const PROBES = { repeats: 8, uniform: 8, seed: 3 };
 
@@ -101,7 +102,7 @@ describe("recoverProgram on disguised compiled models", () => {
         expect(r.best, r.verdict).not.toBeNull();
         expect(samePredictions(program, r.best!.program)).toBeGreaterThanOrEqual(0.95);
       }),
-      { seed: 2024, numRuns: 10 },
+      fcParams({ seed: 2024, numRuns: 10 }),
     );
   });
 });

@@ -11,6 +11,7 @@ import { formatValue, valueEquals } from "../../src/semantics/values.ts";
 import { arbInput, arbProgram, arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
 import { naiveRun } from "../support/naive.ts";
 import { loadProgram, programNames } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 /** The first (feature, position) where two runs differ, or null; positions 0 … length-1. */
 function firstDifference(program: Program, a: SymbolicRun, b: SymbolicRun): string | null {
@@ -46,7 +47,7 @@ describe("push/pop", () => {
         const diff = firstDifference(g.program, run, interpret(g.program, [...kept, ...rest]));
         expect(diff, `${g.source}\nfirst ${JSON.stringify(first)}, pop ${k}, push ${JSON.stringify(rest)}`).toBeNull();
       }),
-      { numRuns: 150 },
+      fcParams({ numRuns: 150 }),
     );
   });
 
@@ -75,7 +76,7 @@ describe("push/pop", () => {
         expect(nodes).toBe((vocab ** (depth + 1) - 1) / (vocab - 1));
         expect(run.length).toBe(1);
       }),
-      { numRuns: 25 },
+      fcParams({ numRuns: 25 }),
     );
   });
 
@@ -96,7 +97,7 @@ describe("the BOS rule", () => {
         for (const name of program.features.keys()) expect(run.value(name, 0), name).toBeNull();
         expect(run.token(0)).toBeNull();
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 
@@ -150,7 +151,7 @@ describe("random programs against the naive semantics", () => {
           }
         }
       }),
-      { numRuns: 300 },
+      fcParams({ numRuns: 300 }),
     );
   });
 
@@ -166,7 +167,7 @@ describe("random programs against the naive semantics", () => {
           }
         }
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 });

@@ -14,6 +14,7 @@ import { type Dist, frac, isDist, mass, type Value, valueEquals } from "../../sr
 import { inductionProgramText } from "../../src/generate/ik.ts";
 import { load } from "../../src/lang/check.ts";
 import { loadProgram } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
 
 const RUNS = { numRuns: 150 };
 
@@ -53,13 +54,13 @@ function expectSame(got: readonly Value[], want: readonly Value[], t: readonly n
 
 describe("induction", () => {
   it("predicts the token after the latest earlier occurrence of token[i] (⊥ if none)", () => {
-    fc.assert(fc.property(arbText(4), (t) => expectSame(predictions("induction", t), inductionOracle(t, "latest"), t)), RUNS);
+    fc.assert(fc.property(arbText(4), (t) => expectSame(predictions("induction", t), inductionOracle(t, "latest"), t)), fcParams(RUNS));
   });
 
   it("induction-earliest predicts the token after the first occurrence", () => {
     fc.assert(
       fc.property(arbText(4), (t) => expectSame(predictions("induction-earliest", t), inductionOracle(t, "earliest"), t)),
-      RUNS,
+      fcParams(RUNS),
     );
   });
 
@@ -69,7 +70,7 @@ describe("induction", () => {
       fc.property(fc.shuffledSubarray(twice), (t) => {
         expectSame(predictions("induction", t), predictions("induction-earliest", t), t);
       }),
-      RUNS,
+      fcParams(RUNS),
     );
   });
 
@@ -107,7 +108,7 @@ describe("every-average", () => {
           expect(valueEquals(d, want), `position ${i} of ${JSON.stringify(t)}`).toBe(true);
         });
       }),
-      RUNS,
+      fcParams(RUNS),
     );
   });
 });
@@ -120,7 +121,7 @@ describe("shifts", () => {
         expectSame(predictions("previous-token", t), t.map((_, k) => tok(k)), t);
         expectSame(predictions("v-composition", t), t.map((_, k) => tok(k - 2)), t);
       }),
-      RUNS,
+      fcParams(RUNS),
     );
   });
 
@@ -135,7 +136,7 @@ describe("shifts", () => {
         });
         expectSame(predictions("duplicate-token", t), want, t);
       }),
-      RUNS,
+      fcParams(RUNS),
     );
   });
 });
@@ -152,7 +153,7 @@ describe("q-composition", () => {
         const b = interpret(i1, t);
         expectSame(t.map((_, k) => a.prediction(k + 1)), t.map((_, k) => b.prediction(k + 1)), t);
       }),
-      { ...RUNS, examples: [[[0, 0]], [[0, 1, 0, 0]]] },
+      fcParams({ ...RUNS, examples: [[[0, 0]], [[0, 1, 0, 0]]] }),
     );
     // …and so differs from programs/induction.circ on those inputs.
     expect(predictions("q-composition", [0, 0])).toEqual([null, 0]);
@@ -171,13 +172,13 @@ describe("q-composition", () => {
           expect(valueEquals(q[k]!, ind[k]!), `position ${k + 1} of ${JSON.stringify(t)}`).toBe(true);
         });
       }),
-      RUNS,
+      fcParams(RUNS),
     );
   });
 
   it("equals induction on every input with no immediate repeat", () => {
     const noRepeat = arbTokens(4, 30).map((t) => t.filter((x, k) => k === 0 || x !== t[k - 1]));
-    fc.assert(fc.property(noRepeat, (t) => expectSame(predictions("q-composition", t), predictions("induction", t), t)), RUNS);
+    fc.assert(fc.property(noRepeat, (t) => expectSame(predictions("q-composition", t), predictions("induction", t), t)), fcParams(RUNS));
   });
 
   it("follows its own pointer: token[m+1] for the latest m < i with token[m] == token[i]", () => {
@@ -191,7 +192,7 @@ describe("q-composition", () => {
         });
         expectSame(predictions("q-composition", t), want, t);
       }),
-      RUNS,
+      fcParams(RUNS),
     );
   });
 });
@@ -212,7 +213,7 @@ describe("bigram-induction", () => {
         });
         expectSame(predictions("bigram-induction", t), want, t);
       }),
-      RUNS,
+      fcParams(RUNS),
     );
   });
 });

@@ -4,6 +4,7 @@ import { forward, forwardBatch } from "../../src/sim/forward.ts";
 import { referenceForward } from "../../src/sim/reference.ts";
 import { randomWeights } from "../../src/sim/random.ts";
 import { arbCase, arbShape, expectClose, expectIdentical } from "./gen.ts";
+import { fcParams } from "../support/seed.ts";
 
 const hookNames = (L: number): string[] => {
   const names = ["hook_embed", "hook_pos_embed"];
@@ -31,7 +32,7 @@ describe("forward (float64) against the mathjs reference", () => {
           expectClose(got.data, want.data, 1e-9, name);
         }
       }),
-      { numRuns: 150 },
+      fcParams({ numRuns: 150 }),
     );
   });
 
@@ -71,7 +72,7 @@ describe("forward (float64) against the mathjs reference", () => {
       fc.property(arbCase(), ({ weights, tokens }) => {
         expectIdentical(forward(weights, tokens).logits, forward(weights, tokens, { cache: true }).logits, "logits");
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 
@@ -87,7 +88,7 @@ describe("forward (float64) against the mathjs reference", () => {
           "prefix logits",
         );
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 });
@@ -112,7 +113,7 @@ describe("forwardBatch", () => {
         const cached = forwardBatch(weights, batch, { precision, cache: true });
         cached.forEach((r, b) => expect(r.cache?.has("blocks.0.attn.hook_pattern"), `seq ${b}`).toBe(true));
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 });
@@ -134,7 +135,7 @@ describe("float32 mode", () => {
           }
         }
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 });

@@ -8,6 +8,7 @@ import { attnOnlyConfig } from "../../src/sim/random.ts";
 import type { Weights, Tensor } from "../../src/model/weights.ts";
 import { IncrementalRun } from "../../src/sim/kvcache.ts";
 import { expectClose } from "./gen.ts";
+import { fcParams } from "../support/seed.ts";
 
 /** A [r, c] float64 array with about `density` nonzeros, from fast-check. */
 const arbMatrix = (r: number, c: number) =>
@@ -44,7 +45,7 @@ describe("matmul kernels", () => {
         expectClose(dense2, shifted, 1e-12, "dense +=");
         expectClose(sparse2, shifted, 1e-12, "sparse +=");
       }),
-      { numRuns: 60 },
+      fcParams({ numRuns: 60 }),
     );
   });
 
@@ -86,7 +87,7 @@ describe("softmax", () => {
         const argmax = xs.indexOf(Math.max(...xs));
         expect(buf[argmax]).toBe(Math.max(...buf));
         expect(buf.every((p) => p >= 0 && p <= 1)).toBe(true);
-      }),
+      }), fcParams(),
     );
   });
 
@@ -113,7 +114,7 @@ describe("softmax", () => {
         attendHead(q, 0, k, v, 0, n, E, E, Math.sqrt(E), z2, 0, b2, null, null, 0, new Int32Array(E), cols);
         expect(Array.from(b2)).toEqual(Array.from(b1));
         expect(Array.from(z2)).toEqual(Array.from(z1));
-      }),
+      }), fcParams(),
     );
   });
 

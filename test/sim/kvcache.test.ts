@@ -5,6 +5,7 @@ import { IncrementalRun } from "../../src/sim/kvcache.ts";
 import { randomWeights } from "../../src/sim/random.ts";
 import type { Weights } from "../../src/model/weights.ts";
 import { arbCase, arbShape, expectClose, expectIdentical, rowOf } from "./gen.ts";
+import { fcParams } from "../support/seed.ts";
 
 /** Check every observable of `run` against a full cached forward of the same tokens. */
 function expectMatchesForward(run: IncrementalRun, weights: Weights, tokens: number[], label: string): void {
@@ -46,7 +47,7 @@ describe("IncrementalRun", () => {
         });
         expectMatchesForward(run, weights, tokens, "end");
       }),
-      { numRuns: 150 },
+      fcParams({ numRuns: 150 }),
     );
   });
 
@@ -88,7 +89,7 @@ describe("IncrementalRun", () => {
           else expect(run.length).toBe(0);
         });
       }),
-      { numRuns: 100 },
+      fcParams({ numRuns: 100 }),
     );
   });
 

@@ -5,6 +5,7 @@ import { prepare, usesSparse, SPARSE_DENSITY_THRESHOLD } from "../../src/sim/pre
 import { randomWeights } from "../../src/sim/random.ts";
 import { IncrementalRun } from "../../src/sim/kvcache.ts";
 import { arbCase, expectClose } from "./gen.ts";
+import { fcParams } from "../support/seed.ts";
 
 const sparseCases = arbCase(fc.constantFrom(0, 0.02, 0.05, 0.09, 0.2));
 
@@ -19,7 +20,7 @@ describe("sparse path", () => {
         expectClose(auto.logits, dense.logits, 1e-12, "auto logits");
         for (const [name, t] of dense.cache!) expectClose(sparse.cache!.get(name)!.data, t.data, 1e-12, name);
       }),
-      { numRuns: 150 },
+      fcParams({ numRuns: 150 }),
     );
   });
 
@@ -35,7 +36,7 @@ describe("sparse path", () => {
         const Vo = weights.config.d_vocab_out;
         expectClose(run.logits(), dense.subarray((tokens.length - 1) * Vo), 1e-12, "incremental sparse");
       }),
-      { numRuns: 50 },
+      fcParams({ numRuns: 50 }),
     );
   });
 

@@ -15,6 +15,7 @@ import { mulberry32, randomTokens, randomWeights } from "../../src/sim/random.ts
 import { referenceForward } from "../../src/sim/reference.ts";
 import { matmulWasm, packPanels, wasmAvailable } from "../../src/sim/wasm.ts";
 import { expectClose } from "./gen.ts";
+import { fcParams } from "../support/seed.ts";
 
 describe.runIf(wasmAvailable())("WebAssembly SIMD kernel", () => {
   it("equals the JavaScript dense kernel bit for bit", () => {
@@ -34,7 +35,7 @@ describe.runIf(wasmAvailable())("WebAssembly SIMD kernel", () => {
         matmulWasm(x, 3, M, K, packPanels(w, K, N), N, wa, 2);
         expect(Array.from(wa)).toEqual(Array.from(js));
       }),
-      { numRuns: 200 },
+      fcParams({ numRuns: 200 }),
     );
   });
 

@@ -1,5 +1,5 @@
 /**
- * A second, deliberately naive reading of the formal model (README, "The language"; grammar/): for
+ * A second, deliberately naive reading of the formal model (grammar/README.md): for
  * every head and every query position, scan all key positions. O(n²) per head
  * and written without indexes, undo logs or shared state, so that it can be an
  * independent oracle for the incremental interpreter (and for the compiled

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
 import fc from "fast-check";
+import { fcParams } from "../support/seed.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyzeModel } from "../../src/analysis/analyze.ts";
 import { compositionDot } from "../../src/analysis/dot.ts";
@@ -51,7 +52,7 @@ describe("packing", () => {
           expect(Math.abs(unpackWeight(bytes, l * H + h, T, i, j) - patterns[l]![(h * T + i) * T + j]!)).toBeLessThanOrEqual(0.5 / 65535 + 1e-12);
         }
       }),
-      { seed: 13, numRuns: 40 },
+      fcParams({ seed: 13, numRuns: 40 }),
     );
   });
 });
@@ -65,7 +66,7 @@ describe("escaping", () => {
         const shown = unescape(html.replace(/^<pre class="source"><code>|<\/code><\/pre>$/g, ""));
         expect(shown).toBe(text.replace(/\r\n?/g, "\n").replace(/\n$/, ""));
       }),
-      { seed: 5, numRuns: 80 },
+      fcParams({ seed: 5, numRuns: 80 }),
     );
     expect(highlightSource("layer 1 # x")).toContain('<span class="tok-keyword">layer</span> <span class="tok-number">1</span> <span class="tok-comment"># x</span>');
   });
@@ -79,7 +80,7 @@ describe("escaping", () => {
           expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(value)));
         }
       }),
-      { seed: 9, numRuns: 200 },
+      fcParams({ seed: 9, numRuns: 200 }),
     );
   });
 });

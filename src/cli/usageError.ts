@@ -1,0 +1,6 @@
+/** The CLI's user-error type, in a module of its own so that main.ts can know it without loading any command. */
+
+/** A user error: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
