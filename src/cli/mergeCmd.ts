@@ -7,6 +7,7 @@
  */
 import { type Command, printJson, UsageError } from "./command.ts";
 import { readTextFile, SHARD_FILE_LIMIT } from "./readInput.ts";
+import { countSequences } from "../verify/check.ts";
 
 interface ShardDoc {
   readonly program: string;
@@ -20,6 +21,9 @@ interface ShardDoc {
   readonly shard: { readonly index: number; readonly count: number };
   readonly maxLength: number;
   readonly alphabet: readonly string[];
+  /** Present when the check walked renaming classes (shards then cut the class tree, not the prefix tree). */
+  readonly classes?: number | null;
+  readonly symmetry?: { readonly used: boolean; readonly reason?: string };
 }
 
 /** Largest shard count N merged; far above any real split, low enough that listing is cheap. */
@@ -52,6 +56,12 @@ export function validateShardDoc(d: unknown, name: string): ShardDoc {
   field("bound", isObject(d.bound), "an object");
   field("maxLength", isCount(d.maxLength) && d.maxLength >= 1, "a whole number ≥ 1");
   field("alphabet", Array.isArray(d.alphabet) && d.alphabet.length >= 1 && d.alphabet.every((t) => typeof t === "string"), "a non-empty array of token names");
+  if ("symmetry" in d) {
+    const sy = d.symmetry;
+    field("symmetry", isObject(sy) && typeof sy.used === "boolean", '{"used": true|false, …}');
+    const used = (sy as { used: boolean }).used;
+    field("classes", used ? isCount(d.classes) : d.classes === null || d.classes === undefined, used ? "a whole number when symmetry was used" : "null without symmetry");
+  }
   const sh = d.shard;
   if (!isObject(sh)) return bad(`"shard" must be {"index": i, "count": N}, got ${shown(sh)}`);
   if (!(isCount(sh.count) && sh.count >= 1 && sh.count <= MAX_SHARDS)) bad(`"shard.count" must be a whole number from 1 to ${MAX_SHARDS}, got ${shown(sh.count)}`);
@@ -67,10 +77,10 @@ export function mergeShardDocs(input: readonly unknown[], names: readonly string
   const same = (d: ShardDoc) =>
     d.program === ref.program && d.precision === ref.precision && d.maxLength === ref.maxLength &&
     d.shard.count === ref.shard.count && JSON.stringify(d.alphabet) === JSON.stringify(ref.alphabet) &&
-    JSON.stringify(d.bound) === JSON.stringify(ref.bound);
+    JSON.stringify(d.bound) === JSON.stringify(ref.bound) && (d.symmetry?.used ?? false) === (ref.symmetry?.used ?? false);
   docs.forEach((d, i) => {
     if (!same(d)) {
-      throw new UsageError(`merge: ${names[i]} is a different check from ${names[0]} (program, precision, --max-length, --alphabet, --epsilon and N must match)`);
+      throw new UsageError(`merge: ${names[i]} is a different check from ${names[0]} (program, precision, --max-length, --alphabet, --epsilon, N and --no-symmetry must match)`);
     }
   });
   const N = ref.shard.count;
@@ -89,11 +99,18 @@ export function mergeShardDocs(input: readonly unknown[], names: readonly string
   const ordered = Array.from({ length: N }, (_, k) => byIndex.get(k + 1)!);
   const sequences = ordered.reduce((a, d) => a + d.sequences, 0);
   if (!Number.isSafeInteger(sequences)) throw new UsageError(`merge: the shards' sequences add up past 2^53`);
+  const symmetric = ref.symmetry?.used === true;
+  // Renaming classes must stand for every sequence exactly once.
+  const want = countSequences(ref.alphabet.length, ref.maxLength);
+  if (symmetric && sequences !== want) {
+    throw new UsageError(`merge: the shards' classes stand for ${sequences} sequences, not the ${want} of length 1 … ${ref.maxLength} over ${ref.alphabet.length} tokens`);
+  }
   return {
     program: ref.program,
     mode: "exhaustive",
     precision: ref.precision,
     sequences,
+    ...(ref.symmetry ? { classes: symmetric ? ordered.reduce((a, d) => a + (d.classes ?? 0), 0) : null, symmetry: ref.symmetry } : {}),
     disagreements: ordered.reduce((a, d) => a + d.disagreements, 0),
     first: ordered.find((d) => d.first !== null)?.first ?? null,
     seconds: ordered.reduce((a, d) => Math.max(a, d.seconds), 0),
