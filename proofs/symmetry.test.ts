@@ -124,8 +124,8 @@ describe("the class walk equals the full walk", () => {
 
 describe("the float run of a qualifying model is bit-for-bit equivariant", () => {
   /** Residual and logit bits at every position of s, with token directions renamed by pi. */
-  function permutedRun(m: CompiledModel, s: readonly number[], pi: readonly number[] | null): Float64Array[] {
-    const run = new IncrementalRun(m.weights, { precision: "float64" });
+  function permutedRun(m: CompiledModel, s: readonly number[], pi: readonly number[] | null, precision: "float32" | "float64"): Float64Array[] {
+    const run = new IncrementalRun(m.weights, { precision });
     const D = m.weights.config.d_model;
     const V = m.program.vocab.length;
     const token = m.layout.blocks.filter((b) => b.domain === "token");
@@ -148,14 +148,14 @@ describe("the float run of a qualifying model is bit-for-bit equivariant", () =>
     return out;
   }
 
-  it("random qualifying programs, sequences and renamings: every residual and logit bit maps over", () => {
+  it("random qualifying programs, sequences and renamings: every residual and logit bit maps over (float64 and float32)", () => {
     let qualifying = 0;
     const arb = arbProgram().chain((g) => {
       const V = g.program.vocab.length;
       return fc.record({
         g: fc.constant(g),
         pi: fc.shuffledSubarray([...Array(V).keys()], { minLength: V, maxLength: V }),
-        s: fc.array(fc.nat({ max: V - 1 }), { minLength: 1, maxLength: Math.min(12, g.program.context - 1) }),
+        s: fc.array(fc.nat({ max: V - 1 }), { minLength: 1, maxLength: Math.min(10, g.program.context - 1) }),
       });
     });
     fc.assert(
@@ -168,13 +168,15 @@ describe("the float run of a qualifying model is bit-for-bit equivariant", () =>
         }
         if (symmetryObstacle(m)) return true;
         qualifying++;
-        const a = permutedRun(m, s, null);
-        const b = permutedRun(m, s.map((t) => pi[t]!), pi);
-        // === treats +0 and −0 as equal, the only difference the argument allows.
-        return a.every((x, k) => x.every((y, d) => y === b[k]![d]));
+        return (["float64", "float32"] as const).every((precision) => {
+          const a = permutedRun(m, s, null, precision);
+          const b = permutedRun(m, s.map((t) => pi[t]!), pi, precision);
+          // === treats +0 and −0 as equal, the only difference the argument allows.
+          return a.every((x, k) => x.every((y, d) => y === b[k]![d]));
+        });
       }),
-      { seed: 1212, numRuns: 60 },
+      { seed: 1212, numRuns: 40 },
     );
-    expect(qualifying).toBeGreaterThan(20);
+    expect(qualifying).toBeGreaterThan(12);
   });
 });
