@@ -6,6 +6,7 @@ import { progressBar } from "../report/progress.ts";
 import { type CheckResult, checkExhaustive, checkRandom, countInRange, shardRange, type ShardSpec, treeSplit } from "../verify/check.ts";
 import { checkClasses, classesInRange, classShardRange, classSplit, SymmetryError } from "../verify/classes.ts";
 import { symmetryObstacle } from "../verify/symmetry.ts";
+import { shardFromEnv } from "./shardEnv.ts";
 import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 import { epsilonOption, precisionOption, scalesSummary } from "./compileOptions.ts";
 import type { Program } from "../lang/program.ts";
@@ -27,14 +28,15 @@ export function alphabetOption(program: Program, spec: string | undefined): numb
   });
 }
 
-/** Parse --shard i/N (1-based on the command line, 0-based inside). */
-export function shardOption(spec: string | undefined): ShardSpec | undefined {
+/** Parse --shard i/N (1-based on the command line, 0-based inside), or --shard auto (see shardEnv.ts). */
+export function shardOption(spec: string | undefined, env: NodeJS.ProcessEnv = process.env): ShardSpec | undefined {
   if (spec === undefined) return undefined;
+  if (spec.trim() === "auto") return shardFromEnv(env);
   const m = /^(\d+)\/(\d+)$/.exec(spec.trim());
   const i = m ? Number(m[1]) : NaN;
   const n = m ? Number(m[2]) : NaN;
   if (!(Number.isSafeInteger(i) && Number.isSafeInteger(n) && n >= 1 && i >= 1 && i <= n)) {
-    throw new UsageError(`--shard must be i/N with 1 ≤ i ≤ N, got '${spec}'`);
+    throw new UsageError(`--shard must be i/N with 1 ≤ i ≤ N, or auto, got '${spec}'`);
   }
   return { index: i - 1, count: n };
 }
@@ -57,7 +59,7 @@ export const checkCommand: Command = {
   summary: "compile, simulate and compare with the semantics on random or all sequences",
   help: [
     "usage: circuits check PROGRAM [--samples N] [--seed S] [--max-length L] [--json]",
-    "       circuits check PROGRAM --exhaustive --max-length L [--alphabet a,b,c] [--workers N] [--shard i/N] [--no-symmetry] [--json]",
+    "       circuits check PROGRAM --exhaustive --max-length L [--alphabet a,b,c] [--workers N] [--shard i/N|auto] [--no-symmetry] [--json]",
     "       circuits check --weights MODEL.safetensors PROGRAM [--samples N --seed S | --exhaustive --max-length L] [--map h=L.H,…] [--json]",
     "",
     "  --samples N       random sequences to try (default 1000)",
@@ -73,6 +75,10 @@ export const checkCommand: Command = {
     "                    the available parallelism (each thread holds its own model copy)",
     "  --shard i/N       exhaustive: check only part i of N (1-based) of the prefix tree;",
     "                    'circuits merge' adds up the --json results of all N parts",
+    "  --shard auto      the part from the scheduler: a Kubernetes Indexed Job",
+    "                    (JOB_COMPLETION_INDEX, with CIRCUITS_SHARDS = its completions) or a",
+    "                    Slurm job array (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of",
+    "                    SLURM_ARRAY_TASK_COUNT; contiguous arrays only)",
     "  --no-symmetry     exhaustive: walk every sequence even when renaming classes would do",
     "                    (by default, when the program and its compiled weights are exactly",
     "                    equivariant under renaming tokens, one sequence per class is",

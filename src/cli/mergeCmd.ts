@@ -5,6 +5,8 @@
  * i+1's in depth-first order (see TreeSplit in src/verify/check.ts), so the
  * first disagreement is the one of the lowest-numbered shard that has one.
  */
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { type Command, printJson, UsageError } from "./command.ts";
 import { readTextFile, SHARD_FILE_LIMIT } from "./readInput.ts";
 import { countSequences } from "../verify/check.ts";
@@ -121,13 +123,30 @@ export function mergeShardDocs(input: readonly unknown[], names: readonly string
   };
 }
 
+/** A directory stands for its *.json files (sorted by name); anything else is itself. */
+function expandDir(path: string): string[] {
+  let dir = false;
+  try {
+    dir = statSync(path).isDirectory();
+  } catch {
+    return [path]; // readTextFile reports what is wrong with it
+  }
+  if (!dir) return [path];
+  const names = readdirSync(path).filter((n) => n.endsWith(".json")).sort();
+  if (names.length === 0) throw new UsageError(`merge: directory '${path}' holds no .json files`);
+  return names.map((n) => join(path, n));
+}
+
 export const mergeCommand: Command = {
   name: "merge",
   summary: "add up the --json results of the shards of an exhaustive check",
   help: [
     "usage: circuits merge SHARD.json… [--json]",
+    "       circuits merge DIR [--json]",
     "",
     "Each file is the --json output of 'circuits check PROGRAM --exhaustive --shard i/N',",
+    "or of --shard auto in a Kubernetes Indexed Job or Slurm job array; a directory stands",
+    "for every *.json file in it. A missing or repeated shard is refused by name;",
     "all N shards of one check (same program, --max-length, --alphabet, --precision,",
     "--epsilon). Prints the result the whole check gives in one run: the counts added,",
     "the first disagreement in depth-first order. Exit code 1 on any disagreement.",
@@ -137,7 +156,7 @@ export const mergeCommand: Command = {
   options: { json: { type: "boolean" } },
   maxPositionals: Number.POSITIVE_INFINITY,
   run(args) {
-    const files = args.positionals;
+    const files = args.positionals.flatMap(expandDir);
     const docs = files.map((f) => {
       let text: string;
       try {
