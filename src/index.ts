@@ -22,6 +22,8 @@ export { saveWeights, loadWeights } from "./model/weightsFile.ts";
 export { encodeSafetensors, decodeSafetensors } from "./model/safetensors.ts";
 export { checkExhaustive, checkRandom, compareSequence, type CheckResult } from "./verify/check.ts";
 export type { Disagreement } from "./verify/compare.ts";
+export { checkExhaustiveBySymmetry, countClasses } from "./verify/classes.ts";
+export { symmetryObstacle } from "./verify/symmetry.ts";
 export { generate, type GenerateOptions } from "./generate/generate.ts";
 export { generateSymbolic, FALLBACK_TOKEN, type NoneRule } from "./generate/symbolic.ts";
 export { generateCompiled } from "./generate/compiled.ts";

@@ -4,6 +4,9 @@ import { compile } from "../compiler/compile.ts";
 import { disagreementToJson, formatDisagreement } from "../report/format.ts";
 import { progressBar } from "../report/progress.ts";
 import { type CheckResult, checkExhaustive, checkRandom, countInRange, shardRange, type ShardSpec, treeSplit } from "../verify/check.ts";
+import { checkClasses, classesInRange, classShardRange, classSplit, SymmetryError } from "../verify/classes.ts";
+import { symmetryObstacle } from "../verify/symmetry.ts";
+import { shardFromEnv } from "./shardEnv.ts";
 import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 import { epsilonOption, precisionOption, scalesSummary } from "./compileOptions.ts";
 import type { Program } from "../lang/program.ts";
@@ -25,14 +28,15 @@ export function alphabetOption(program: Program, spec: string | undefined): numb
   });
 }
 
-/** Parse --shard i/N (1-based on the command line, 0-based inside). */
-export function shardOption(spec: string | undefined): ShardSpec | undefined {
+/** Parse --shard i/N (1-based on the command line, 0-based inside), or --shard auto (see shardEnv.ts). */
+export function shardOption(spec: string | undefined, env: NodeJS.ProcessEnv = process.env): ShardSpec | undefined {
   if (spec === undefined) return undefined;
+  if (spec.trim() === "auto") return shardFromEnv(env);
   const m = /^(\d+)\/(\d+)$/.exec(spec.trim());
   const i = m ? Number(m[1]) : NaN;
   const n = m ? Number(m[2]) : NaN;
   if (!(Number.isSafeInteger(i) && Number.isSafeInteger(n) && n >= 1 && i >= 1 && i <= n)) {
-    throw new UsageError(`--shard must be i/N with 1 ≤ i ≤ N, got '${spec}'`);
+    throw new UsageError(`--shard must be i/N with 1 ≤ i ≤ N, or auto, got '${spec}'`);
   }
   return { index: i - 1, count: n };
 }
@@ -55,7 +59,7 @@ export const checkCommand: Command = {
   summary: "compile, simulate and compare with the semantics on random or all sequences",
   help: [
     "usage: circuits check PROGRAM [--samples N] [--seed S] [--max-length L] [--json]",
-    "       circuits check PROGRAM --exhaustive --max-length L [--alphabet a,b,c] [--workers N] [--shard i/N] [--json]",
+    "       circuits check PROGRAM --exhaustive --max-length L [--alphabet a,b,c] [--workers N] [--shard i/N|auto] [--no-symmetry] [--json]",
     "       circuits check --weights MODEL.safetensors PROGRAM [--samples N --seed S | --exhaustive --max-length L] [--map h=L.H,…] [--json]",
     "",
     "  --samples N       random sequences to try (default 1000)",
@@ -71,6 +75,15 @@ export const checkCommand: Command = {
     "                    the available parallelism (each thread holds its own model copy)",
     "  --shard i/N       exhaustive: check only part i of N (1-based) of the prefix tree;",
     "                    'circuits merge' adds up the --json results of all N parts",
+    "  --shard auto      the part from the scheduler: a Kubernetes Indexed Job",
+    "                    (JOB_COMPLETION_INDEX, with CIRCUITS_SHARDS = its completions) or a",
+    "                    Slurm job array (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of",
+    "                    SLURM_ARRAY_TASK_COUNT; contiguous arrays only)",
+    "  --no-symmetry     exhaustive: walk every sequence even when renaming classes would do",
+    "                    (by default, when the program and its compiled weights are exactly",
+    "                    equivariant under renaming tokens, one sequence per class is",
+    "                    checked and stands for the whole class; otherwise the reason is",
+    "                    printed and every sequence is walked)",
     "  --json            machine-readable result",
     "",
     "With --weights, the program is not compiled: the given weights (trained, perturbed or",
@@ -99,6 +112,7 @@ export const checkCommand: Command = {
     epsilon: { type: "string" },
     workers: { type: "string" },
     shard: { type: "string" },
+    "no-symmetry": { type: "boolean" },
     weights: { type: "string" },
     map: { type: "string" },
     json: { type: "boolean" },
@@ -116,26 +130,55 @@ export const checkCommand: Command = {
     let result: CheckResult;
     let shard: ShardSpec | undefined;
     let maxLength: number | undefined;
+    let symmetry: { used: boolean; reason?: string } | undefined;
     if (args.values.exhaustive) {
       if (str(args, "max-length") === undefined) throw new UsageError("check: --exhaustive needs --max-length L");
       maxLength = int(args, "max-length", 0, 1, program.context - 1);
       shard = shardOption(str(args, "shard"));
-      const split = treeSplit((alphabet ?? program.vocab).length, maxLength);
-      const [lo, hi] = shardRange(split, shard ?? { index: 0, count: 1 });
-      const total = countInRange(split, lo, hi);
-      if (total > 5e8) throw new UsageError(`check: ${total} sequences is too many for one run (limit 5e8); lower --max-length, use --alphabet or --shard`);
-      const workers = workersOpt ?? autoWorkers(total);
-      const opts = { maxLength, alphabet, precision, shard, onProgress: bar.update };
-      if (workers > 1) {
-        // Loaded only when used: piscina and the worker plumbing cost nothing otherwise.
-        const { checkExhaustiveParallel } = await import("../verify/parallel.ts");
-        result = await checkExhaustiveParallel(model, { ...opts, workers });
+      const a = (alphabet ?? program.vocab).length;
+      const why = args.values["no-symmetry"] ? "--no-symmetry" : symmetryObstacle(model);
+      symmetry = why === null ? { used: true } : { used: false, reason: why };
+      if (why !== null && !args.values["no-symmetry"] && !args.values.json) {
+        process.stderr.write(`check: renaming symmetry not used (${why}); walking every sequence\n`);
+      }
+      // The walk's size: classes by symmetry, sequences without.
+      let total: number;
+      if (symmetry.used) {
+        const cs = classSplit(a, maxLength);
+        const [lo, hi] = classShardRange(cs, shard ?? { index: 0, count: 1 });
+        total = classesInRange(cs, lo, hi);
       } else {
-        result = checkExhaustive(model, opts);
+        const split = treeSplit(a, maxLength);
+        const [lo, hi] = shardRange(split, shard ?? { index: 0, count: 1 });
+        total = countInRange(split, lo, hi);
+      }
+      const unit = symmetry.used ? "renaming classes" : "sequences";
+      if (total > 5e8) throw new UsageError(`check: ${total} ${unit} is too many for one run (limit 5e8); lower --max-length, use --alphabet or --shard`);
+      const workers = workersOpt ?? autoWorkers(total);
+      const opts = { maxLength, alphabet, precision, shard, onProgress: bar.update, symmetric: symmetry.used };
+      const walk = async (symmetric: boolean): Promise<CheckResult> => {
+        if (workers > 1) {
+          // Loaded only when used: piscina and the worker plumbing cost nothing otherwise.
+          const { checkExhaustiveParallel } = await import("../verify/parallel.ts");
+          return checkExhaustiveParallel(model, { ...opts, symmetric, workers });
+        }
+        return symmetric ? checkClasses(model, { ...opts, symmetric }) : checkExhaustive(model, opts);
+      };
+      try {
+        result = await walk(symmetry.used);
+      } catch (e) {
+        // A decoding tie voids the class walk (classes.ts): walk every sequence instead.
+        if (!(symmetry.used && e instanceof SymmetryError)) throw e;
+        symmetry = { used: false, reason: e.message };
+        if (!args.values.json) process.stderr.write(`check: renaming symmetry dropped (${e.message}); walking every sequence\n`);
+        if (countInRange(treeSplit(a, maxLength), ...shardRange(treeSplit(a, maxLength), shard ?? { index: 0, count: 1 })) > 5e8) {
+          throw new UsageError(`check: renaming symmetry dropped (${e.message}) and the full walk is over 5e8 sequences; lower --max-length, use --alphabet or --shard`);
+        }
+        result = await walk(false);
       }
     } else {
-      if (str(args, "shard") !== undefined || str(args, "workers") !== undefined) {
-        throw new UsageError("check: --shard and --workers apply to --exhaustive checks");
+      if (str(args, "shard") !== undefined || str(args, "workers") !== undefined || args.values["no-symmetry"]) {
+        throw new UsageError("check: --shard, --workers and --no-symmetry apply to --exhaustive checks");
       }
       const samples = int(args, "samples", 1000, 1, 1e8);
       const seed = int(args, "seed", 1, 0, 2 ** 32 - 1);
@@ -150,6 +193,7 @@ export const checkCommand: Command = {
         mode,
         precision,
         sequences: result.sequences,
+        ...(symmetry ? { classes: result.classes ?? null, symmetry } : {}),
         disagreements: result.disagreements,
         first: result.first ? disagreementToJson(program, result.first) : null,
         seconds: Number(result.seconds.toFixed(3)),
@@ -161,7 +205,8 @@ export const checkCommand: Command = {
       });
     } else {
       const part = shard ? ` (shard ${shard.index + 1}/${shard.count})` : "";
-      console.log(`${program.source.path}: ${mode} check${part}, ${result.sequences} sequences, ${result.disagreements} disagreements (${result.seconds.toFixed(2)} s, ${precision})`);
+      const classes = result.classes === undefined ? "" : `${result.classes} renaming classes standing for `;
+      console.log(`${program.source.path}: ${mode} check${part}, ${classes}${result.sequences} sequences, ${result.disagreements} disagreements (${result.seconds.toFixed(2)} s, ${precision})`);
       if (result.first) console.log(formatDisagreement(program, result.first));
     }
     return result.disagreements === 0 ? 0 : 1;
@@ -188,6 +233,7 @@ function checkGivenWeights(args: ParsedArgs): number {
   for (const o of ["alphabet", "precision", "epsilon", "workers", "shard"]) {
     if (str(args, o) !== undefined) throw new UsageError(`check: --${o} does not apply to --weights checks`);
   }
+  if (args.values["no-symmetry"]) throw new UsageError("check: --no-symmetry does not apply to --weights checks");
   const program = loadProgramFile(args.positionals[0], "check");
   if (args.positionals.length > 1) throw new UsageError(`check: unexpected argument '${args.positionals[1]}'`);
   let loaded: ReturnType<typeof loadWeights>;

@@ -5,8 +5,11 @@
  * i+1's in depth-first order (see TreeSplit in src/verify/check.ts), so the
  * first disagreement is the one of the lowest-numbered shard that has one.
  */
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { type Command, printJson, UsageError } from "./command.ts";
 import { readTextFile, SHARD_FILE_LIMIT } from "./readInput.ts";
+import { countSequences } from "../verify/check.ts";
 
 interface ShardDoc {
   readonly program: string;
@@ -20,6 +23,9 @@ interface ShardDoc {
   readonly shard: { readonly index: number; readonly count: number };
   readonly maxLength: number;
   readonly alphabet: readonly string[];
+  /** Present when the check walked renaming classes (shards then cut the class tree, not the prefix tree). */
+  readonly classes?: number | null;
+  readonly symmetry?: { readonly used: boolean; readonly reason?: string };
 }
 
 /** Largest shard count N merged; far above any real split, low enough that listing is cheap. */
@@ -52,6 +58,12 @@ export function validateShardDoc(d: unknown, name: string): ShardDoc {
   field("bound", isObject(d.bound), "an object");
   field("maxLength", isCount(d.maxLength) && d.maxLength >= 1, "a whole number ≥ 1");
   field("alphabet", Array.isArray(d.alphabet) && d.alphabet.length >= 1 && d.alphabet.every((t) => typeof t === "string"), "a non-empty array of token names");
+  if ("symmetry" in d) {
+    const sy = d.symmetry;
+    field("symmetry", isObject(sy) && typeof sy.used === "boolean", '{"used": true|false, …}');
+    const used = (sy as { used: boolean }).used;
+    field("classes", used ? isCount(d.classes) : d.classes === null || d.classes === undefined, used ? "a whole number when symmetry was used" : "null without symmetry");
+  }
   const sh = d.shard;
   if (!isObject(sh)) return bad(`"shard" must be {"index": i, "count": N}, got ${shown(sh)}`);
   if (!(isCount(sh.count) && sh.count >= 1 && sh.count <= MAX_SHARDS)) bad(`"shard.count" must be a whole number from 1 to ${MAX_SHARDS}, got ${shown(sh.count)}`);
@@ -67,10 +79,10 @@ export function mergeShardDocs(input: readonly unknown[], names: readonly string
   const same = (d: ShardDoc) =>
     d.program === ref.program && d.precision === ref.precision && d.maxLength === ref.maxLength &&
     d.shard.count === ref.shard.count && JSON.stringify(d.alphabet) === JSON.stringify(ref.alphabet) &&
-    JSON.stringify(d.bound) === JSON.stringify(ref.bound);
+    JSON.stringify(d.bound) === JSON.stringify(ref.bound) && (d.symmetry?.used ?? false) === (ref.symmetry?.used ?? false);
   docs.forEach((d, i) => {
     if (!same(d)) {
-      throw new UsageError(`merge: ${names[i]} is a different check from ${names[0]} (program, precision, --max-length, --alphabet, --epsilon and N must match)`);
+      throw new UsageError(`merge: ${names[i]} is a different check from ${names[0]} (program, precision, --max-length, --alphabet, --epsilon, N and --no-symmetry must match)`);
     }
   });
   const N = ref.shard.count;
@@ -89,11 +101,18 @@ export function mergeShardDocs(input: readonly unknown[], names: readonly string
   const ordered = Array.from({ length: N }, (_, k) => byIndex.get(k + 1)!);
   const sequences = ordered.reduce((a, d) => a + d.sequences, 0);
   if (!Number.isSafeInteger(sequences)) throw new UsageError(`merge: the shards' sequences add up past 2^53`);
+  const symmetric = ref.symmetry?.used === true;
+  // Renaming classes must stand for every sequence exactly once.
+  const want = countSequences(ref.alphabet.length, ref.maxLength);
+  if (symmetric && sequences !== want) {
+    throw new UsageError(`merge: the shards' classes stand for ${sequences} sequences, not the ${want} of length 1 … ${ref.maxLength} over ${ref.alphabet.length} tokens`);
+  }
   return {
     program: ref.program,
     mode: "exhaustive",
     precision: ref.precision,
     sequences,
+    ...(ref.symmetry ? { classes: symmetric ? ordered.reduce((a, d) => a + (d.classes ?? 0), 0) : null, symmetry: ref.symmetry } : {}),
     disagreements: ordered.reduce((a, d) => a + d.disagreements, 0),
     first: ordered.find((d) => d.first !== null)?.first ?? null,
     seconds: ordered.reduce((a, d) => Math.max(a, d.seconds), 0),
@@ -104,13 +123,30 @@ export function mergeShardDocs(input: readonly unknown[], names: readonly string
   };
 }
 
+/** A directory stands for its *.json files (sorted by name); anything else is itself. */
+function expandDir(path: string): string[] {
+  let dir = false;
+  try {
+    dir = statSync(path).isDirectory();
+  } catch {
+    return [path]; // readTextFile reports what is wrong with it
+  }
+  if (!dir) return [path];
+  const names = readdirSync(path).filter((n) => n.endsWith(".json")).sort();
+  if (names.length === 0) throw new UsageError(`merge: directory '${path}' holds no .json files`);
+  return names.map((n) => join(path, n));
+}
+
 export const mergeCommand: Command = {
   name: "merge",
   summary: "add up the --json results of the shards of an exhaustive check",
   help: [
     "usage: circuits merge SHARD.json… [--json]",
+    "       circuits merge DIR [--json]",
     "",
     "Each file is the --json output of 'circuits check PROGRAM --exhaustive --shard i/N',",
+    "or of --shard auto in a Kubernetes Indexed Job or Slurm job array; a directory stands",
+    "for every *.json file in it. A missing or repeated shard is refused by name;",
     "all N shards of one check (same program, --max-length, --alphabet, --precision,",
     "--epsilon). Prints the result the whole check gives in one run: the counts added,",
     "the first disagreement in depth-first order. Exit code 1 on any disagreement.",
@@ -120,7 +156,7 @@ export const mergeCommand: Command = {
   options: { json: { type: "boolean" } },
   maxPositionals: Number.POSITIVE_INFINITY,
   run(args) {
-    const files = args.positionals;
+    const files = args.positionals.flatMap(expandDir);
     const docs = files.map((f) => {
       let text: string;
       try {

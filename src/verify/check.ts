@@ -20,6 +20,8 @@ export interface CheckResult {
   /** The first disagreement in depth-first order (alphabet order at each position). */
   readonly first: Disagreement | null;
   readonly seconds: number;
+  /** Renaming classes walked, when the check went by symmetry (src/verify/classes.ts); sequences then counts what they stand for. */
+  readonly classes?: number;
 }
 
 /** One part of N of an exhaustive check (0-based index). */
@@ -37,6 +39,11 @@ export interface ExhaustiveOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Check only this shard of the prefix tree (default: all of it, as shard 0 of 1). */
   readonly shard?: ShardSpec;
+  /**
+   * Walk one representative per renaming class (src/verify/classes.ts); the
+   * caller must have found no symmetryObstacle. Progress then counts classes.
+   */
+  readonly symmetric?: boolean;
 }
 
 /** Number of sequences of length 1 … L over an alphabet of size a. */

@@ -21,6 +21,7 @@ import {
   type CheckResult, checkExhaustive, countInRange, disagreementAt, type ExhaustiveOptions, exhaustiveSetup,
   shardRange, treeSplit, type TreeSplit,
 } from "./check.ts";
+import { assertCoverage, checkClasses, classesInRange, classShardRange, classSplit, cut, SymmetryError, tieReason } from "./classes.ts";
 
 /** What a worker needs of a compiled model (all of it survives structured cloning). */
 export interface WorkerModel {
@@ -38,6 +39,8 @@ export interface RangeTask {
   readonly precision: Precision;
   readonly lo: number;
   readonly hi: number;
+  /** Walk renaming-class representatives (units of classSplit(alphabet.length, split.maxLength)) instead. */
+  readonly symmetric?: boolean;
 }
 
 export interface RangeTaskResult {
@@ -45,6 +48,10 @@ export interface RangeTaskResult {
   readonly disagreements: number;
   /** Input of the chunk's first disagreement (the report is rebuilt by the caller). */
   readonly firstInput: number[] | null;
+  /** Representatives walked (symmetric tasks only). */
+  readonly classes?: number;
+  /** A representative with a decoding tie (symmetric tasks only): the class walk is void. */
+  readonly tie?: readonly number[] | null;
 }
 
 export interface ParallelOptions extends ExhaustiveOptions {
@@ -82,7 +89,7 @@ const WORKER_URL = new URL(FROM_SOURCE ? "./worker.ts" : "./worker.js", import.m
  */
 export async function checkExhaustiveParallel(model: CompiledModel, opts: ParallelOptions): Promise<CheckResult> {
   const workers = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
-  if (workers === 1) return checkExhaustive(model, opts);
+  if (workers === 1) return opts.symmetric ? checkClasses(model, opts) : checkExhaustive(model, opts);
   const t0 = performance.now();
   const pool = new CheckPool(model, workers);
   try {
@@ -117,34 +124,55 @@ export class CheckPool {
     const t0 = performance.now();
     const { model, workers } = this;
     const { alphabet, maxLength } = exhaustiveSetup(model, opts);
-    const split = treeSplit(alphabet.length, maxLength);
-    const [lo, hi] = shardRange(split, opts.shard ?? { index: 0, count: 1 });
     const precision = opts.precision ?? "float64";
-    const nChunks = Math.max(1, Math.min(hi - lo, workers * (opts.chunksPerWorker ?? 8)));
-    const bounds = Array.from({ length: nChunks + 1 }, (_, c) => lo + Math.floor((c * (hi - lo)) / nChunks));
-    const total = countInRange(split, lo, hi);
+    const symmetric = opts.symmetric === true;
+    // Chunks: consecutive unit ranges, by unit count in the full tree (its
+    // units' subtrees are equal) and by tree nodes in the class tree (not).
+    let split: TreeSplit;
+    let bounds: number[];
+    let total: number;
+    const chunksOf = (lo: number, hi: number) => Math.max(1, Math.min(hi - lo, workers * (opts.chunksPerWorker ?? 8)));
+    if (symmetric) {
+      const cs = classSplit(alphabet.length, maxLength);
+      const [lo, hi] = classShardRange(cs, opts.shard ?? { index: 0, count: 1 });
+      const n = chunksOf(lo, hi);
+      bounds = Array.from({ length: n + 1 }, (_, c) => cut(cs, c, n, lo, hi));
+      total = classesInRange(cs, lo, hi);
+      split = { alphabetSize: cs.alphabetSize, maxLength: cs.maxLength, depth: cs.depth, units: cs.units };
+    } else {
+      split = treeSplit(alphabet.length, maxLength);
+      const [lo, hi] = shardRange(split, opts.shard ?? { index: 0, count: 1 });
+      const n = chunksOf(lo, hi);
+      bounds = Array.from({ length: n + 1 }, (_, c) => lo + Math.floor((c * (hi - lo)) / n));
+      total = countInRange(split, lo, hi);
+    }
     let done = 0;
     const results = await Promise.all(
       bounds.slice(0, -1).map(async (a, c) => {
-        const task: RangeTask = { split, alphabet: [...alphabet], precision, lo: a, hi: bounds[c + 1]! };
+        const task: RangeTask = { split, alphabet: [...alphabet], precision, lo: a, hi: bounds[c + 1]!, symmetric };
         const r = (await this.pool.run(task)) as RangeTaskResult;
-        done += r.sequences;
+        done += symmetric ? r.classes! : r.sequences;
         opts.onProgress?.(done, total);
         return r;
       }),
     );
     // Chunk order is depth-first order: counts add, the first chunk's first wins.
     let sequences = 0;
+    let classes = 0;
     let disagreements = 0;
     let firstInput: number[] | null = null;
+    const tie = results.find((r) => r.tie)?.tie;
+    if (tie) throw new SymmetryError(tieReason(tie));
     for (const r of results) {
       sequences += r.sequences;
+      classes += r.classes ?? 0;
       disagreements += r.disagreements;
       firstInput ??= r.firstInput;
     }
     const first = firstInput ? disagreementAt(model, firstInput, precision) : null;
     if (firstInput && !first) throw new Error("CheckPool: a worker's disagreement did not reproduce");
-    return { sequences, disagreements, first, seconds: (performance.now() - t0) / 1000 };
+    if (symmetric && (opts.shard?.count ?? 1) === 1) assertCoverage(sequences, alphabet.length, maxLength);
+    return { sequences, disagreements, first, seconds: (performance.now() - t0) / 1000, ...(symmetric ? { classes } : {}) };
   }
 
   /** Stop the threads. */

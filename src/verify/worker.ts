@@ -9,6 +9,7 @@
 import { workerData } from "node:worker_threads";
 import type { CompiledModel } from "../compiler/compile.ts";
 import { checkUnitRange } from "./check.ts";
+import { checkClassRange, type ClassSplit, classSplit } from "./classes.ts";
 import type { RangeTask, RangeTaskResult, WorkerModel } from "./parallel.ts";
 
 const data = workerData as { model: WorkerModel };
@@ -16,7 +17,17 @@ const data = workerData as { model: WorkerModel };
 // layout.blocks, program, scales and weights (see toWorkerModel).
 const model = data.model as unknown as CompiledModel;
 
+// The class tree's split is rebuilt here (deterministic, small) rather than cloned into every task.
+const classSplits = new Map<string, ClassSplit>();
+
 export default function runRange(task: RangeTask): RangeTaskResult {
+  if (task.symmetric) {
+    const key = `${task.alphabet.length}/${task.split.maxLength}`;
+    let cs = classSplits.get(key);
+    if (!cs) classSplits.set(key, (cs = classSplit(task.alphabet.length, task.split.maxLength)));
+    const r = checkClassRange(model, { maxLength: task.split.maxLength, alphabet: task.alphabet, precision: task.precision }, cs, task.lo, task.hi);
+    return { sequences: r.sequences, disagreements: r.disagreements, firstInput: r.first ? [...r.first.tokens] : null, classes: r.classes, tie: r.tie };
+  }
   const r = checkUnitRange(
     model,
     { maxLength: task.split.maxLength, alphabet: task.alphabet, precision: task.precision },

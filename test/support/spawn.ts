@@ -8,10 +8,10 @@ export interface Outcome {
   readonly stderr: string;
 }
 
-/** Spawn `node ARGS…` in the repository root; resolves when it exits. */
-export function node(args: readonly string[]): Promise<Outcome> {
+/** Spawn `node ARGS…` in the repository root (with extra environment variables); resolves when it exits. */
+export function node(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, CIRCUITS_DEBUG: "" } });
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, CIRCUITS_DEBUG: "", ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += String(d)));
