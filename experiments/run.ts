@@ -19,9 +19,11 @@
  *   --steps N   steps per run of A and B (default 3000)
  *   --teacher-steps N   steps per run of C (default 800: teachers' labels are learnt in a few hundred)
  *   --quick     2 seeds, 2 shapes, 2 teachers, 300 steps (a smoke run, written under out/)
+ *   --reuse     keep the trained models already in out/ (their wall times from the
+ *               results.json that recorded them) and run only decompile and check again
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,6 +64,19 @@ const runs: Run[] = [
 ];
 
 const model = (r: Run) => join(OUT, `${r.id}.safetensors`);
+const reuse = args.includes("--reuse");
+/** Wall seconds per run id from the results file of the run that trained the models in out/. */
+const previousWall = new Map<string, number>();
+interface Timed { readonly id: string; readonly wallSeconds: number | null }
+interface Previous { command?: string; date?: string; seconds?: number; loadBefore?: number; loadAfter?: number; trainedBy?: Previous | null; bumpStudy?: Timed[]; sizeSweep?: Timed[]; teachers?: Timed[] }
+let trainedBy: Previous | null = null;
+if (reuse) {
+  const file = quick ? join(OUT, "results.json") : join(HERE, "results.json");
+  const prev = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Previous) : {};
+  for (const x of [...(prev.bumpStudy ?? []), ...(prev.sizeSweep ?? []), ...(prev.teachers ?? [])]) if (typeof x.wallSeconds === "number") previousWall.set(x.id, x.wallSeconds);
+  const t = prev.trainedBy ?? prev;
+  trainedBy = { command: t.command, date: t.date, seconds: t.seconds, loadBefore: t.loadBefore, loadAfter: t.loadAfter };
+}
 
 function trainArgv(r: Run): string[] {
   const data = r.teacher ? ["--data", `program:${r.teacher}`, "--steps", String(TEACHER_STEPS)] : ["--data", "repeat", "--steps", String(STEPS)];
@@ -92,7 +107,8 @@ function circuits(id: string, argv: readonly string[], stdoutFile?: string): Pro
 
 /** Train, then decompile (A, C) and check against the teacher (C). */
 async function runOne(r: Run): Promise<{ seconds: number; code: number | null }> {
-  const trained = await circuits(r.id, trainArgv(r));
+  const before = reuse ? previousWall.get(r.id) : undefined;
+  const trained = before !== undefined && existsSync(model(r)) && existsSync(join(OUT, `${r.id}.json`)) ? { seconds: before, code: 0 } : await circuits(r.id, trainArgv(r));
   if (trained.code !== 0 || r.study === "B") return trained;
   // decompile exits 1 when nothing fits, with the whole report on stdout.
   const dec = await circuits(`${r.id} decompile`, ["decompile", model(r), "--json"], join(OUT, `${r.id}.decompile.json`));
@@ -131,21 +147,26 @@ interface Prediction { readonly agree: number; readonly defined: number; readonl
 interface DecompileJson {
   readonly fits: boolean;
   readonly verdict: string;
-  readonly best: { readonly text: string; readonly heads: readonly { head: string; select: string; layer: number; index: number; attention: number | null }[]; readonly prediction: Prediction } | null;
+  readonly best: Found | null;
+  readonly nearMiss?: Found | null;
 }
+interface Found { readonly program: string; readonly heads: readonly { head: string; select: string; layer: number; index: number; attention: number | null }[]; readonly prediction: Prediction }
 interface CheckJson { readonly prediction: Prediction; readonly heads: readonly { head: string; layer: number; index: number; attention: number | null }[] }
 const readJson = <J>(file: string): J => JSON.parse(readFileSync(join(OUT, file), "utf8")) as J;
 const secondCopy = (p: Prediction | undefined) => p?.classes.find((c) => c.class === "second copy") ?? null;
 
+const found = (x: Found | null | undefined) =>
+  x
+    ? {
+        heads: x.heads.map((h) => `${h.select} (blocks.${h.layer} head ${h.index}, attention ${h.attention === null ? "—" : h.attention.toFixed(2)})`),
+        text: x.program,
+        agreement: x.prediction.fraction,
+        secondCopy: secondCopy(x.prediction),
+      }
+    : null;
 const decompiled = (r: Run) => {
   const d = readJson<DecompileJson>(`${r.id}.decompile.json`);
-  return {
-    fits: d.fits, verdict: d.verdict,
-    program: d.best ? d.best.heads.map((h) => `${h.select} (blocks.${h.layer} head ${h.index}, attention ${h.attention === null ? "—" : h.attention.toFixed(2)})`) : null,
-    text: d.best?.text ?? null,
-    agreement: d.best?.prediction.fraction ?? null,
-    secondCopy: secondCopy(d.best?.prediction),
-  };
+  return { fits: d.fits, verdict: d.verdict, best: found(d.best), nearMiss: found(d.nearMiss) };
 };
 const summary = (r: Run) => {
   const log = logOf(r);
@@ -174,6 +195,8 @@ const results = {
   probe: "32 fixed [BOS] r r sequences with |r| = 31; ICL = loss at token 62 − loss at token 6",
   decompileProbes: "circuits decompile's defaults: 32 [BOS] r r probes (r of 31 distinct tokens) + 32 uniform random, seed 1",
   seconds: (performance.now() - t00) / 1000,
+  /** With --reuse: the run that trained the models (this one only decompiled and checked them). */
+  trainedBy,
   bumpStudy: A,
   sizeSweep: B,
   teachers: C,
@@ -187,7 +210,9 @@ const pc = (x: number | null | undefined) => (x === null || x === undefined ? "�
 const md = [
   "# Learned-circuits experiments",
   "",
-  `Command: \`${results.command}\` (${results.date}; ${results.cpus} cores, load ${f(loadBefore, 1)} → ${f(results.loadAfter, 1)}; ${f(results.seconds / 60, 1)} min).`,
+  ...(trainedBy
+    ? [`Models trained by \`${trainedBy.command}\` (${trainedBy.date}; load ${f(trainedBy.loadBefore, 1)} → ${f(trainedBy.loadAfter, 1)}; ${f((trainedBy.seconds ?? 0) / 60, 1)} min); decompiled and checked again by \`${results.command}\` (${results.date}).`]
+    : [`Command: \`${results.command}\` (${results.date}; ${results.cpus} cores, load ${f(loadBefore, 1)} → ${f(results.loadAfter, 1)}; ${f(results.seconds / 60, 1)} min).`]),
   `Data: ${results.data}. Probe: ${results.probe}. Every run: \`circuits train\`'s defaults (batch 32, AdamW lr 1e-2, trained biases), ${STEPS} steps.`,
   "",
   "## A. The bump and the heads, five seeds (d_model 64, 4 heads, 2 layers)",
@@ -198,9 +223,13 @@ const md = [
   "",
   `Decompiled without a layout (\`circuits decompile MODEL --json\`; probes: ${results.decompileProbes}):`,
   "",
-  "| seed | fits | recovered heads (model head, attention on the selection) | agreement where defined | second copy |",
-  "|---|---|---|---|---|",
-  ...A.map((a) => `| ${a.seed} | ${a.decompile.fits ? "yes" : "no"} | ${a.decompile.program ? a.decompile.program.join("; ") : "—"} | ${pc(a.decompile.agreement)} | ${a.decompile.secondCopy ? `${pc(a.decompile.secondCopy.fraction)} (${a.decompile.secondCopy.agree}/${a.decompile.secondCopy.defined})` : "—"} |`),
+  "| seed | fits | best program's heads (model head, attention on the selection) | agreement where defined | second copy | near miss (when nothing fits) |",
+  "|---|---|---|---|---|---|",
+  ...A.map((a) => {
+    const b = a.decompile.best, n = a.decompile.nearMiss;
+    const sc = (x: typeof b) => (x?.secondCopy ? `${pc(x.secondCopy.fraction)} (${x.secondCopy.agree}/${x.secondCopy.defined})` : "—");
+    return `| ${a.seed} | ${a.decompile.fits ? "yes" : "no"} | ${b ? b.heads.join("; ") : "—"} | ${pc(b?.agreement)} | ${sc(b)} | ${n ? `${n.heads.join("; ")}: ${pc(n.agreement)}, second copy ${sc(n)}` : "—"} |`;
+  }),
   "",
   "## B. In-context learning against size (seed 1)",
   "",
@@ -214,7 +243,7 @@ const md = [
   "",
   "| teacher | train loss | model vs teacher | decompile fits | recovered heads | recovered vs model |",
   "|---|---|---|---|---|---|",
-  ...C.map((c) => `| ${c.teacher} | ${f(c.finalTrainLoss)} | ${pc(c.teacherAgreement)} | ${c.decompile.fits ? "yes" : "no"} | ${c.decompile.program ? c.decompile.program.join("; ") : "—"} | ${pc(c.decompile.agreement)} |`),
+  ...C.map((c) => `| ${c.teacher} | ${f(c.finalTrainLoss)} | ${pc(c.teacherAgreement)} | ${c.decompile.fits ? "yes" : "no"} | ${c.decompile.best ? c.decompile.best.heads.join("; ") : "—"} | ${pc(c.decompile.best?.agreement)} |`),
   "",
 ];
 writeFileSync(quick ? join(OUT, "RESULTS.md") : join(HERE, "RESULTS.md"), `${md.join("\n")}\n`);

@@ -55,6 +55,11 @@ export function formatRecovery(r: RecoverResult, source: string): string {
     );
     for (const l of r.runnerUp.text.split("\n")) if (/^\s+head /.test(l)) out.push(`#   ${l.trim()}`);
   }
+  if (r.nearMiss) {
+    out.push("", "# the near miss (below the attention threshold, so not a fit):");
+    for (const l of r.nearMiss.text.split("\n")) if (/^\s*(layer|head|output) /.test(l)) out.push(`#   ${l.trim()}`);
+    out.push(...formatHeads(r.nearMiss.heads, "#"), ...formatPrediction(r.nearMiss.prediction, "# "));
+  }
   return `${out.join("\n")}\n`;
 }
 

@@ -82,6 +82,13 @@ export interface RecoverResult {
   /** One line: what fits, or why nothing does. */
   readonly verdict: string;
   readonly best: Recovered | null;
+  /**
+   * When nothing fits: the best-ranked program, better than `best`, whose
+   * weakest head's attention agreement is below minAttention but at least
+   * NEAR_MISS of it (a learned model often spreads a function over heads, or
+   * applies it only where it pays); null otherwise.
+   */
+  readonly nearMiss: Recovered | null;
   /** The best program whose predictions differ from the best's somewhere on the probes. */
   readonly runnerUp: Recovered | null;
   /** best − runner-up: the ranking score ((right − wrong) / positions), the explained share (right / positions), mean attention. */
@@ -120,6 +127,9 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
   const ev = new SpaceEvaluator(set.probes.map((p) => p.tokens), vocab.names.length);
   const positions = obs.reduce((n, o) => n + o.T - 1, 0);
   const minDefined = Math.max(5, Math.ceil(0.01 * positions));
+  // Candidates whose weakest head reaches only NEAR_MISS·minAttention are scored too,
+  // but never fit: they are the near miss a reader should hear about.
+  const nearAttention = NEAR_MISS * minAttention;
 
   // Selection → every model head's agreement, best first; computed once per distinct selection.
   const options = new Map<string, (HeadOption & { stats: AttentionStats })[]>();
@@ -133,7 +143,7 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
         for (let h = 0; h < H; h++) {
           const stats = attentionStats(targets, obs, l, h);
           const a = agreementOf(stats);
-          if (a !== null && a >= minAttention && stats.defined >= minDefined) o.push({ layer: l, index: h, agreement: a, stats });
+          if (a !== null && a >= nearAttention && stats.defined >= minDefined) o.push({ layer: l, index: h, agreement: a, stats });
         }
       }
       o.sort((x, y) => y.agreement - x.agreement);
@@ -143,6 +153,7 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
   };
 
   const scored: Scored[] = [];
+  const nearMisses: Scored[] = [];
   let candidates = 0;
   for (const c of all) {
     const order = candidates++;
@@ -156,8 +167,12 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
       opts_.push(o);
     }
     if (!feasible) continue;
-    const mapping = bestMapping({ options: opts_, parents: headParents(c) }) as (HeadOption & { stats: AttentionStats })[] | null;
+    const parents = headParents(c);
+    const strict = opts_.map((o) => o.filter((x) => x.agreement >= minAttention));
+    const near = strict.some((o) => !o.length) ? null : (bestMapping({ options: strict, parents }) as (HeadOption & { stats: AttentionStats })[] | null);
+    const mapping = near ?? (bestMapping({ options: opts_, parents }) as (HeadOption & { stats: AttentionStats })[] | null);
     if (!mapping) continue;
+    const isNear = near === null;
     const out = ev.values(c, last + 1);
     const ties = ev.ties(c, last + 1);
     const tally = new PredictionTally(set.classNames);
@@ -175,16 +190,19 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
     });
     if (last > 0) ev.forget(c, last);
     const attention = mapping.reduce((x, m) => x + m.agreement, 0) / mapping.length;
-    scored.push({ order, candidate: c, mapping, tally: tally.result(), attention, hash: `${h1 >>> 0}:${h2 >>> 0}` });
+    (isNear ? nearMisses : scored).push({ order, candidate: c, mapping, tally: tally.result(), attention, hash: `${h1 >>> 0}:${h2 >>> 0}` });
   }
 
   const net = (s: Scored) => 2 * s.tally.agree - s.tally.defined;
-  scored.sort((a, b) => net(b) - net(a) || b.attention - a.attention || a.candidate.heads.length - b.candidate.heads.length || a.order - b.order);
+  const rank = (a: Scored, b: Scored) => net(b) - net(a) || b.attention - a.attention || a.candidate.heads.length - b.candidate.heads.length || a.order - b.order;
+  scored.sort(rank);
+  nearMisses.sort(rank);
   const best = scored[0];
   const runner = best ? scored.find((s) => s.hash !== best.hash) : undefined;
   const recovered = (s: Scored): Recovered => describe(s, vocab.names, C);
   const bestR = best ? recovered(best) : null;
   const runnerR = runner ? recovered(runner) : null;
+  const nearBest = nearMisses[0] && (!best || net(nearMisses[0]) > net(best)) ? recovered(nearMisses[0]) : null;
   const thresholds = { minAttention, minAgreement, minCoverage };
   let fits = false;
   let verdict: string;
@@ -198,10 +216,12 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
       ? `fits: the best program agrees with the model on ${pct(f)} of the ${bestR.prediction.defined} positions where it predicts a token`
       : `nothing fits: the best program agrees on ${pct(f)} of the positions where it predicts a token (defined on ${pct(coverage)}); a fit needs ≥ ${pct(minAgreement)} on ≥ ${pct(minCoverage)}${partialFit(bestR.prediction, minAgreement, minDefined)}`;
   }
+  if (!fits && nearBest) verdict += `; ${nearMissLine(nearBest, minAttention)}`;
   return {
     fits,
     verdict,
     best: bestR,
+    nearMiss: nearBest,
     runnerUp: runnerR,
     margin: bestR && runnerR ? { score: score(bestR) - score(runnerR), explained: bestR.prediction.explained - runnerR.prediction.explained, attention: bestR.attention - runnerR.attention } : null,
     equivalentOnProbes: best ? scored.filter((s) => s !== best && s.hash === best.hash).length : 0,
@@ -245,6 +265,25 @@ export function partialFit(p: PredictionAgreement, minAgreement: number, minDefi
   const bad = p.classes.filter((c) => c.fraction !== null && c.fraction < minAgreement && c.defined >= minDefined);
   const list = (cs: readonly ClassAgreement[]) => cs.map((c) => `${c.class} ${pct(c.fraction!)} (${c.agree}/${c.defined})`).join(", ");
   return `; it does agree on ${list(good)}${bad.length ? ` but not on ${list(bad)}` : ""}`;
+}
+
+/** How far below minAttention a head may fall and its program still be reported as a near miss. */
+export const NEAR_MISS = 0.75;
+
+/** The verdict's sentence about a near miss: its heads, its weakest attention, its agreement. */
+function nearMissLine(r: Recovered, minAttention: number): string {
+  const weakest = r.heads.reduce((w, h) => ((h.attention ?? 0) < (w.attention ?? 0) ? h : w));
+  const heads = r.heads.map((h) => h.select.replace(/^select /, "")).join("; then ");
+  return (
+    `closest below the attention threshold: ${heads} (agrees on ${pct(r.prediction.fraction ?? 0)} where defined${secondCopyNote(r.prediction)}; ` +
+    `its weakest head, on blocks.${weakest.layer} head ${weakest.index}, puts ${pct(weakest.attention ?? 0)} of its attention on the selection, below ${pct(minAttention)})`
+  );
+}
+
+/** ", second copy X %" when the probes have a second copy. */
+function secondCopyNote(p: PredictionAgreement): string {
+  const c = p.classes.find((k) => k.class === "second copy");
+  return c && c.fraction !== null ? `, ${pct(c.fraction)} on second copies` : "";
 }
 
 /** The ranking score: (right − wrong) predictions over all positions. */

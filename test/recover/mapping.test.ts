@@ -70,5 +70,15 @@ describe("recoverProgram among distractor heads", () => {
     expect(r.best!.prediction.classes.find((c) => c.class === "second copy")!.fraction).toBe(1);
     expect(r.vocabularyNote).toMatch(/numbered/); // no token names were given: 0 … 63
     expect(r.best!.text).toContain(`vocab 0..${V - 1}`);
+    expect(r.nearMiss).toBeNull();
+
+    // The same weights with a threshold no head can reach: nothing fits, and the
+    // induction program is the near miss, with its weakest head named.
+    const strict = recoverProgram(w, { repeats: 8, uniform: 8, minAttention: 1.05 });
+    expect(strict.fits).toBe(false);
+    expect(strict.nearMiss, strict.verdict).not.toBeNull();
+    expect(strict.nearMiss!.text).toContain("select latest j < i where prev[j] == token[i]; copy token[j] as next");
+    expect(strict.nearMiss!.heads.map((h) => `${h.layer}.${h.index}`)).toEqual(["0.2", "1.1"]);
+    expect(strict.verdict).toMatch(/closest below the attention threshold: j = i - 1; then latest j < i where prev\[j\] == token\[i\] \(agrees on 100\.0 % where defined, 100\.0 % on second copies; its weakest head, on blocks\.\d head \d, puts \d+\.\d % of its attention on the selection, below 105\.0 %\)/);
   });
 });
