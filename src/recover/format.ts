@@ -42,10 +42,18 @@ export function formatRecovery(r: RecoverResult, source: string): string {
   ];
   if (r.vocabularyNote) out.push(`# note: ${r.vocabularyNote}`);
   out.push(`# ${r.verdict}`);
+  // A near miss predicts better than anything within the threshold: it is the program shown.
+  const shown = r.nearMiss ?? r.best;
+  if (!shown) return `${out.join("\n")}\n`;
+  out.push("", shown.text.trimEnd(), "");
+  out.push("# head mapping (program head → model head, attention where the selection is defined):", ...formatHeads(shown.heads, "#"));
+  out.push(...formatPrediction(shown.prediction, "# "));
+  if (r.nearMiss && r.best) {
+    out.push("", "# the best program with every head at or above the attention threshold:");
+    for (const l of r.best.text.split("\n")) if (/^\s*(layer|head|output) /.test(l)) out.push(`#   ${l.trim()}`);
+    out.push(...formatHeads(r.best.heads, "#"), ...formatPrediction(r.best.prediction, "# ").slice(0, 1));
+  }
   if (!r.best) return `${out.join("\n")}\n`;
-  out.push("", r.best.text.trimEnd(), "");
-  out.push("# head mapping (program head → model head, attention where the selection is defined):", ...formatHeads(r.best.heads, "#"));
-  out.push(...formatPrediction(r.best.prediction, "# "));
   if (r.equivalentOnProbes) out.push(`# ${r.equivalentOnProbes} other program(s) of the space predict exactly the same at every probe position`);
   if (r.runnerUp && r.margin) {
     out.push(
@@ -54,11 +62,6 @@ export function formatRecovery(r: RecoverResult, source: string): string {
         `agreement ${frac(r.runnerUp.prediction.fraction)} where defined, mean attention ${pct(r.runnerUp.attention)} (margin ${pct(r.margin.attention)})`,
     );
     for (const l of r.runnerUp.text.split("\n")) if (/^\s+head /.test(l)) out.push(`#   ${l.trim()}`);
-  }
-  if (r.nearMiss) {
-    out.push("", "# the near miss (below the attention threshold, so not a fit):");
-    for (const l of r.nearMiss.text.split("\n")) if (/^\s*(layer|head|output) /.test(l)) out.push(`#   ${l.trim()}`);
-    out.push(...formatHeads(r.nearMiss.heads, "#"), ...formatPrediction(r.nearMiss.prediction, "# "));
   }
   return `${out.join("\n")}\n`;
 }

@@ -202,7 +202,7 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
   const recovered = (s: Scored): Recovered => describe(s, vocab.names, C);
   const bestR = best ? recovered(best) : null;
   const runnerR = runner ? recovered(runner) : null;
-  const nearBest = nearMisses[0] && (!best || net(nearMisses[0]) > net(best)) ? recovered(nearMisses[0]) : null;
+  const nearBest = nearMisses[0] && (!best || net(nearMisses[0]) > net(best)) ? describe(nearMisses[0], vocab.names, C, NEAR_MISS_HEADER) : null;
   const thresholds = { minAttention, minAgreement, minCoverage };
   let fits = false;
   let verdict: string;
@@ -233,7 +233,10 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
   };
 }
 
-function describe(s: Scored, vocab: readonly string[], context: number): Recovered {
+const BEST_HEADER = "recovered from weights without a layout (circuits decompile): the best program of the search space";
+const NEAR_MISS_HEADER = "recovered from weights without a layout (circuits decompile): the closest program of the search space — not a fit, one of its heads is below the attention threshold";
+
+function describe(s: Scored, vocab: readonly string[], context: number, header = BEST_HEADER): Recovered {
   const program = candidateProgram(s.candidate, vocab, context);
   const heads = program.layers.flat().map((h, k): MappedHead => {
     const m = s.mapping[k]!;
@@ -248,7 +251,7 @@ function describe(s: Scored, vocab: readonly string[], context: number): Recover
       none: m.stats.none,
     };
   });
-  const text = printProgram(program, { header: ["recovered from weights without a layout (circuits decompile): the best program of the search space"] });
+  const text = printProgram(program, { header: [header] });
   return { text, program, heads, prediction: s.tally, attention: s.attention };
 }
 
