@@ -56,6 +56,9 @@ describe("circuits train", () => {
     expect(log.evals[0].lossByPosition).toHaveLength(8);
     expect(log.evals[0].heads).toHaveLength(4);
     expect(r.fresh!.stderr).toMatch(/^step 4\/4 {2}loss /m);
+    // The defaults that make an induction circuit form: random |r| tiled across the context, lr 1e-2.
+    expect(log.config.data).toEqual({ kind: "repeat", vocab: 5, repeatFraction: 0.5, repeatLength: "random", layout: "tiled" });
+    expect(log.config.optimizer.lr).toBe(1e-2);
     expect(r.human!.code).toBe(0);
     expect(r.human!.stdout).toMatch(/bump: second-copy loss never fell below ½·ln 5/);
     expect(r.analyze!.code).toBe(0);
