@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { compile } from "../compiler/compile.ts";
 import { load } from "../lang/check.ts";
+import { withRule } from "../lang/edit.ts";
 import type { Program } from "../lang/program.ts";
 import { finiteStateLoop } from "../generate/finiteState.ts";
 import { inductionProgramText } from "../generate/ik.ts";
@@ -101,7 +102,7 @@ export const HYPOTHESES: readonly Hypothesis<ProgramCase>[] = [
       return { source, program, prompt: raw };
     }),
     check: (c) => {
-      const early = load({ path: "I_1 earliest", text: c.source.replace("select latest", "select earliest") });
+      const early = withRule(c.program, "earliest");
       const a = interpret(c.program, c.prompt);
       const b = interpret(early, c.prompt);
       for (let p = 1; p <= c.prompt.length; p++) {

@@ -14,6 +14,7 @@ import { checkCommand } from "../../src/cli/checkCmd.ts";
 import { parseCommandArgs, UsageError } from "../../src/cli/command.ts";
 import { compile } from "../../src/compiler/compile.ts";
 import { load } from "../../src/lang/check.ts";
+import { editProgram } from "../../src/lang/edit.ts";
 import type { Program } from "../../src/lang/program.ts";
 import { saveWeights } from "../../src/model/weightsFile.ts";
 import { checkWeights, CheckWeightsError } from "../../src/recover/checkWeights.ts";
@@ -74,7 +75,7 @@ describe("checkWeights", () => {
     const other = load({ path: "x", text: "vocab a b c\ncontext 8\nlayer 1\n head h: select j = i - 1; copy token[j] as f\noutput f\n" });
     expect(() => checkWeights(induction.weights, other)).toThrow(CheckWeightsError);
     expect(() => checkWeights(induction.weights, other)).toThrow(/9 token ids but the program's vocabulary needs 4/);
-    const renamed = load({ path: "y", text: loadProgram("induction").source.text.replace("vocab a b c d e f g h", "vocab a b c d e f g z") });
+    const renamed = editProgram(loadProgram("induction"), { vocab: ["a", "b", "c", "d", "e", "f", "g", "z"] });
     expect(() => checkWeights(induction.weights, renamed, { tokens: induction.tokens })).toThrow(/token id 8 is 'h'/);
     expect(() => checkWeights(induction.weights, loadProgram("induction"), { exhaustiveLength: 7 })).toThrow(/more than 50000/);
   });

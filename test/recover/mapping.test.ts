@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { compile } from "../../src/compiler/compile.ts";
-import { load } from "../../src/lang/check.ts";
+import { editProgram } from "../../src/lang/edit.ts";
 import type { LayerWeights, Tensor, Weights } from "../../src/model/weights.ts";
 import { bestMapping } from "../../src/recover/attentionMatch.ts";
 import { disguiseWeights } from "../../src/recover/disguise.ts";
@@ -60,8 +60,7 @@ const V = process.env.RECOVER_FULL ? 64 : 16;
 
 describe("recoverProgram among distractor heads", () => {
   it(`vocabulary ${V}, context 64, 4 heads per layer: the induction program on the real heads`, () => {
-    const text = loadProgram("induction").source.text.replace(/^vocab .*$/m, `vocab 0..${V - 1}`);
-    const m = compile(load({ path: "v64", text }));
+    const m = compile(editProgram(loadProgram("induction"), { vocab: Array.from({ length: V }, (_, v) => String(v)) }));
     const w = disguiseWeights(withDistractors(m.weights, 4, [2, 1], 9), { seed: 4, noise: 1e-5 });
     const r = recoverProgram(w, { repeats: 8, uniform: 8 });
     expect(r.fits, r.verdict).toBe(true);
