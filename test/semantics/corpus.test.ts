@@ -1,9 +1,15 @@
 /**
  * The hand-worked corpus (test/support/corpus.ts) through the reference
- * interpreter, and through the naive oracle, so that a wrong corpus entry and
- * a wrong interpreter cannot hide behind each other.
+ * interpreter, through the naive oracle, so that a wrong corpus entry and
+ * a wrong interpreter cannot hide behind each other, and through the
+ * compiled weights run by the simulator (float64 and float32), every pinned
+ * feature decoded from the residual stream.
  */
 import { describe, expect, it } from "vitest";
+import { BOS_ID } from "../../src/compiler/assemble.ts";
+import { compile } from "../../src/compiler/compile.ts";
+import { decodedAgrees, decodeFeature } from "../../src/compiler/decode.ts";
+import { IncrementalRun } from "../../src/sim/kvcache.ts";
 import { interpret } from "../../src/semantics/interpret.ts";
 import { formatValue, mass, mode, type Value, valueEquals } from "../../src/semantics/values.ts";
 import { CORPUS, type CorpusCase, corpusProgram, encodeNames, expectedValue, INLINE_PROGRAMS } from "../support/corpus.ts";
@@ -44,6 +50,23 @@ describe("corpus", () => {
         const same = want.every((w, k) => valueEquals(got[k]!, w));
         expect(same, `${feature}: got ${show(program, feature, got)}, want ${show(program, feature, want)} (${c.why})`).toBe(true);
       }
+    });
+
+    it.each(["float64", "float32"] as const)("the compiled weights decode to the hand-worked values (%s)", (precision) => {
+      const model = compile(program, { precision });
+      const sim = new IncrementalRun(model.weights, { precision });
+      sim.push(BOS_ID);
+      const pins = pinned(c, program);
+      tokens.forEach((t, k) => {
+        sim.push(t + 1);
+        const resid = sim.residual(program.layers.length);
+        for (const [feature, expected] of pins) {
+          const f = program.features.get(feature)!;
+          const want = expectedValue(program, f.domain, expected[k]!);
+          const got = decodeFeature(model.layout, f, resid, model.scales.distTolerance);
+          expect(decodedAgrees(want, got, model.scales.distTolerance), `${feature} at position ${k + 1}: decoded ${JSON.stringify(got instanceof Map ? [...got] : got)}, want ${show(program, feature, [want])} (${c.why})`).toBe(true);
+        }
+      });
     });
 
     it("the naive oracle agrees", () => {
