@@ -19,6 +19,14 @@ export interface Hypothesis<T> {
   readonly show: (c: T) => string;
 }
 
+/** A hypothesis over some case type, for lists of mixed ones (see `eraseCaseType`). */
+export type SomeHypothesis = Hypothesis<unknown>;
+
+/** Forget a hypothesis's case type: sound, since a case only travels from `cases` to `check` and `show`. */
+export function eraseCaseType<T>(h: Hypothesis<T>): SomeHypothesis {
+  return h as unknown as SomeHypothesis;
+}
+
 export interface HypothesisResult {
   readonly name: string;
   readonly statement: string;
