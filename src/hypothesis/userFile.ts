@@ -47,6 +47,18 @@ async function importModule(path: string): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * The module's exports as written. A .ts file outside a "type": "module"
+ * package is compiled to CommonJS, and its namespace then holds the whole
+ * exports object (with `__esModule`) under `default`: unwrap it, so that
+ * `export default h` is still called 'default'.
+ */
+function exportsOf(mod: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  const d = mod.default as Record<string, unknown> | undefined;
+  if (typeof d !== "object" || d === null || d.__esModule !== true) return mod;
+  return Object.fromEntries(Object.entries(d).filter(([k]) => k !== "__esModule"));
+}
+
 /** Whether a value is meant as a hypothesis: an object with a `check` or `cases`. */
 function looksLikeHypothesis(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && ("check" in v || "cases" in v);
@@ -85,7 +97,7 @@ export function hypothesesOf(path: string, mod: Readonly<Record<string, unknown>
     owner.set(h.name, exportName);
     found.push(h);
   };
-  for (const [exportName, v] of Object.entries(mod)) {
+  for (const [exportName, v] of Object.entries(exportsOf(mod))) {
     if (looksLikeHypothesis(v)) take(exportName, v);
     else if (Array.isArray(v) && v.some(looksLikeHypothesis)) {
       v.forEach((item, i) => {
