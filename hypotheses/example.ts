@@ -23,6 +23,8 @@ export const causal: Hypothesis<ProgramCase> = {
     return true;
   },
   show: showCase("input"),
+  // Also checkable on every canonical program and prompt (--exhaustive): the case is the program and prompt.
+  exhaustiveCase: (c) => c,
 };
 
 /** Tempting and false: a stack of heads is no more than a bigram table. */
@@ -38,6 +40,7 @@ export const lastTokenDecides: Hypothesis<ProgramCase> = {
     return valueEquals(whole, alone) || "the prompt's final token alone predicts something else";
   },
   show: showCase("input"),
+  exhaustiveCase: (c) => c,
 };
 
 /** Any fast-check arbitrary will do as cases: here, bare token sequences for a fixed program. */

@@ -36,6 +36,7 @@ export { finiteStateLoop, stateWindow } from "./generate/finiteState.ts";
 export { finiteStateObstacle, stateKey } from "./semantics/interpret.ts";
 export { testHypothesis, type Hypothesis, type SomeHypothesis, eraseCaseType, type HypothesisResult } from "./hypothesis/hypothesis.ts";
 export { HYPOTHESES, hypothesisNamed, programWithPrompt, showCase, words as promptWords, type ProgramCase } from "./hypothesis/catalog.ts";
+export { testExhaustive, promptsUpTo, type ExhaustiveOptions } from "./hypothesis/exhaustive.ts";
 export { loadHypothesisFile, hypothesesOf, HypothesisFileError } from "./hypothesis/userFile.ts";
 export { arbProgram, arbInput, arbProgramWithInput } from "./hypothesis/arbitrary.ts";
 export { printProgram, printHead, printSelection, printCondition, printVocab, type PrintOptions } from "./lang/print.ts";

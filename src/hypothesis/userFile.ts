@@ -77,6 +77,7 @@ function shapeError(h: Record<string, unknown>): string | null {
   }
   if (typeof h.check !== "function") return "check must be a function (case) => true | false | reason";
   if (typeof h.show !== "function") return "show must be a function (case) => text";
+  if (h.exhaustiveCase !== undefined && typeof h.exhaustiveCase !== "function") return "exhaustiveCase must be a function ({source, program, prompt}) => case";
   return null;
 }
 
