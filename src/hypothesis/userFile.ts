@@ -19,10 +19,16 @@ const TS_EXTENSIONS = new Set([".ts", ".mts", ".cts"]);
 const JS_EXTENSIONS = new Set([".js", ".mjs", ".cjs"]);
 const EXPECTED = new Set(["holds", "fails", "open"]);
 
-/** The first line of an error's message: import failures from esbuild or node span many. */
+/**
+ * An error's message on one line: import failures from esbuild or node span
+ * many. esbuild heads its list with "Transform failed with 1 error:", so a
+ * first line ending in a colon is joined with the next, which says where.
+ */
 function firstLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  return text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "unknown error";
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  if (lines.length === 0) return "unknown error";
+  return lines[0]!.endsWith(":") && lines.length > 1 ? `${lines[0]} ${lines[1]}` : lines[0]!;
 }
 
 /** Import the module at `path` (TypeScript through tsx). */
