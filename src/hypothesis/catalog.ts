@@ -19,23 +19,26 @@ import { compareSequence } from "../verify/check.ts";
 import { arbProgram } from "./arbitrary.ts";
 import type { Hypothesis } from "./hypothesis.ts";
 
-interface ProgramCase {
+/** A program (its source and its checked form) with a prompt for it. */
+export interface ProgramCase {
   readonly source: string;
   readonly program: Program;
   readonly prompt: number[];
 }
 
-const words = (p: Program, ts: readonly number[]) => ts.map((t) => p.vocab[t]).join(" ");
+/** Token indices as the program's words. */
+export const words = (p: Program, ts: readonly number[]) => ts.map((t) => p.vocab[t]).join(" ");
 
 /** A random program with a prompt that fits its context. */
-const programWithPrompt = (programs = arbProgram()): fc.Arbitrary<ProgramCase> =>
+export const programWithPrompt = (programs = arbProgram()): fc.Arbitrary<ProgramCase> =>
   fc.tuple(programs, fc.array(fc.nat({ max: 4 }), { maxLength: 8 })).map(([g, raw]) => ({
     source: g.source,
     program: g.program,
     prompt: raw.slice(0, g.program.context - 1).map((t) => t % g.program.vocab.length),
   }));
 
-const showCase = (label: string) => (c: ProgramCase) => `${c.source.trimEnd()}\n\n${label}: ${words(c.program, c.prompt) || "(empty)"}`;
+/** Show a case as the program's source, then `label: prompt`. */
+export const showCase = (label: string) => (c: ProgramCase) => `${c.source.trimEnd()}\n\n${label}: ${words(c.program, c.prompt) || "(empty)"}`;
 
 const finiteState = arbProgram().filter(({ program }) => finiteStateObstacle(program) === null);
 

@@ -6,6 +6,7 @@
  * can run (`circuits run`, `circuits generate`) and see for themselves.
  */
 import fc from "fast-check";
+import type { Program } from "../lang/program.ts";
 
 export interface Hypothesis<T> {
   readonly name: string;
@@ -17,6 +18,20 @@ export interface Hypothesis<T> {
   readonly check: (c: T) => boolean | string;
   /** The case as text: program source, prompt, what happened. */
   readonly show: (c: T) => string;
+  /**
+   * Optional: the case for one program and prompt of the bounded canonical
+   * space (`circuits hypothesis --exhaustive`). Without it a hypothesis is
+   * searched randomly only.
+   */
+  readonly exhaustiveCase?: (c: { readonly source: string; readonly program: Program; readonly prompt: number[] }) => T;
+}
+
+/** A hypothesis over some case type, for lists of mixed ones (see `eraseCaseType`). */
+export type SomeHypothesis = Hypothesis<unknown>;
+
+/** Forget a hypothesis's case type: sound, since a case only travels from `cases` to `check` and `show`. */
+export function eraseCaseType<T>(h: Hypothesis<T>): SomeHypothesis {
+  return h as unknown as SomeHypothesis;
 }
 
 export interface HypothesisResult {
@@ -30,6 +45,12 @@ export interface HypothesisResult {
   readonly counterexample: string | null;
   readonly reason: string | null;
   readonly seconds: number;
+  /** How the cases were drawn: at random, or every program and prompt of the bounded space. */
+  readonly mode?: "random" | "exhaustive";
+  /** Exhaustive runs: the canonical programs covered. */
+  readonly programs?: number;
+  /** Exhaustive runs: the canonical programs in the space (all of them were covered unless refuted). */
+  readonly spacePrograms?: number;
 }
 
 /** Search for a counterexample; deterministic for a seed. */
