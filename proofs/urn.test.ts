@@ -102,11 +102,40 @@ describe("the urn in our programs", () => {
     }
   });
 
-  it.each([0.5, 1, 2])(
-    "γ = %f: sampled P(continue | r loops) through generateSymbolic (2000 seeded runs) is within 4σ of the formula for every r with ≥ 30 runs at risk; survival too",
-    (gamma) => {
+  /**
+   * The maximum-likelihood γ of a hazard table under P_r(γ) = (1+r)^γ/((1+r)^γ + 1), and its
+   * standard error from the observed information. Per-r tests are weak at γ = 0.5 (P_0 = 1/2 for
+   * every γ, and few runs reach large r); pooling every decision into one estimate is not.
+   */
+  const fitGamma = (rows: readonly { r: number; atRisk: number; continued: number }[]): { gamma: number; se: number } => {
+    const ll = (g: number) => rows.reduce((acc, { r, atRisk, continued }) => {
+      const p = continueFloat(1, 1, r, g);
+      return acc + continued * Math.log(p) + (atRisk - continued) * Math.log(1 - p);
+    }, 0);
+    // The log-likelihood is unimodal in γ here: golden-section search on [0.01, 10].
+    let [lo, hi] = [0.01, 10];
+    const phi = (Math.sqrt(5) - 1) / 2;
+    while (hi - lo > 1e-7) {
+      const a = hi - phi * (hi - lo);
+      const b = lo + phi * (hi - lo);
+      if (ll(a) < ll(b)) lo = a;
+      else hi = b;
+    }
+    const g = (lo + hi) / 2;
+    const h = 1e-3;
+    const info = -(ll(g + h) - 2 * ll(g) + ll(g - h)) / (h * h);
+    return { gamma: g, se: 1 / Math.sqrt(info) };
+  };
+
+  it.each([
+    [0.5, 8000],
+    [1, 2000],
+    [2, 2000],
+  ])(
+    "γ = %f: sampled P(continue | r loops) through generateSymbolic (%i seeded runs) is within 4σ of the formula for every r with ≥ 30 runs at risk; survival too; the fitted γ is within 4 standard errors",
+    (gamma, runs) => {
       const program = urnProgram(CONTEXT);
-      const s = sampleSymbolic(program, urnPrompt(1, 1), gamma, 2000, RMAX, 1 + 1_000_000 * gamma);
+      const s = sampleSymbolic(program, urnPrompt(1, 1), gamma, runs, RMAX, 1 + 1_000_000 * gamma);
       const rows = hazardTable(s.loops, RMAX);
       let checked = 0;
       for (const row of rows) {
@@ -119,6 +148,10 @@ describe("the urn in our programs", () => {
         const observed = s.loops.filter((x) => x >= R).length / s.loops.length;
         expect(withinBinomial(observed, survivalFloat(1, 1, R, gamma), s.loops.length, 4)).toBe(true);
       }
+      // Every decision pooled: a sampler drawing with γ·1.3 (or γ/1.3) lands ≥ 6 standard errors away.
+      const fit = fitGamma(rows);
+      expect(fit.se).toBeLessThan(0.03 * gamma + 0.006);
+      expect(Math.abs(fit.gamma - gamma), `fitted γ = ${fit.gamma} ± ${fit.se}`).toBeLessThanOrEqual(4 * fit.se);
       // Growth: the sampled chance to continue rises from the first loop to later ones.
       expect(rows[5]!.estimate).toBeGreaterThan(rows[0]!.estimate);
     },
