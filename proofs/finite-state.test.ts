@@ -173,10 +173,10 @@ describe("Theorem 6: finite-state collapse", () => {
   });
 
   it("halting is decided, and decided right: the walk's answer is what plain generation with the stop rule does", () => {
-    // Brute force, independent of state keys: generate with the stop rule for BRUTE steps. A
-    // claimed stop at step s must be a stop after exactly the same s tokens; a claimed cycle must
-    // not stop within BRUTE steps, and its tokens must repeat with the claimed (μ, p).
-    const BRUTE = 60;
+    // Brute force, independent of state keys: generate with the stop rule for the walk's length
+    // plus EXTRA steps. A claimed stop at step s must be a stop after exactly the same s tokens; a
+    // claimed cycle must not stop within those steps, and its tokens must repeat with the claimed (μ, p).
+    const EXTRA = 24;
     let stops = 0;
     let cycles = 0;
     fc.assert(
@@ -184,7 +184,8 @@ describe("Theorem 6: finite-state collapse", () => {
         const prompt = raw.slice(0, program.context - 1).map((t) => t % program.vocab.length);
         const loop = finiteStateLoop(program, prompt, "stop");
         expect((loop.cycle === null) !== (loop.stopsAt === null)).toBe(true);
-        const brute = generateSymbolic({ ...program, context: prompt.length + BRUTE + 2 }, prompt, { steps: BRUTE, onNone: "stop" });
+        const steps = loop.emitted.length + EXTRA;
+        const brute = generateSymbolic({ ...program, context: prompt.length + steps + 2 }, prompt, { steps, onNone: "stop" });
         if (loop.stopsAt !== null) {
           stops++;
           expect(brute.stopped).toBe(true);
