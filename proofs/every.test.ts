@@ -13,7 +13,8 @@ import { generateCompiled } from "../src/generate/compiled.ts";
 import { findCycle } from "../src/generate/cycles.ts";
 import { generateSymbolic } from "../src/generate/symbolic.ts";
 import { loadProgram } from "../test/support/programs.ts";
-import { analyseEvery, CountMachine, countTrace, everyProgram, everyTightPrompt, exhaustiveEvery } from "./checks/every.ts";
+import { SymbolicRun } from "../src/semantics/interpret.ts";
+import { analyseEvery, CountMachine, countTrace, everyLongPrePeriodPrompt, everyProgram, everyTightPrompt, exhaustiveEvery, symbolicEveryTrace } from "./checks/every.ts";
 import { fcParams } from "../test/support/seed.ts";
 
 describe("every-head greedy generation: frozen successors, pre-period + period ≤ V", () => {
@@ -28,7 +29,7 @@ describe("every-head greedy generation: frozen successors, pre-period + period �
     const s = exhaustiveEvery(V, L, strict, true);
     expect(s.disagreements).toBe(0);
     expect(s.unfrozen).toBe(0);
-    expect(s.noCycle).toBe(0);
+    expect(s.cycleMismatch).toBe(0);
     expect(s.aboveV).toBe(0);
     expect(s.maxSum).toBe(V);
     expect(s.maxPrePeriod).toBe(V - 2);
@@ -41,7 +42,7 @@ describe("every-head greedy generation: frozen successors, pre-period + period �
   ])("count machine, V=%i, all prompts of length ≤ %i (both strictness variants): μ + p ≤ V, attained; μ ≤ V − 2, attained", (V, L) => {
     for (const strict of [false, true]) {
       const s = exhaustiveEvery(V, L, strict);
-      expect([s.unfrozen, s.noCycle, s.aboveV, s.maxSum, s.maxPrePeriod]).toEqual([0, 0, 0, V, V - 2]);
+      expect([s.unfrozen, s.cycleMismatch, s.aboveV, s.maxSum, s.maxPrePeriod]).toEqual([0, 0, 0, V, V - 2]);
     }
   });
 
@@ -49,6 +50,23 @@ describe("every-head greedy generation: frozen successors, pre-period + period �
     for (let V = 2; V <= 10; V++) {
       const a = analyseEvery(countTrace(new CountMachine(V, false).pushAll(everyTightPrompt(V)), 2 * V + 2));
       expect(a.cycle).toEqual({ prePeriod: 0, period: V });
+    }
+  });
+
+  it("the prompt 0 1 … (V−2) (V−2) (V−1) attains μ = V − 2 (p = 1) for V = 2 … 12, both strictness variants, count machine and reference semantics", () => {
+    for (let V = 2; V <= 12; V++) {
+      const prompt = everyLongPrePeriodPrompt(V);
+      const steps = 3 * V + 3;
+      const expected = [...Array.from({ length: V - 1 }, (_, v) => v), ...Array.from({ length: steps - V + 1 }, () => V - 2)];
+      for (const strict of [false, true]) {
+        const r = countTrace(new CountMachine(V, strict).pushAll(prompt), steps);
+        expect(r.emitted).toEqual(expected);
+        expect(analyseEvery(r).cycle).toEqual({ prePeriod: V - 2, period: 1 });
+        expect(findCycle(r.emitted)).toMatchObject({ prePeriod: V - 2, period: 1 });
+        const run = new SymbolicRun(everyProgram(V, prompt.length + steps + 2, strict));
+        for (const t of prompt) run.push(t);
+        expect(symbolicEveryTrace(run, steps).emitted).toEqual(expected);
+      }
     }
   });
 

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type ExhaustiveSummary, exhaustiveIk, overallMaxLock } from "./checks/exhaustive.ts";
-import { analyse, deBruijn, deBruijnLockPrompt, IkMachine, ikViolations } from "./checks/ik.ts";
+import { analyse, cycleLockPrompt, deBruijn, deBruijnCycleThroughZero, deBruijnLockPrompt, IkMachine, ikViolations } from "./checks/ik.ts";
 import { climbLockTime, lockTimeOf, shrinkPrompt } from "./checks/search.ts";
 import { fcParams } from "../test/support/seed.ts";
 
@@ -93,6 +93,31 @@ describe("lock time ≤ V^k − 1", () => {
       }
     }
     expect(pairs).toBe(299 + 16 + 5 + 3 + 2 + 1 + 1 + 1);
+  });
+
+  it("every prompt length n ≥ 2k + 2 up to V^k + k + 1 attains n − k − 2: a simple cycle of each length L ∈ [k+1, V^k] through 0^k gives lock time L − 1 (V^k ≤ 32)", () => {
+    let cycles = 0;
+    for (const [V, k] of [[2, 1], [3, 1], [5, 1], [8, 1], [2, 2], [3, 2], [4, 2], [5, 2], [2, 3], [3, 3], [2, 4], [2, 5]] as const) {
+      const N = V ** k;
+      expect(deBruijnCycleThroughZero(V, k, k)).toBeNull(); // too short to leave 0^k and come back
+      for (let L = k + 1; L <= N; L++) {
+        const cycle = deBruijnCycleThroughZero(V, k, L);
+        expect(cycle, `V=${V} k=${k} L=${L}`).not.toBeNull();
+        // A simple cycle through 0^k: distinct k-grams, each the shift of the one before.
+        expect(cycle!.length).toBe(L);
+        expect(cycle![0]).toEqual(new Array<number>(k).fill(0));
+        expect(new Set(cycle!.map((g) => g.join())).size).toBe(L);
+        cycle!.forEach((g, i) => expect(cycle![(i + 1) % L]!.slice(0, -1)).toEqual(g.slice(1)));
+        const p = cycleLockPrompt(cycle!);
+        expect(p.length).toBe(L + k + 1);
+        const a = analyse(new IkMachine(V, k).pushAll(p), N + k);
+        expect([a.firstMatch, a.firstGap, a.lockTime, a.finalGap], `V=${V} k=${k} L=${L}: ${p.join(" ")}`).toEqual([0, L + 1, L - 1, L]);
+        expect(a.lockTime).toBe(p.length - k - 2); // the prompt-length bound, attained
+        expect(ikViolations(a, V, k)).toEqual([]);
+        cycles++;
+      }
+    }
+    expect(cycles).toBe(1 + 2 + 4 + 7 + 2 + 7 + 14 + 23 + 5 + 24 + 12 + 27);
   });
 
   it("the de Bruijn family gives the shortest witnesses quoted in proofs/03 (and 1 2 … V−1 0 0 1 for k = 1)", () => {

@@ -12,7 +12,7 @@
  * fractions) and a direct successor-count matrix (for larger bounds), the
  * latter cross-checked against the former.
  */
-import { minimalCycle, type Cycle } from "../../src/generate/cycles.ts";
+import { findCycle, minimalCycle, type Cycle } from "../../src/generate/cycles.ts";
 import { inductionProgramText } from "../../src/generate/ik.ts";
 import { FALLBACK_TOKEN } from "../../src/generate/symbolic.ts";
 import { load } from "../../src/lang/check.ts";
@@ -155,10 +155,14 @@ export interface EverySummary {
   nodes: number;
   /** Prompts whose run breaks the frozen lemma. */
   unfrozen: number;
-  /** Prompts with pre-period + period > V. */
+  /**
+   * Prompts whose *observed* cycle has pre-period + period > V. It is read by `findCycle` from a
+   * run of 3V + 3 steps, not from the first repeat of the current token (where pigeonhole alone
+   * would force μ + p ≤ V), so it fires whenever the generated stream really loops too late.
+   */
   aboveV: number;
-  /** Prompts where no cycle was certified (impossible by the theorem). */
-  noCycle: number;
+  /** Prompts where no cycle was certified, or the certified cycle is not the one the 3V + 3 steps show. */
+  cycleMismatch: number;
   maxSum: number;
   /** Shortest, then lexicographically least, prompt attaining maxSum. */
   maxSumWitness: string;
@@ -170,15 +174,16 @@ export interface EverySummary {
 }
 
 /**
- * All prompts of length ≤ maxLen: greedy every-head generation for 2V + 2
+ * All prompts of length ≤ maxLen: greedy every-head generation for 3V + 3
  * steps, the frozen lemma, and pre-period + period ≤ V. With `reference`,
  * each run is also generated under the reference semantics (SymbolicRun
  * push/pop along the same prefix walk) and compared token for token.
  */
 export function exhaustiveEvery(V: number, maxLen: number, strict: boolean, reference = false): EverySummary {
-  const steps = 2 * V + 2;
+  // Long enough that a cycle with μ + p ≤ V shows at least two periods, with room beyond V.
+  const steps = 3 * V + 3;
   const sum: EverySummary = {
-    V, strict, maxLen, nodes: 0, unfrozen: 0, aboveV: 0, noCycle: 0, maxSum: 0, maxSumWitness: "",
+    V, strict, maxLen, nodes: 0, unfrozen: 0, aboveV: 0, cycleMismatch: 0, maxSum: 0, maxSumWitness: "",
     maxPrePeriod: 0, maxPeriod: 0, disagreements: 0,
   };
   const m = new CountMachine(V, strict, maxLen + steps + 2);
@@ -193,12 +198,13 @@ export function exhaustiveEvery(V: number, maxLen: number, strict: boolean, refe
     }
     const a = analyseEvery(r);
     if (a.unfrozen) sum.unfrozen++;
-    if (!a.cycle) {
-      sum.noCycle++;
+    const seen = findCycle(r.emitted);
+    if (!seen || seen.prePeriod + seen.period > V) sum.aboveV++;
+    if (!a.cycle || !seen || a.cycle.prePeriod !== seen.prePeriod || a.cycle.period !== seen.period) {
+      sum.cycleMismatch++;
       return;
     }
     const total = a.cycle.prePeriod + a.cycle.period;
-    if (total > V) sum.aboveV++;
     if (total > sum.maxSum || (total === sum.maxSum && earlierWitness(prompt.join(" "), sum.maxSumWitness))) {
       sum.maxSum = total;
       sum.maxSumWitness = prompt.join(" ");
@@ -222,6 +228,9 @@ export function exhaustiveEvery(V: number, maxLen: number, strict: boolean, refe
   go();
   return sum;
 }
+
+/** A prompt attaining pre-period V − 2: 0 1 … (V−2) (V−2) (V−1), which emits 0 1 … (V−2) (V−2) (V−2) …. */
+export const everyLongPrePeriodPrompt = (V: number): number[] => [...Array.from({ length: V - 1 }, (_, v) => v), V - 2, V - 1];
 
 /** A prompt attaining pre-period + period = V: 0 1 … V−1 0 (the cycle 1 2 … V−1 0). */
 export const everyTightPrompt = (V: number): number[] => [...Array.from({ length: V }, (_, v) => v), 0];

@@ -312,3 +312,54 @@ export function deBruijnLockPrompt(V: number, k: number): number[] {
   const N = d.length;
   return [...d.slice(1), ...d.slice(0, k), 0, d[k % N]!];
 }
+
+/**
+ * A simple cycle of length L through 0^k in the de Bruijn graph B(V, k), other than the
+ * self-loop: k-grams h_0 = 0^k, h_1, …, h_{L−1}, pairwise distinct, each the shift of the one
+ * before (h_{L−1} shifts back to h_0). Found by depth-first search, k-grams coded base V; null
+ * when none exists. Such a cycle exists only for k + 1 ≤ L ≤ V^k (leaving 0^k needs a nonzero
+ * token, and returning needs k zeros after it).
+ */
+export function deBruijnCycleThroughZero(V: number, k: number, L: number): number[][] | null {
+  const N = V ** k;
+  if (V < 2 || L < 2 || L > N) return null;
+  const used = new Uint8Array(N);
+  const path = [0];
+  used[0] = 1;
+  // Steps still needed from x back to 0: one per k-gram position up to and including its last nonzero token.
+  const toZero = (x: number): number => {
+    let z = 0;
+    while (z < k && x % V ** (z + 1) === 0) z++;
+    return k - z;
+  };
+  const go = (x: number): boolean => {
+    const d = path.length;
+    for (let a = V - 1; a >= 0; a--) {
+      const y = (x * V + a) % N;
+      if (y === 0) {
+        if (d === L) return true;
+        continue;
+      }
+      if (used[y] || d + toZero(y) > L) continue;
+      used[y] = 1;
+      path.push(y);
+      if (go(y)) return true;
+      path.pop();
+      used[y] = 0;
+    }
+    return false;
+  };
+  if (!go(0)) return null;
+  return path.map((x) => Array.from({ length: k }, (_, r) => Math.floor(x / V ** (k - 1 - r)) % V));
+}
+
+/**
+ * Theorem 3's family at prompt length L + k + 1: for a cycle h_0 = 0^k, h_1, …, h_{L−1} through
+ * 0^k, the prompt whose k-grams are h_1, …, h_{L−1}, h_0, h_0, h_1. Its lock time is L − 1; with
+ * L = V^k (a de Bruijn cycle) this is `deBruijnLockPrompt`'s construction.
+ */
+export function cycleLockPrompt(cycle: readonly (readonly number[])[]): number[] {
+  const L = cycle.length;
+  const grams = [...cycle.slice(1), cycle[0]!, cycle[0]!, cycle[1 % L]!];
+  return [...grams[0]!, ...grams.slice(1).map((g) => g[g.length - 1]!)];
+}

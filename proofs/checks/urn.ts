@@ -218,3 +218,40 @@ export function compiledUrnProbabilities(model: CompiledModel, n: number, m: num
 }
 
 export const compileUrn = (context: number): CompiledModel => compile(urnProgram(context));
+
+/**
+ * Remark 5, logits β·count over a b c: the chance that loop r (after r loops) is completed. At
+ * the decision a the counts are (a 0, b n+r, c m), and the zero-count a still weighs e⁰ = 1; at
+ * the following b the counts are (a n+r, b 0, c 0), so drawing b or c there is a second way out.
+ */
+export function countSoftmaxContinue(n: number, m: number, r: number, beta: number): number {
+  const b = Math.exp(beta * (n + r));
+  return (b / (1 + b + Math.exp(beta * m))) * (b / (b + 2));
+}
+
+/**
+ * Remark 5, temperature τ on the compiled logits κ·p: the chance that loop r is completed. At a
+ * the logits are (0, κ(n+r)/(n+m+r), κm/(n+m+r)); at b the output {a: 1} gives (κ, 0, 0).
+ */
+export function compiledTemperatureContinue(n: number, m: number, r: number, kappa: number, tau: number): number {
+  const b = Math.exp((kappa * (n + r)) / ((n + m + r) * tau));
+  const c = Math.exp((kappa * m) / ((n + m + r) * tau));
+  const back = Math.exp(kappa / tau);
+  return (b / (1 + b + c)) * (back / (back + 2));
+}
+
+/** Completed loops when any token may be drawn: loop r is b at step 2r, then a at step 2r + 1. */
+export function loopsCompleted(generated: readonly number[], Rmax: number): number {
+  for (let r = 0; r < Rmax; r++) if (generated[2 * r] !== B || generated[2 * r + 1] !== A) return r;
+  return Rmax;
+}
+
+/** Sample `runs` continuations from compiled weights with temperature τ (seeds seed0, seed0+1, …). */
+export function sampleCompiledTemperature(model: CompiledModel, prompt: readonly number[], tau: number, runs: number, Rmax: number, seed0 = 1): LoopSample {
+  const loops: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const g = generateCompiled(model, prompt, { steps: stepsFor(Rmax), strategy: { kind: "sample", temperature: tau, seed: seed0 + i } });
+    loops.push(loopsCompleted(g.generated, Rmax));
+  }
+  return { loops };
+}
