@@ -196,8 +196,10 @@ export async function writeFilesAtomicAsync(files: readonly AtomicFile[]): Promi
   for (const s of SIGNALS) process.on(s, onSignal);
   try {
     for (const [k, f] of files.entries()) {
-      const handle = await open(temps[k]!, "wx", 0o644);
+      // Live before it exists: the file appears while `open` is pending, and a signal
+      // handled before the await resumes must remove it too (unlinking a missing file is quiet).
       live.add(temps[k]!);
+      const handle = await open(temps[k]!, "wx", 0o644);
       try {
         for (let at = 0; at < f.bytes.length; ) {
           const { bytesWritten } = await handle.write(f.bytes, at, Math.min(CHUNK, f.bytes.length - at));
