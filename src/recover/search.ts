@@ -168,11 +168,12 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
     }
     if (!feasible) continue;
     const parents = headParents(c);
+    // Within the threshold first; only a candidate with no such mapping may be a near miss.
     const strict = opts_.map((o) => o.filter((x) => x.agreement >= minAttention));
-    const near = strict.some((o) => !o.length) ? null : (bestMapping({ options: strict, parents }) as (HeadOption & { stats: AttentionStats })[] | null);
-    const mapping = near ?? (bestMapping({ options: opts_, parents }) as (HeadOption & { stats: AttentionStats })[] | null);
+    const within = strict.some((o) => !o.length) ? null : (bestMapping({ options: strict, parents }) as (HeadOption & { stats: AttentionStats })[] | null);
+    const mapping = within ?? (bestMapping({ options: opts_, parents }) as (HeadOption & { stats: AttentionStats })[] | null);
     if (!mapping) continue;
-    const isNear = near === null;
+    const isNear = within === null;
     const out = ev.values(c, last + 1);
     const ties = ev.ties(c, last + 1);
     const tally = new PredictionTally(set.classNames);

@@ -18,25 +18,12 @@ import { decodeWeights, encodeWeights } from "../../src/model/weightsFile.ts";
 import { interpret } from "../../src/semantics/interpret.ts";
 import { valueEquals } from "../../src/semantics/values.ts";
 import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
-import { loadProgram, programNames } from "../support/programs.ts";
+import { canonical, loadProgram, programNames } from "../support/programs.ts";
 import { fcParams } from "../support/seed.ts";
 
 /** Program text without comments, blank lines or runs of spaces. */
 const bare = (text: string) =>
   text.split("\n").map((l) => l.replace(/#.*/, "").trim().replace(/\s+/g, " ")).filter(Boolean).join("\n");
-
-/** Everything the checker derived, minus source spans. */
-function canonical(p: Program) {
-  return {
-    vocab: p.vocab,
-    context: p.context,
-    output: p.output,
-    layers: p.layers.map((hs) => hs.map((h) => ({ name: h.name, layer: h.layer, select: h.select, copies: h.copies }))),
-    features: [...p.features.values()].map(({ name, domain, distribution, layer, head }) => ({ name, domain, distribution, layer, head })),
-    composition: p.composition,
-    beyondInduction: p.beyondInduction,
-  };
-}
 
 /** Every feature at every position agrees between two programs on one input. */
 function sameValues(a: Program, b: Program, input: readonly number[]): boolean {

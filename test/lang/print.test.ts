@@ -9,21 +9,8 @@ import { load } from "../../src/lang/check.ts";
 import { printProgram, printVocab } from "../../src/lang/print.ts";
 import type { Program } from "../../src/lang/program.ts";
 import { arbProgram } from "../../src/hypothesis/arbitrary.ts";
-import { loadProgram, programNames } from "../support/programs.ts";
+import { canonical, loadProgram, programNames } from "../support/programs.ts";
 import { fcParams } from "../support/seed.ts";
-
-/** Everything the checker derived, minus source spans. */
-function canonical(p: Program) {
-  return {
-    vocab: p.vocab,
-    context: p.context,
-    output: p.output,
-    layers: p.layers.map((hs) => hs.map((h) => ({ name: h.name, layer: h.layer, select: h.select, copies: h.copies }))),
-    features: [...p.features.values()].map(({ name, domain, distribution, layer, head }) => ({ name, domain, distribution, layer, head })),
-    composition: p.composition,
-    beyondInduction: p.beyondInduction,
-  };
-}
 
 const reload = (p: Program) => load({ path: "<printed>", text: printProgram(p) });
 

@@ -49,3 +49,16 @@ export function loadProgram(name: string): Program {
 export function loadSource(text: string, path = "<inline>"): Program {
   return load({ path, text });
 }
+
+/** Everything the checker derived from a program, minus source spans: equal for programs that mean the same. */
+export function canonical(p: Program) {
+  return {
+    vocab: p.vocab,
+    context: p.context,
+    output: p.output,
+    layers: p.layers.map((hs) => hs.map((h) => ({ name: h.name, layer: h.layer, select: h.select, copies: h.copies }))),
+    features: [...p.features.values()].map(({ name, domain, distribution, layer, head }) => ({ name, domain, distribution, layer, head })),
+    composition: p.composition,
+    beyondInduction: p.beyondInduction,
+  };
+}
