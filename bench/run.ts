@@ -29,7 +29,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AUTO_WORKERS_MIN_SEQUENCES } from "../src/cli/checkCmd.ts";
-import { BOS_ID } from "../src/compiler/assemble.ts";
+import { BOS_ID } from "../src/model/tokenIds.ts";
 import { compile, type CompiledModel } from "../src/compiler/compile.ts";
 import { generate } from "../src/generate/generate.ts";
 import { load } from "../src/lang/check.ts";

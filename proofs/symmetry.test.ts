@@ -9,7 +9,7 @@
 import fc from "fast-check";
 import { fcParams } from "../test/support/seed.ts";
 import { describe, expect, it } from "vitest";
-import { BOS_ID } from "../src/compiler/assemble.ts";
+import { BOS_ID } from "../src/model/tokenIds.ts";
 import { type CompiledModel, compile } from "../src/compiler/compile.ts";
 import { blockOf } from "../src/compiler/layout.ts";
 import { arbProgram } from "../src/hypothesis/arbitrary.ts";

@@ -16,7 +16,7 @@ export { compile, CompileError, COMPILE_LIMITS, type CompiledModel, type Compile
 export { checkedToLayout, layoutToJson, blockOf, type Layout, type Block } from "./compiler/layout.ts";
 export { chooseScales, type Scales } from "./compiler/scales.ts";
 export { decodeFeature, decodedAgrees, type Decoded } from "./compiler/decode.ts";
-export { BOS_ID } from "./compiler/assemble.ts";
+export { BOS_ID, modelInput, tokenId, vocabIndex } from "./model/tokenIds.ts";
 export { forward, forwardBatch, IncrementalRun, referenceForward, randomWeights, type ActivationCache } from "./sim/index.ts";
 export { saveWeights, loadWeights } from "./model/weightsFile.ts";
 export { encodeSafetensors, decodeSafetensors } from "./model/safetensors.ts";

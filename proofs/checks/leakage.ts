@@ -16,7 +16,7 @@
  * every mask is realised over V = 2. Everything here is that formula in
  * float64; `observe*` reads the same numbers off the simulator.
  */
-import { BOS_ID } from "../../src/compiler/assemble.ts";
+import { BOS_ID } from "../../src/model/tokenIds.ts";
 import { compile, type CompiledModel } from "../../src/compiler/compile.ts";
 import { clockCos } from "../../src/compiler/layout.ts";
 import { chooseScales, type Scales } from "../../src/compiler/scales.ts";

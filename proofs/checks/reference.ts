@@ -7,7 +7,7 @@
  * token for token and gap for gap.
  */
 import { compile, type CompiledModel } from "../../src/compiler/compile.ts";
-import { BOS_ID } from "../../src/compiler/assemble.ts";
+import { BOS_ID } from "../../src/model/tokenIds.ts";
 import { inductionProgramText } from "../../src/generate/ik.ts";
 import { argmaxLowest } from "../../src/generate/strategy.ts";
 import { FALLBACK_TOKEN } from "../../src/generate/symbolic.ts";

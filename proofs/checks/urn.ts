@@ -20,7 +20,7 @@
 import { fraction, type Fraction } from "mathjs";
 import type { CompiledModel } from "../../src/compiler/compile.ts";
 import { compile } from "../../src/compiler/compile.ts";
-import { BOS_ID } from "../../src/compiler/assemble.ts";
+import { BOS_ID } from "../../src/model/tokenIds.ts";
 import { generateCompiled } from "../../src/generate/compiled.ts";
 import { generateSymbolic } from "../../src/generate/symbolic.ts";
 import type { Program } from "../../src/lang/program.ts";

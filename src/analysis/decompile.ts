@@ -24,6 +24,7 @@ import { activeHeads } from "./circuits.ts";
 import { checkLayoutAgainst, checkLayoutSelf } from "./layoutCheck.ts";
 import { headId, headNames, type NamedLayout, namedBlock } from "./named.ts";
 import { DecompileError, readHead, type RecoveredHead, type RecoveredSelect } from "./readHead.ts";
+import { modelVocabSize, tokenId } from "../model/tokenIds.ts";
 
 export { DecompileError } from "./readHead.ts";
 
@@ -139,7 +140,7 @@ function vocabulary(layout: NamedLayout, tokens: readonly string[] | undefined):
   const block = namedBlock(layout, "token");
   if (!block) throw new DecompileError("decompile: the layout has no 'token' block");
   const vocab = block.labels.map((l) => l.slice("token:".length));
-  if (tokens && (tokens.length !== vocab.length + 1 || vocab.some((t, v) => tokens[v + 1] !== t))) {
+  if (tokens && (tokens.length !== modelVocabSize(vocab.length) || vocab.some((t, v) => tokens[tokenId(v)] !== t))) {
     throw new DecompileError(`decompile: the layout's tokens (${vocab.join(" ")}) differ from the file's token list`);
   }
   return vocab;

@@ -21,7 +21,7 @@
  * same token in the second copy, so a model that learns in context from the
  * first copy scores well below 0 (an induction model: −log(V − 1)).
  */
-import { BOS_ID } from "../compiler/assemble.ts";
+import { BOS_ID } from "../model/tokenIds.ts";
 import type { Weights } from "../model/weights.ts";
 import { forward } from "../sim/forward.ts";
 import { mulberry32 } from "../sim/random.ts";
@@ -36,7 +36,7 @@ export interface DetectOptions {
   readonly length?: number;
   /** PRNG seed (default 0). */
   readonly seed?: number;
-  /** Token id put at position 0 and never sampled (default BOS_ID = 0, as compiled models use); null for none. */
+  /** Token id put at position 0 and never sampled (default BOS_ID, as compiled models use); null for none. */
   readonly bos?: number | null;
   /** Names the heads. */
   readonly layout?: NamedLayout;

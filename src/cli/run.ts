@@ -4,7 +4,7 @@
  * where each head attends (--attention) — with whether they agree and, if
  * not, where first.
  */
-import { BOS_ID } from "../compiler/assemble.ts";
+import { BOS_ID, tokenId } from "../model/tokenIds.ts";
 import { type CompiledModel, CompileError, compile } from "../compiler/compile.ts";
 import { type Decoded, decodedAgrees, decodeFeature } from "../compiler/decode.ts";
 import type { Program } from "../lang/program.ts";
@@ -36,7 +36,7 @@ function runCompiled(program: Program, model: CompiledModel, tokens: readonly nu
   const attention: Map<string, [number, number]>[] = [];
   let first: Disagreement | null = null;
   tokens.forEach((t, k) => {
-    sim.push(t + 1);
+    sim.push(tokenId(t));
     const resid = sim.residual(program.layers.length);
     first ??= ((d) => (d ? { tokens, ...d } : null))(comparePosition(model, sym, k + 1, resid, sim.logits()));
     decoded.push(new Map(features.map((f) => [f.name, decodeFeature(model.layout, f, resid, model.scales.distTolerance)])));

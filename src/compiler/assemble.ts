@@ -9,14 +9,12 @@ import { type LayerWeights, type ModelConfig, type Weights, zeros } from "../mod
 import type { HeadCircuit } from "./heads.ts";
 import { clockCos, clockPeriods, clockSin, type Layout } from "./layout.ts";
 import type { Scales } from "./scales.ts";
-
-/** Token id of BOS in compiled models; vocabulary index v has id v + 1. */
-export const BOS_ID = 0;
+import { BOS_ID, modelVocabSize, tokenId } from "../model/tokenIds.ts";
 
 /** Dense weights of a compiled program. */
 export function headsToWeights(program: Program, layout: Layout, circuits: readonly HeadCircuit[], scales: Scales): Weights {
   const D = layout.dModel;
-  const V = program.vocab.length + 1;
+  const V = modelVocabSize(program.vocab.length);
   const C = program.context;
   const L = program.layers.length;
   const H = Math.max(1, ...program.layers.map((l) => l.length));
@@ -25,7 +23,7 @@ export function headsToWeights(program: Program, layout: Layout, circuits: reado
 
   const W_E = zeros([V, D]);
   W_E.data[BOS_ID * D + at("bos")] = 1;
-  program.vocab.forEach((t, v) => (W_E.data[(v + 1) * D + at(`token:${t}`)] = 1));
+  program.vocab.forEach((t, v) => (W_E.data[tokenId(v) * D + at(`token:${t}`)] = 1));
 
   const W_pos = zeros([C, D]);
   const hasPosOneHot = layout.space.has("pos:1");
@@ -67,7 +65,7 @@ export function headsToWeights(program: Program, layout: Layout, circuits: reado
   // Unembed the output block: ⊥ (zero) gives flat logits; BOS is never predicted.
   const W_U = zeros([D, V]);
   const out = layout.blocks.find((b) => b.name === program.output)!;
-  out.labels.forEach((label, v) => (W_U.data[at(label) * V + v + 1] = scales.logitScale));
+  out.labels.forEach((label, v) => (W_U.data[at(label) * V + tokenId(v)] = scales.logitScale));
   const b_U = zeros([V]);
   b_U.data[BOS_ID] = -2 * scales.logitScale;
 

@@ -8,6 +8,7 @@
  */
 import { domainSize, type Program } from "../lang/program.ts";
 import { clockPeriods, needsPositionOneHot } from "./layout.ts";
+import { modelVocabSize } from "../model/tokenIds.ts";
 
 /** Limits that keep a compiled model (and its file) within memory; the error quotes them. */
 export const COMPILE_LIMITS = { dModel: 20_000, dHead: 20_000, parameters: 40_000_000 } as const;
@@ -43,7 +44,7 @@ export function estimateSize(program: Program): SizeEstimate {
     dHead = Math.max(dHead, qk, ov);
   }
   const nHeads = Math.max(1, ...program.layers.map((l) => l.length));
-  const V = program.vocab.length + 1;
+  const V = modelVocabSize(program.vocab.length);
   // W_Q, W_K, W_V [H, D, E], W_O [H, E, D], biases b_Q/b_K/b_V [H, E] and b_O [D] per layer; W_E, W_pos, W_U, b_U.
   const perLayer = nHeads * dModel * dHead * 4 + nHeads * dHead * 3 + dModel;
   const parameters = program.layers.length * perLayer + V * dModel + C * dModel + dModel * V + V;

@@ -4,7 +4,7 @@
  * flat logits emit the first vocabulary token (or stop).
  */
 import type { CompiledModel } from "../compiler/compile.ts";
-import { BOS_ID } from "../compiler/assemble.ts";
+import { BOS_ID, modelInput, modelVocabSize, tokenId, vocabIndices } from "../model/tokenIds.ts";
 import { generate, type Generation } from "./generate.ts";
 import type { Strategy } from "./strategy.ts";
 import type { NoneRule } from "./symbolic.ts";
@@ -22,16 +22,16 @@ export function generateCompiled(model: CompiledModel, prompt: readonly number[]
   const { scales, program } = model;
   const V = program.vocab.length;
   const strategy: Strategy = opts.strategy ?? { kind: "greedy", tieTolerance: 2 * scales.logitScale * scales.distTolerance };
-  const g: Generation = generate(model.weights, [BOS_ID, ...prompt.map((t) => t + 1)], {
+  const g: Generation = generate(model.weights, modelInput(prompt), {
     steps: opts.steps,
     strategy,
     kvCache: opts.kvCache,
-    range: [1, V + 1],
+    range: [tokenId(0), modelVocabSize(V)],
     // The decoder drops coordinates within the tolerance: below it, the output is ⊥,
     // whatever the strategy (sampling flat logits would draw from leakage noise).
     noneBelow: scales.logitScale * scales.distTolerance,
     onNone: opts.onNone ?? "fallback",
   });
-  const generated = g.generated.map((id) => id - 1);
+  const generated = vocabIndices(g.generated);
   return { tokens: [...prompt, ...generated], generated, stopped: g.stopped, seconds: g.seconds };
 }

@@ -16,6 +16,7 @@ import { agreementOf, type AttentionStats, attentionStats, bestMapping, bosAgree
 import { observe } from "./observe.ts";
 import { givenProbes, makeProbes, type ProbeSet } from "./probes.ts";
 import type { MappedHead } from "./search.ts";
+import { modelVocabSize, tokenId } from "../model/tokenIds.ts";
 
 /** Where a program head sits: layer and head index in the model. */
 export interface HeadPlace {
@@ -68,14 +69,14 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
   const t0 = performance.now();
   const { d_vocab, n_ctx, n_layers: L, n_heads: H } = weights.config;
   const V = program.vocab.length;
-  if (d_vocab !== V + 1) {
-    throw new CheckWeightsError(`the model has ${d_vocab} token ids but the program's vocabulary needs ${V + 1} (BOS + ${V} tokens)`);
+  if (d_vocab !== modelVocabSize(V)) {
+    throw new CheckWeightsError(`the model has ${d_vocab} token ids but the program's vocabulary needs ${modelVocabSize(V)} (BOS + ${V} tokens)`);
   }
   if (opts.tokens) {
     const names = opts.tokens.slice(1);
     const k = names.findIndex((t, n) => t !== program.vocab[n]);
-    if (opts.tokens.length !== V + 1 || k >= 0) {
-      throw new CheckWeightsError(`the model's token ${k >= 0 ? `id ${k + 1} is '${names[k]}'` : "list has another length"}, the program's vocabulary differs (${program.vocab.slice(0, 6).join(" ")}${V > 6 ? " …" : ""})`);
+    if (opts.tokens.length !== modelVocabSize(V) || k >= 0) {
+      throw new CheckWeightsError(`the model's token ${k >= 0 ? `id ${tokenId(k)} is '${names[k]}'` : "list has another length"}, the program's vocabulary differs (${program.vocab.slice(0, 6).join(" ")}${V > 6 ? " …" : ""})`);
     }
   }
   const heads = program.layers.flat();

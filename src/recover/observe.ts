@@ -4,7 +4,7 @@
  * TransformerLens hook `blocks.L.attn.hook_pattern`). Every later step of the
  * search and of `check --weights` reads only these records.
  */
-import { BOS_ID } from "../compiler/assemble.ts";
+import { BOS_ID, modelInput, vocabIndex, vocabSizeOf } from "../model/tokenIds.ts";
 import type { Weights } from "../model/weights.ts";
 import { forward, forwardBatch } from "../sim/forward.ts";
 import type { Probe } from "./probes.ts";
@@ -52,7 +52,7 @@ export function observe(weights: Weights, probes: readonly Probe[], opts: Observ
     for (let p = 0; p < T; p++) {
       let best = 0;
       for (let v = 1; v < Vo; v++) if (logits[p * Vo + v]! > logits[p * Vo + best]!) best = v;
-      predictions[p] = best === BOS_ID || best - 1 >= Vin - 1 ? NOT_A_TOKEN : best - 1;
+      predictions[p] = best === BOS_ID || vocabIndex(best) >= vocabSizeOf(Vin) ? NOT_A_TOKEN : vocabIndex(best);
     }
     if (!cache) return { T, predictions, patterns: null };
     const patterns = Array.from({ length: L }, (_, l) => {
@@ -64,9 +64,9 @@ export function observe(weights: Weights, probes: readonly Probe[], opts: Observ
   });
 }
 
-/** Model token ids of a probe: BOS, then v + 1. */
+/** Model token ids of a probe (tokenIds.ts's rule). */
 function idsOf(probe: Probe, Vin: number): number[] {
-  const ids = [BOS_ID, ...probe.tokens.map((t) => t + 1)];
+  const ids = modelInput(probe.tokens);
   if (ids.some((id) => id >= Vin)) throw new Error(`observe: a probe token is outside the model's ${Vin} token ids`);
   return ids;
 }

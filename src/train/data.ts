@@ -32,6 +32,7 @@ import type { Program } from "../lang/program.ts";
 import { interpret } from "../semantics/interpret.ts";
 import { mode } from "../semantics/values.ts";
 import type { Rng } from "./rng.ts";
+import { BOS_ID, tokenId } from "../model/tokenIds.ts";
 
 /** What to train on, as stored in a checkpoint's training config. */
 export type DataSpec =
@@ -79,10 +80,10 @@ export function repeatSource(vocab: number, n_ctx: number, repeatFraction: numbe
         const repeated = rng.next() < repeatFraction;
         const L = lengths === "random" && R >= 2 ? 2 + rng.int(R - 1) : R;
         const end = layout === "tiled" ? T : 1 + 2 * L;
-        tokens[s] = 0;
-        for (let i = 1; i <= L; i++) tokens[s + i] = 1 + rng.int(vocab);
-        for (let i = L + 1; i < end; i++) tokens[s + i] = repeated ? tokens[s + i - L] : 1 + rng.int(vocab);
-        for (let i = end; i < T; i++) tokens[s + i] = 1 + rng.int(vocab);
+        tokens[s] = BOS_ID;
+        for (let i = 1; i <= L; i++) tokens[s + i] = tokenId(rng.int(vocab));
+        for (let i = L + 1; i < end; i++) tokens[s + i] = repeated ? tokens[s + i - L] : tokenId(rng.int(vocab));
+        for (let i = end; i < T; i++) tokens[s + i] = tokenId(rng.int(vocab));
         for (let i = 0; i < T - 1; i++) targets[s + i] = tokens[s + i + 1];
         targets[s + T - 1] = -1;
       }
@@ -105,11 +106,11 @@ export function programSource(program: Program, n_ctx: number): DataSource {
         const s = b * T;
         for (let i = 0; i < T - 1; i++) input[i] = rng.int(V);
         const run = interpret(program, input);
-        tokens[s] = 0;
-        for (let i = 1; i < T; i++) tokens[s + i] = input[i - 1] + 1;
+        tokens[s] = BOS_ID;
+        for (let i = 1; i < T; i++) tokens[s + i] = tokenId(input[i - 1]);
         for (let i = 0; i < T; i++) {
           const m = mode(run.prediction(i));
-          targets[s + i] = m === null ? -1 : m + 1;
+          targets[s + i] = m === null ? -1 : tokenId(m);
         }
       }
     },
@@ -169,7 +170,7 @@ export function textSource(path: string, how: "char" | "word", n_ctx: number, vo
       for (let b = 0; b < B; b++) {
         const s = b * T;
         const start = rng.int(names.length - (T - 1) + 1);
-        tok[s] = 0;
+        tok[s] = BOS_ID;
         for (let i = 1; i < T; i++) tok[s + i] = ids[start + i - 1];
         for (let i = 0; i < T - 1; i++) targets[s + i] = tok[s + i + 1];
         targets[s + T - 1] = -1;

@@ -17,6 +17,7 @@ import { type EvalRecord, iclTokens, Probe, PROBE_SEQUENCES } from "./metrics.ts
 import { allocFloat, type Params, type TrainShape } from "./params.ts";
 import { detectPhase, type PhaseReport } from "./phase.ts";
 import { Rng } from "./rng.ts";
+import { vocabSizeOf } from "../model/tokenIds.ts";
 
 /** The `format` of a training log. */
 export const TRAIN_LOG_FORMAT = "induction-circuits/train-log/1";
@@ -126,7 +127,7 @@ export function train(opts: TrainOptions): TrainResult {
   // An interrupted run evaluated at its last step; the uninterrupted one only on multiples of evalEvery.
   const evals: EvalRecord[] = resume ? resume.evals.filter((e) => e.step % config.evalEvery === 0) : [];
   const firstStep = resume ? resume.step : 0;
-  const threshold = 0.5 * Math.log(shape.d_vocab - 1);
+  const threshold = 0.5 * Math.log(vocabSizeOf(shape.d_vocab));
   const t0 = performance.now();
   let trainMs = 0;
   let bumpSeconds: number | null = null;

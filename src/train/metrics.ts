@@ -23,6 +23,7 @@ import { TrainEngine } from "./backward.ts";
 import { repeatLength } from "./data.ts";
 import { type Params, paramsToWeights } from "./params.ts";
 import { Rng } from "./rng.ts";
+import { tokenId, vocabSizeOf } from "../model/tokenIds.ts";
 
 /** One evaluation of the probe. */
 export interface EvalRecord {
@@ -76,7 +77,7 @@ export class Probe {
     const rng = new Rng(PROBE_SEED);
     for (let b = 0; b < B; b++) {
       const o = b * T;
-      for (let i = 1; i <= R; i++) this.tokens[o + i] = 1 + rng.int(s.d_vocab - 1);
+      for (let i = 1; i <= R; i++) this.tokens[o + i] = tokenId(rng.int(vocabSizeOf(s.d_vocab)));
       for (let i = R + 1; i < T; i++) this.tokens[o + i] = this.tokens[o + i - R];
       for (let i = 0; i < T - 1; i++) this.targets[o + i] = this.tokens[o + i + 1];
       this.targets[o + T - 1] = -1;

@@ -6,7 +6,7 @@
  * run (both undone by pop), so it costs one position-step per sequence.
  */
 import type { CompiledModel } from "../compiler/compile.ts";
-import { BOS_ID } from "../compiler/assemble.ts";
+import { BOS_ID, tokenId } from "../model/tokenIds.ts";
 import { SymbolicRun } from "../semantics/interpret.ts";
 import { IncrementalRun } from "../sim/kvcache.ts";
 import { mulberry32 } from "../sim/random.ts";
@@ -154,7 +154,7 @@ export function checkUnitRange(
   const sym = new SymbolicRun(program);
   const compare = makeComparer(model);
   const L = program.layers.length;
-  const ids = Int32Array.from(alphabet, (t) => t + 1);
+  const ids = Int32Array.from(alphabet, tokenId);
   const pow = [1];
   for (let k = 1; k <= d; k++) pow.push(pow[k - 1]! * a);
   sim.step(BOS_ID);

@@ -15,7 +15,7 @@
  * the number of tree nodes they hold, not by unit count.
  */
 import type { CompiledModel } from "../compiler/compile.ts";
-import { BOS_ID } from "../compiler/assemble.ts";
+import { BOS_ID, tokenId } from "../model/tokenIds.ts";
 import { SymbolicRun } from "../semantics/interpret.ts";
 import { IncrementalRun } from "../sim/kvcache.ts";
 import { type CheckResult, checkExhaustive, countSequences, type ExhaustiveOptions, exhaustiveSetup, MIN_UNITS, type ShardSpec } from "./check.ts";
@@ -208,7 +208,7 @@ export function checkClassRange(
   const compare = makeComparer(model);
   const tied = decodingTie(model);
   const L = program.layers.length;
-  const ids = Int32Array.from(alphabet, (t) => t + 1);
+  const ids = Int32Array.from(alphabet, tokenId);
   const size = Array.from({ length: a + 1 }, (_, k) => classSize(a, k));
   sim.step(BOS_ID);
   const path: number[] = [];

@@ -24,6 +24,7 @@
 import type { CompiledModel } from "../compiler/compile.ts";
 import type { Tensor } from "../model/weights.ts";
 import type { Program } from "../lang/program.ts";
+import { tokenId } from "../model/tokenIds.ts";
 
 /** Why the semantics of a program may not commute with renaming tokens, or null. */
 export function semanticObstacle(program: Program): string | null {
@@ -115,7 +116,7 @@ function swapIn(offsets: readonly number[], v: number): Swap {
 function transposition(blocks: TokenBlocks, v: number): Transposition {
   return {
     resid: swapIn(blocks.resid, v),
-    id: swapIn([1], v), // token v has id v + 1
+    id: swapIn([tokenId(0)], v),
     qk: blocks.qk.map((layer) => layer.map((o) => swapIn(o, v))),
     ov: blocks.ov.map((layer) => layer.map((o) => swapIn(o, v))),
   };

@@ -18,6 +18,7 @@ import { predictionRows, predictionsSection } from "./sections/predictions.ts";
 import { sourceSection } from "./sections/source.ts";
 import { trainingSection, trainingView } from "./sections/training.ts";
 import type { ReportSubject } from "./subject.ts";
+import { BOS_ID, vocabIndices } from "../model/tokenIds.ts";
 
 /** What to put in a report besides the model itself. */
 export interface ReportOptions {
@@ -54,8 +55,8 @@ export function buildReport(subject: ReportSubject, opts: ReportOptions): BuiltR
   const cfg = subject.weights.config;
   const tokens = ids.map((t) => subject.tokenNames[t] ?? String(t));
   const program = subject.program;
-  // The semantics runs on vocabulary indices without BOS; compiled ids are index + 1.
-  const run = program && subject.bos === 0 ? interpret(program, ids.slice(1).map((t) => t - 1)) : null;
+  // The semantics runs on vocabulary indices without BOS.
+  const run = program && subject.bos === BOS_ID ? interpret(program, vocabIndices(ids.slice(1))) : null;
   stage();
 
   let attention: AttentionView | null = null;

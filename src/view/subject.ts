@@ -10,6 +10,7 @@ import type { NamedLayout } from "../analysis/named.ts";
 import type { Weights } from "../model/weights.ts";
 import { loadAnalysisInput } from "../cli/analyzeCmd.ts";
 import { loadProgramFile } from "../cli/command.ts";
+import { BOS_ID, modelInput, vocabIndex } from "../model/tokenIds.ts";
 
 /** A model to report on. */
 export interface ReportSubject {
@@ -41,7 +42,7 @@ export function loadSubject(path: string | undefined, cmd: string): ReportSubjec
   const { d_vocab } = input.weights.config;
   const tokenNames = input.tokens && input.tokens.length === d_vocab
     ? input.tokens
-    : Array.from({ length: d_vocab }, (_, id) => (input.bos === 0 ? (id === 0 ? "<bos>" : String(id - 1)) : String(id)));
+    : Array.from({ length: d_vocab }, (_, id) => (input.bos === 0 ? (id === BOS_ID ? "<bos>" : String(vocabIndex(id))) : String(id)));
   const notes = [...input.notes];
   if (!input.tokens) notes.push(input.bos === 0 ? "the file has no token names: tokens are numbered (id v + 1)" : "the file has no token names: tokens are their ids");
   return {
@@ -54,7 +55,7 @@ export function loadSubject(path: string | undefined, cmd: string): ReportSubjec
 export function encodeSubjectInput(subject: ReportSubject, text: string): number[] {
   const C = subject.weights.config.n_ctx;
   if (subject.program) {
-    const ids = [0, ...encodeInput(subject.program, text).map((t) => t + 1)];
+    const ids = modelInput(encodeInput(subject.program, text));
     // A compiled file's context is the program's, so encodeInput's bound is the model's.
     if (ids.length > C) throw new InputError(`input has ${ids.length - 1} tokens but the model's context ${C} holds at most ${C - 1} (position 0 is BOS)`);
     return ids;

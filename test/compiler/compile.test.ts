@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BOS_ID } from "../../src/compiler/assemble.ts";
+import { BOS_ID, modelInput } from "../../src/model/tokenIds.ts";
 import { compile } from "../../src/compiler/compile.ts";
 import { checkedToLayout } from "../../src/compiler/layout.ts";
 import { interpret } from "../../src/semantics/interpret.ts";
@@ -93,7 +93,7 @@ describe("random programs", () => {
       fc.property(arbProgramWithInput(), ({ program, input }) => {
         const model = compile(program);
         const run = interpret(program, input);
-        const { cache } = forward(model.weights, [BOS_ID, ...input.map((t) => t + 1)], { cache: true });
+        const { cache } = forward(model.weights, modelInput(input), { cache: true });
         const T = input.length + 1;
         for (const c of model.circuits) {
           const pattern = cache!.get(`blocks.${c.layer}.attn.hook_pattern`)!.data;
@@ -117,7 +117,7 @@ describe("random programs", () => {
     fc.assert(
       fc.property(arbProgramWithInput(), ({ program, input }) => {
         const model = compile(program);
-        const ids = [BOS_ID, ...input.slice(0, 6).map((t) => t + 1)];
+        const ids = modelInput(input.slice(0, 6));
         const fast = forward(model.weights, ids).logits;
         const ref = referenceForward(model.weights, ids).logits;
         for (let k = 0; k < fast.length; k++) expect(Math.abs(fast[k]! - ref[k]!)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(ref[k]!)));

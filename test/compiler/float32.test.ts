@@ -6,7 +6,7 @@
  * in another order.
  */
 import { describe, expect, it } from "vitest";
-import { BOS_ID } from "../../src/compiler/assemble.ts";
+import { BOS_ID, modelInput } from "../../src/model/tokenIds.ts";
 import { compile, CompileError } from "../../src/compiler/compile.ts";
 import { LIMITS } from "../../src/lang/check.ts";
 import { maxContext } from "../../src/compiler/scales.ts";
@@ -61,7 +61,7 @@ describe("float32: the bound holds at the longest context compiled for it", () =
     const input = [...half, ...half, ...Array.from({ length: C - 1 - 2 * half.length }, () => 0)];
     expect(input.length).toBe(C - 1);
     const run = interpret(model.program, input);
-    const { patterns, logits } = forwardF32(model.weights, [BOS_ID, ...input.map((t) => t + 1)]);
+    const { patterns, logits } = forwardF32(model.weights, modelInput(input));
     const T = input.length + 1;
     let worst = 0;
     for (const c of model.circuits) {

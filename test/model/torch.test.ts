@@ -25,6 +25,7 @@ import { isDist } from "../../src/semantics/values.ts";
 import { loadWeights, saveWeightsAsync } from "../../src/model/weightsFile.ts";
 import { forward } from "../../src/sim/forward.ts";
 import { loadProgram, REPO_ROOT } from "../support/programs.ts";
+import { modelInput } from "../../src/model/tokenIds.ts";
 
 /** The first Python that imports torch, or null. */
 function torchPython(): string | null {
@@ -92,7 +93,7 @@ describe.skipIf(python === null)("exported weights in PyTorch, TransformerLens-s
       let compared = 0;
       out.runs.forEach((run, k) => {
         const input = encodeInput(program, inputs[k]!);
-        expect(run.ids).toEqual([0, ...input.map((t) => t + 1)]);
+        expect(run.ids).toEqual(modelInput(input));
         const sim = forward(weights, run.ids, { precision: "float64" }).logits;
         const scale = Math.max(...sim.map(Math.abs));
         const worst = Math.max(...run.float64.map((x, i) => Math.abs(x - sim[i]!)));

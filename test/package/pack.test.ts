@@ -82,7 +82,7 @@ function consumerLock(tgz: Buffer): string {
 
 const USE_MJS = `
 import { readFileSync } from "node:fs";
-import { compile, encodeInput, forward, interpret, load } from "${pkg.name}";
+import { compile, encodeInput, forward, interpret, load, modelInput } from "${pkg.name}";
 
 // A seeded generator, so the inputs are the same on every run.
 let s = 12345;
@@ -98,7 +98,7 @@ for (const name of ["induction", "previous-token", "bigram-induction", "duplicat
     const text = Array.from({ length: 2 + rand(10) }, () => program.vocab[rand(V)]).join(" ");
     const input = encodeInput(program, text);
     const run = interpret(program, input);
-    const { logits } = forward(model.weights, [0, ...input.map((t) => t + 1)]);
+    const { logits } = forward(model.weights, modelInput(input));
     const Vo = logits.length / (input.length + 1);
     for (let p = 1; p <= input.length; p++) {
       const want = run.prediction(p);

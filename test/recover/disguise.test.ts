@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BOS_ID } from "../../src/compiler/assemble.ts";
+import { BOS_ID, modelInput } from "../../src/model/tokenIds.ts";
 import { compile } from "../../src/compiler/compile.ts";
 import { arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
 import { disguiseWeights } from "../../src/recover/disguise.ts";
@@ -26,7 +26,7 @@ describe("disguiseWeights", () => {
       fc.property(arbProgramWithInput(), fc.nat(1000), (g, seed) => {
         const m = compile(g.program);
         const w = disguiseWeights(m.weights, { seed });
-        const ids = [BOS_ID, ...g.input.map((t) => t + 1)];
+        const ids = modelInput(g.input);
         const a = forward(m.weights, ids, { cache: true });
         const b = forward(w, ids, { cache: true });
         const scale = Math.max(1, ...Array.from(a.logits, Math.abs));

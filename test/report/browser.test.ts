@@ -20,6 +20,7 @@ import { DEFAULT_TRAIN_CONFIG, train } from "../../src/train/index.ts";
 import { launchChromium, openReport, type OpenedReport } from "../support/browser.ts";
 import { runInProcess } from "../support/inProcess.ts";
 import { REPO_ROOT } from "../support/programs.ts";
+import { modelInput } from "../../src/model/tokenIds.ts";
 
 const OUT = join(REPO_ROOT, "test/report/out");
 let launched: Browser | null = null;
@@ -82,7 +83,7 @@ describe("report in headless Chromium", () => {
 
     // The weights the page must show: the same compiled model's patterns.
     const program = loadProgramFile("programs/induction.circ", "test");
-    const ids = [0, ...encodeInput(program, input).map((t) => t + 1)];
+    const ids = modelInput(encodeInput(program, input));
     const { cache } = forward(compile(program, { precision: "float64" }).weights, ids, { cache: true });
     const T = ids.length;
     const pattern = (layer: number, i: number, j: number) => cache!.get(`blocks.${layer}.attn.hook_pattern`)!.data[i * T + j]!;

@@ -6,7 +6,7 @@
  * feature decoded from the residual stream.
  */
 import { describe, expect, it } from "vitest";
-import { BOS_ID } from "../../src/compiler/assemble.ts";
+import { BOS_ID } from "../../src/model/tokenIds.ts";
 import { compile } from "../../src/compiler/compile.ts";
 import { decodedAgrees, decodeFeature } from "../../src/compiler/decode.ts";
 import { IncrementalRun } from "../../src/sim/kvcache.ts";

@@ -5,7 +5,7 @@
  * and logits perturbed around the decoding thresholds.
  */
 import { describe, expect, it } from "vitest";
-import { BOS_ID } from "../../src/compiler/assemble.ts";
+import { BOS_ID } from "../../src/model/tokenIds.ts";
 import { compile, type CompiledModel } from "../../src/compiler/compile.ts";
 import { SymbolicRun } from "../../src/semantics/interpret.ts";
 import { IncrementalRun } from "../../src/sim/kvcache.ts";

@@ -14,6 +14,7 @@ import { generateSymbolic } from "../../generate/symbolic.ts";
 import { finiteStateObstacle } from "../../semantics/interpret.ts";
 import { esc, section } from "../html.ts";
 import type { ReportSubject } from "../subject.ts";
+import { modelVocabSize, tokenId, vocabIndices } from "../../model/tokenIds.ts";
 
 /** What generation produced and what was predicted. */
 export interface GenerationView {
@@ -40,11 +41,11 @@ export function computeGeneration(subject: ReportSubject, ids: readonly number[]
   let stopped = false;
   if (subject.compiled) {
     // The compiled generator: ⊥ (flat logits) emits the first vocabulary token, as `circuits generate` does.
-    const g = generateCompiled(subject.compiled, promptIds.map((t) => t - 1), { steps });
-    generatedIds = g.generated.map((t) => t + 1);
+    const g = generateCompiled(subject.compiled, vocabIndices(promptIds), { steps });
+    generatedIds = g.generated.map(tokenId);
     stopped = g.stopped;
   } else {
-    const range: [number, number] = program ? [1, program.vocab.length + 1] : [subject.bos === 0 ? 1 : 0, subject.weights.config.d_vocab_out];
+    const range: [number, number] = program ? [tokenId(0), modelVocabSize(program.vocab.length)] : [subject.bos === 0 ? 1 : 0, subject.weights.config.d_vocab_out];
     generatedIds = generate(subject.weights, ids, { steps, range }).generated;
   }
   const cycle = findCycle(generatedIds);
@@ -52,7 +53,7 @@ export function computeGeneration(subject: ReportSubject, ids: readonly number[]
   let predicted: GenerationView["predicted"] = null;
   let notPredicted: string | null = "no program is known for these weights";
   if (program) {
-    const prompt = promptIds.map((t) => t - 1);
+    const prompt = vocabIndices(promptIds);
     symbolic = generateSymbolic(program, prompt, { steps: generatedIds.length }).generated.map((t) => program.vocab[t]!);
     const shape = asInduction(program);
     const obstacle = finiteStateObstacle(program);

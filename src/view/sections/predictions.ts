@@ -11,6 +11,7 @@ import { formatValue, mode } from "../../semantics/values.ts";
 import type { ActivationCache } from "../../sim/forward.ts";
 import { esc, htmlTable, section } from "../html.ts";
 import type { ReportSubject } from "../subject.ts";
+import { modelVocabSize, tokenId, vocabIndex } from "../../model/tokenIds.ts";
 
 /** One row of the table. */
 export interface PredictionRow {
@@ -53,11 +54,11 @@ export function predictionRows(subject: ReportSubject, ids: readonly number[], l
         const decoded = decodeFeature(subject.compiled.layout, out, resid.data.subarray(p * D, (p + 1) * D), tol);
         rows.push({ pos: p, token, symbolic: formatValue(program, out.domain, sym), model: formatDecoded(program, out.domain, decoded), next: null, disagree: !decodedAgrees(sym, decoded, tol) });
       } else {
-        const t = top(logits, Vo, p, 1, program.vocab.length + 1);
+        const t = top(logits, Vo, p, tokenId(0), modelVocabSize(program.vocab.length));
         const m = mode(sym);
         rows.push({
-          pos: p, token, symbolic: formatValue(program, out.domain, sym), model: `${program.vocab[t.id - 1]} (${t.prob.toFixed(3)})`, next: null,
-          disagree: m === null ? null : t.id - 1 !== m,
+          pos: p, token, symbolic: formatValue(program, out.domain, sym), model: `${program.vocab[vocabIndex(t.id)]} (${t.prob.toFixed(3)})`, next: null,
+          disagree: m === null ? null : vocabIndex(t.id) !== m,
         });
       }
     } else {
