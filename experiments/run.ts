@@ -150,15 +150,15 @@ interface DecompileJson {
   readonly best: Found | null;
   readonly nearMiss?: Found | null;
 }
-interface Found { readonly program: string; readonly heads: readonly { head: string; select: string; layer: number; index: number; attention: number | null }[]; readonly prediction: Prediction }
-interface CheckJson { readonly prediction: Prediction; readonly heads: readonly { head: string; layer: number; index: number; attention: number | null }[] }
+interface Found { readonly program: string; readonly heads: readonly { head: string; select: string; block: number; index: number; attention: number | null }[]; readonly prediction: Prediction }
+interface CheckJson { readonly prediction: Prediction; readonly heads: readonly { head: string; block: number; index: number; attention: number | null }[] }
 const readJson = <J>(file: string): J => JSON.parse(readFileSync(join(OUT, file), "utf8")) as J;
 const secondCopy = (p: Prediction | undefined) => p?.classes.find((c) => c.class === "second copy") ?? null;
 
 const found = (x: Found | null | undefined) =>
   x
     ? {
-        heads: x.heads.map((h) => `${h.select} (blocks.${h.layer} head ${h.index}, attention ${h.attention === null ? "—" : h.attention.toFixed(2)})`),
+        heads: x.heads.map((h) => `${h.select} (blocks.${h.block} head ${h.index}, attention ${h.attention === null ? "—" : h.attention.toFixed(2)})`),
         text: x.program,
         agreement: x.prediction.fraction,
         secondCopy: secondCopy(x.prediction),

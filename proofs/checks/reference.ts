@@ -113,7 +113,7 @@ export function compiledTrace(model: CompiledModel, prompt: readonly number[], s
   const n = Math.min(steps, program.context - 1 - prompt.length);
   for (let s = 0; s < n; s++) {
     const t = run.length - 1;
-    const pat = run.pattern(head.layer, head.index);
+    const pat = run.pattern(head.block, head.index);
     let J = 0;
     for (let q = 1; q < pat.length; q++) if (pat[q]! > pat[J]!) J = q;
     maxLeak = Math.max(maxLeak, 1 - pat[J]!);

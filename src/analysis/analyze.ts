@@ -119,7 +119,7 @@ export function formatAnalysis(a: ModelAnalysis): string {
       ["head", "layer", "score", ""],
       ...a.copying.map((h) => [
         h.name,
-        String(h.layer),
+        String(h.block),
         f3(h.score),
         h.score === null ? (h.note ?? "") : h.magnitude === 0 ? "no eigenvalue mass: its OV does not reach the logits directly" : h.score > COPIER_SCORE ? "copier" : "",
       ]),
@@ -144,7 +144,7 @@ function formatComposition(a: ModelAnalysis): string[] {
   const rule = comp.threshold !== null
     ? `edges: written score > ${comp.threshold} (fixed threshold)`
     : `edges: written score > mean + ${comp.sigmas}·sd of random models of these shapes (${comp.randomBaseline
-        .map((c) => `layer ${c.layer}: ${f3(c.mean)} ± ${f3(c.sd)} → ${f3(c.threshold)}, ${c.samples} scores`)
+        .map((c) => `layer ${c.block}: ${f3(c.mean)} ± ${f3(c.sd)} → ${f3(c.threshold)}, ${c.samples} scores`)
         .join("; ") || "no pairs"})`;
   const lines = [
     `composition scores ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖R^B‖) (TransformerLens; random ≈ 1/√d_model = ${f3(comp.baseline)}),`,
@@ -176,7 +176,7 @@ function formatDetection(d: DetectionReport): string[] {
       ["head", "layer", "previous", "duplicate", "induction", "looks like"],
       ...d.heads.map((h) => {
         const k = headKind(h);
-        return [h.name, String(h.layer), f3(h.previous), f3(h.duplicate), f3(h.induction), k ? kindName[k] : "—"];
+        return [h.name, String(h.block), f3(h.previous), f3(h.duplicate), f3(h.induction), k ? kindName[k] : "—"];
       }),
     ]),
     d.icl

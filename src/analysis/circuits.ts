@@ -20,9 +20,9 @@ import type { Weights } from "../model/weights.ts";
 import { type Mat, isZero, matmul, matmulT, sliceMat, tensorToMat } from "./linalg.ts";
 import { labelAt, type NamedLayout, namedBlock } from "./named.ts";
 
-/** A head by position: 0-based layer (`blocks.L`) and head index. */
+/** A head by position: TransformerLens block (0-based `blocks.N`) and head index. */
 export interface HeadRef {
-  readonly layer: number;
+  readonly block: number;
   readonly head: number;
 }
 
@@ -41,7 +41,7 @@ export function headWeights(weights: Weights, layer: number, head: number): Head
   const b = weights.blocks[layer];
   if (!b || head < 0 || head >= weights.config.n_heads) throw new Error(`headWeights: no head L${layer}H${head}`);
   return {
-    layer,
+    block: layer,
     head,
     W_Q: sliceMat(b.W_Q, head),
     W_K: sliceMat(b.W_K, head),

@@ -95,7 +95,7 @@ export interface CompositionScore {
 /** Every score, the baseline and the graph above the threshold. */
 export interface CompositionAnalysis {
   /** Active heads in layer order: id "L0H1", name (from the layout, else the id). */
-  readonly heads: readonly { readonly id: string; readonly name: string; readonly layer: number; readonly head: number }[];
+  readonly heads: readonly { readonly id: string; readonly name: string; readonly block: number; readonly head: number }[];
   /** Head-level scores for every earlier/later pair and kind (TransformerLens convention). */
   readonly scores: readonly CompositionScore[];
   /** Feature-level scores (one per block the earlier head writes); empty without a layout. */
@@ -288,7 +288,7 @@ function pairScores(weights: Weights, layout: NamedLayout | undefined, dense = f
   const basisFor = (layer: number): Mat => {
     let u = bases.get(layer);
     if (!u) {
-      u = rowSpaceBasis(heads.filter((h) => h.w.layer < layer).map((h) => h.w.W_O), D);
+      u = rowSpaceBasis(heads.filter((h) => h.w.block < layer).map((h) => h.w.W_O), D);
       bases.set(layer, u);
     }
     return u;
@@ -296,8 +296,8 @@ function pairScores(weights: Weights, layout: NamedLayout | undefined, dense = f
   // What B reads, per kind: computed once per reading head, not once per pair.
   const reading = new Map<Factored, { kind: CompositionKind; X: Mat; gY: Mat; rNorm: number; gain: number }[]>();
   for (const b of heads) {
-    if (b.w.layer === 0) continue;
-    const U = basisFor(b.w.layer);
+    if (b.w.block === 0) continue;
+    const U = basisFor(b.w.block);
     reading.set(b, KINDS.map((kind) => {
       const { X, gX, gY } = rightFactors(b, kind);
       return { kind, X, gY, rNorm: Math.sqrt(Math.max(0, traceOfProduct(gX, gY))), gain: readingGain(matmul(U, X), gY, dense) };
@@ -310,7 +310,7 @@ function pairScores(weights: Weights, layout: NamedLayout | undefined, dense = f
     const aNorm = ovNorm(a, a.w.W_O);
     const blockNorms = blocks.map(({ O }) => ovNorm(a, O));
     for (const b of heads) {
-      if (b.w.layer <= a.w.layer) continue;
+      if (b.w.block <= a.w.block) continue;
       for (const { kind, X, gY, rNorm, gain } of reading.get(b)!) {
         const base = { from: name(a), to: name(b), kind };
         const num = productNorm(a, a.w.W_O, X, gY);
@@ -325,10 +325,10 @@ function pairScores(weights: Weights, layout: NamedLayout | undefined, dense = f
   return { heads, scores, featureScores };
 }
 
-/** Mean and standard deviation of the written score of random heads, per kind and reading layer. */
+/** Mean and standard deviation of the written score of random heads, per kind and reading block. */
 export interface BaselineCell {
-  /** Layer (0-based) of the reading head B (Q, K and V scores pooled: they share a distribution). */
-  readonly layer: number;
+  /** Block (0-based `blocks.N`) of the reading head B (Q, K and V scores pooled: they share a distribution). */
+  readonly block: number;
   readonly mean: number;
   readonly sd: number;
   /** Scores pooled (pairs × draws). */
@@ -379,7 +379,7 @@ function drawBaseline(dims: { D: number; E: number; H: number; L: number }, draw
   return [...pooled].map(([layer, xs]) => {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
-    return { layer: Number(layer), mean, sd, samples: xs.length, threshold: mean + sigmas * sd };
+    return { block: Number(layer), mean, sd, samples: xs.length, threshold: mean + sigmas * sd };
   });
 }
 
@@ -391,15 +391,15 @@ export function analyzeComposition(weights: Weights, opts: CompositionOptions = 
   const cells = heads.length > 1 && opts.threshold === undefined ? randomBaseline(weights.config, { sigmas, draws: opts.baselineDraws }) : [];
   const layerOf = new Map<string, number>();
   const names = headNames(heads.map((h) => h.w), opts.layout);
-  for (const h of heads) layerOf.set(names.get(headId(h.w))!, h.w.layer);
+  for (const h of heads) layerOf.set(names.get(headId(h.w))!, h.w.block);
   const thresholdOf = (s: CompositionScore): number => {
     if (opts.threshold !== undefined) return opts.threshold;
-    const cell = cells.find((c) => c.layer === layerOf.get(s.to));
+    const cell = cells.find((c) => c.block === layerOf.get(s.to));
     return cell ? cell.threshold : Infinity;
   };
   const source = opts.layout ? featureScores : scores;
   return {
-    heads: heads.map((h) => ({ id: headId(h.w), name: names.get(headId(h.w))!, layer: h.w.layer, head: h.w.head })),
+    heads: heads.map((h) => ({ id: headId(h.w), name: names.get(headId(h.w))!, block: h.w.block, head: h.w.head })),
     scores,
     featureScores,
     baseline: 1 / Math.sqrt(weights.config.d_model),

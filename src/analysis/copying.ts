@@ -56,7 +56,7 @@ export function copyingScoreOf(m: Mat): MatrixCopying {
 export interface HeadCopying {
   readonly id: string;
   readonly name: string;
-  readonly layer: number;
+  readonly block: number;
   readonly head: number;
   /** null when it could not be computed (see `note`). */
   readonly score: number | null;
@@ -68,7 +68,7 @@ export interface HeadCopying {
 
 /** Copying score of one head from its full OV circuit (see the module comment for the method). */
 export function headCopying(weights: Weights, h: HeadWeights, name = headId(h)): HeadCopying {
-  const base = { id: headId(h), name, layer: h.layer, head: h.head };
+  const base = { id: headId(h), name, block: h.block, head: h.head };
   const { d_vocab: V, d_vocab_out: Vo, d_head: E } = weights.config;
   if (V !== Vo) {
     return { ...base, score: null, magnitude: null, method: null, note: `d_vocab ${V} ≠ d_vocab_out ${Vo}: the full OV circuit is not square` };

@@ -58,7 +58,7 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
   const names = headNames(active, layout);
   const heads = active.map((h) => ({ ...readHead(h, layout, C), name: names.get(headId(h))! }));
   for (let l = 0; l < L; l++) {
-    if (!heads.some((h) => h.layer === l)) throw new DecompileError(`decompile: layer ${l} (blocks.${l}) has no nonzero head`);
+    if (!heads.some((h) => h.block === l)) throw new DecompileError(`decompile: layer ${l} (blocks.${l}) has no nonzero head`);
   }
   const vocab = vocabulary(layout, opts.tokens);
   const output = outputBlock(weights, layout);
@@ -67,7 +67,7 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
   lines.push(`vocab ${printVocab(vocab)}`, `context ${C}`);
   for (let l = 0; l < L; l++) {
     lines.push("", `layer ${l + 1}`);
-    for (const h of heads.filter((x) => x.layer === l)) {
+    for (const h of heads.filter((x) => x.block === l)) {
       const copies = h.copies.map((c) => `${c.from}[j] as ${c.to}`).join(", ");
       lines.push(`  head ${h.name}: ${renderSelect(h.select)}; copy ${copies}`);
     }

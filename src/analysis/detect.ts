@@ -46,7 +46,7 @@ export interface DetectOptions {
 export interface HeadDetection {
   readonly id: string;
   readonly name: string;
-  readonly layer: number;
+  readonly block: number;
   readonly head: number;
   readonly previous: number;
   readonly duplicate: number;
@@ -125,7 +125,7 @@ export function detectHeads(weights: Weights, opts: DetectOptions = {}): Detecti
     };
     const perQuery = Array.from({ length: T }, (_, i) => (i >= first ? targets(i) : [[], [], []]));
     heads.forEach((h, k) => {
-      const pattern = cache!.get(`blocks.${h.layer}.attn.hook_pattern`)!.data; // [H, T, T]
+      const pattern = cache!.get(`blocks.${h.block}.attn.hook_pattern`)!.data; // [H, T, T]
       for (let i = 0; i < T; i++) {
         perQuery[i]!.forEach((set, kind) => {
           if (!set.length) return;
@@ -152,7 +152,7 @@ export function detectHeads(weights: Weights, opts: DetectOptions = {}): Detecti
     heads: heads.map((h, k) => ({
       id: headId(h),
       name: names.get(headId(h))!,
-      layer: h.layer,
+      block: h.block,
       head: h.head,
       previous: mean(sums[k]!, 0),
       duplicate: mean(sums[k]!, 1),

@@ -25,10 +25,10 @@ export function compositionDot(a: ModelAnalysis, title = "composition"): string 
     '  node [shape=box, style="rounded,filled", fillcolor="#f4f4f8", fontname="Helvetica"];',
     '  edge [fontname="Helvetica", fontsize=10];',
   ];
-  const layers = [...new Set(heads.map((h) => h.layer))].sort((x, y) => x - y);
+  const layers = [...new Set(heads.map((h) => h.block))].sort((x, y) => x - y);
   for (const l of layers) {
     lines.push(`  subgraph ${quote(`cluster_layer${l}`)} {`, `    label=${quote(`layer ${l}`)}; color="#cccccc";`);
-    for (const h of heads.filter((x) => x.layer === l)) {
+    for (const h of heads.filter((x) => x.block === l)) {
       lines.push(`    ${quote(h.name)} [label=${quote(h.name === h.id ? h.id : `${h.name}\n${h.id}`)}];`);
     }
     lines.push("  }");

@@ -28,8 +28,8 @@ export interface DrawnEdge extends GraphEdge {
 export function drawnEdges(a: ModelAnalysis): DrawnEdge[] {
   const comp = a.composition;
   const source = comp.featureScores.length ? comp.featureScores : comp.scores;
-  const layerOf = new Map(comp.heads.map((h) => [h.name, h.layer]));
-  const thresholdOf = (to: string): number | null => comp.threshold ?? comp.randomBaseline.find((c) => c.layer === layerOf.get(to))?.threshold ?? null;
+  const layerOf = new Map(comp.heads.map((h) => [h.name, h.block]));
+  const thresholdOf = (to: string): number | null => comp.threshold ?? comp.randomBaseline.find((c) => c.block === layerOf.get(to))?.threshold ?? null;
   const truth = new Set((a.program?.truth ?? []).map(formatEdge));
   const detectedKeys = new Set(comp.detected.map(formatEdge));
   const edges: DrawnEdge[] = comp.detected.map((e) => ({

@@ -116,7 +116,7 @@ export function checkLayoutAgainst(layout: NamedLayout, weights: Weights, tokens
       fail(`feature block '${b.name}' is written by ${writers.length ? writers.map(headId).join(", ") : "no head"}; the layout says by '${b.writtenBy}' alone`);
     }
     const h = writers[0]!;
-    if (h.layer !== b.layer - 1) fail(`feature block '${b.name}' says layer ${b.layer}, but its writer ${headId(h)} is in layer ${h.layer + 1}`);
+    if (h.block !== b.layer - 1) fail(`feature block '${b.name}' says layer ${b.layer}, but its writer ${headId(h)} is in layer ${h.block + 1}`);
     const id = headId(h);
     const known = headOfName.get(b.writtenBy!);
     if (known !== undefined && known !== id) fail(`'${b.writtenBy}' names two heads, ${known} and ${id}`);

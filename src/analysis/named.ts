@@ -82,8 +82,8 @@ export function labelAt(layout: NamedLayout | undefined, d: number): string {
   return b ? b.labels[d - b.offset]! : `d${d}`;
 }
 
-/** TransformerLens-style head id "L0H1" (0-based layer and head). */
-export const headId = (h: HeadRef): string => `L${h.layer}H${h.head}`;
+/** TransformerLens-style head id "L0H1" (block and head, both 0-based). */
+export const headId = (h: HeadRef): string => `L${h.block}H${h.head}`;
 
 /**
  * Name of every head: the writer that the layout records for the blocks the

@@ -54,7 +54,8 @@ export type RecoveredSelect =
 
 /** A head as read from the weights, with the scale constants found on the way. */
 export interface RecoveredHead {
-  readonly layer: number; // 0-based
+  /** TransformerLens block (0-based; program layer block + 1). */
+  readonly block: number;
   readonly index: number;
   readonly select: RecoveredSelect;
   readonly copies: readonly { readonly from: string; readonly to: string }[];
@@ -88,14 +89,14 @@ const splitKey = (key: string) => key.split("\u0000") as [string, string];
 
 /** Read a compiled head's selection and copies from its circuits. */
 export function readHead(h: HeadWeights, layout: NamedLayout, context: number): RecoveredHead {
-  const where = `head L${h.layer}H${h.head}`;
+  const where = `head L${h.block}H${h.head}`;
   const fail = (msg: string): never => {
     throw new DecompileError(`${where}: ${msg}`);
   };
   const block = (name: string) => layout.blocks.find((b) => b.name === name) ?? fail(`the layout has no block '${name}'`);
   const copies = readCopies(sparseCircuit(h, "OV"), layout, block, fail);
   const { select, constants } = readSelect(h, layout, context, block, fail);
-  return { layer: h.layer, index: h.head, select, copies, constants };
+  return { block: h.block, index: h.head, select, copies, constants };
 }
 
 type Fail = (msg: string) => never;

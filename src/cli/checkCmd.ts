@@ -94,7 +94,7 @@ export const checkCommand: Command = {
     "length --max-length (--exhaustive; shorter sequences are their prefixes); and per program head",
     "the attention its model head puts on the head's selection (and on BOS where it selects",
     "nothing), on the first 256 sequences. Heads are placed by best agreement in layer order, or",
-    "as given: --map previous=0.1,induction=1.0 (program head = layer.head). Exit 0 unless the",
+    "as given: --map previous=0.1,induction=1.0 (program head = block.head, 0-based as blocks.N). Exit 0 unless the",
     "input is bad.",
     "",
     "Results do not depend on --workers or --shard: the same counts, and the same first",
@@ -213,17 +213,17 @@ export const checkCommand: Command = {
   },
 };
 
-/** Parse --map h1=0.1,h2=1.0 (program head = layer.head). */
+/** Parse --map h1=0.1,h2=1.0 (program head = block.head, both 0-based). */
 export function mapOption(spec: string | undefined): Map<string, HeadPlace> | undefined {
   if (spec === undefined) return undefined;
   const map = new Map<string, HeadPlace>();
   for (const part of spec.split(",").map((x) => x.trim()).filter(Boolean)) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)\.(\d+)$/.exec(part);
-    if (!m) throw new UsageError(`--map: '${part}' is not HEAD=LAYER.HEAD (e.g. induction=1.0)`);
+    if (!m) throw new UsageError(`--map: '${part}' is not HEAD=BLOCK.HEAD (e.g. induction=1.0)`);
     if (map.has(m[1]!)) throw new UsageError(`--map: head '${m[1]}' is placed twice`);
-    map.set(m[1]!, { layer: Number(m[2]), index: Number(m[3]) });
+    map.set(m[1]!, { block: Number(m[2]), index: Number(m[3]) });
   }
-  if (!map.size) throw new UsageError("--map needs at least one HEAD=LAYER.HEAD");
+  if (!map.size) throw new UsageError("--map needs at least one HEAD=BLOCK.HEAD");
   return map;
 }
 

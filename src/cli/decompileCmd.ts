@@ -84,7 +84,7 @@ export const decompileCommand: Command = {
     if (args.values.json) {
       printJson({
         program: result.text,
-        heads: result.heads.map((h) => ({ name: h.name, layer: h.layer, index: h.index, select: h.select, copies: h.copies, constants: h.constants })),
+        heads: result.heads.map((h) => ({ name: h.name, block: h.block, index: h.index, select: h.select, copies: h.copies, constants: h.constants })),
       });
     } else process.stdout.write(result.text);
     return 0;

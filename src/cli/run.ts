@@ -41,7 +41,7 @@ function runCompiled(program: Program, model: CompiledModel, tokens: readonly nu
     first ??= ((d) => (d ? { tokens, ...d } : null))(comparePosition(model, sym, k + 1, resid, sim.logits()));
     decoded.push(new Map(features.map((f) => [f.name, decodeFeature(model.layout, f, resid, model.scales.distTolerance)])));
     attention.push(new Map(model.circuits.map((c) => {
-      const row = sim.pattern(c.layer, c.index);
+      const row = sim.pattern(c.block, c.index);
       let j = 0;
       for (let x = 1; x < row.length; x++) if (row[x]! > row[j]!) j = x;
       return [c.head.name, [j, row[j]!]];

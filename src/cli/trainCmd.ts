@@ -132,11 +132,11 @@ export function formatTrainLog(log: TrainLog, output: string | undefined): strin
       `probe (${log.probe.sequences} [BOS] r r sequences, R = ${log.probe.repeatLength}) at step ${last.step}: first copy ${fmt(last.firstCopy)}, second copy ${fmt(last.secondCopy)}, ` +
         `ICL score ${fmt(last.icl)} (loss at token ${log.probe.iclLate} − token ${log.probe.iclEarly})`,
     );
-    const best = (k: "previous" | "induction", layer: (l: number) => boolean) =>
-      last.heads.filter((h) => layer(h.layer)).reduce<{ id: string; s: number } | null>((a, h) => (!a || h[k] > a.s ? { id: h.id, s: h[k] } : a), null);
+    const best = (k: "previous" | "induction", inBlock: (b: number) => boolean) =>
+      last.heads.filter((h) => inBlock(h.block)).reduce<{ id: string; s: number } | null>((a, h) => (!a || h[k] > a.s ? { id: h.id, s: h[k] } : a), null);
     const prev = best("previous", (l) => l === 0);
     const ind = best("induction", (l) => l >= 1);
-    if (prev) lines.push(`best previous-token head in layer 0: ${prev.id} (${fmt(prev.s, 2)}); best induction head in layer ≥ 1: ${ind ? `${ind.id} (${fmt(ind.s, 2)})` : "none"}; max K-composition L0→L1 ${fmt(last.maxKComposition)}`);
+    if (prev) lines.push(`best previous-token head in blocks.0: ${prev.id} (${fmt(prev.s, 2)}); best induction head in blocks ≥ 1: ${ind ? `${ind.id} (${fmt(ind.s, 2)})` : "none"}; max K-composition L0→L1 ${fmt(last.maxKComposition)}`);
   }
   lines.push(
     log.bump

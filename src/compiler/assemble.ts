@@ -53,7 +53,7 @@ export function headsToWeights(program: Program, layout: Layout, circuits: reado
       b_V: zeros([H, E]),
       b_O: zeros([D]),
     };
-    for (const c of circuits.filter((x) => x.layer === l)) {
+    for (const c of circuits.filter((x) => x.block === l)) {
       c.W_Q.writeInto(layer.W_Q.data as Float64Array, c.index * D * E, E, qScale);
       c.W_K.writeInto(layer.W_K.data as Float64Array, c.index * D * E, E);
       c.W_V.writeInto(layer.W_V.data as Float64Array, c.index * D * E, E);

@@ -48,7 +48,7 @@ export function decodedAgrees(symbolic: Value, decoded: Decoded, tolerance: numb
   return true;
 }
 
-/** The layer (0-based `blocks.L`) after which a feature is in the residual stream; -1 for embeddings. */
+/** The block (0-based `blocks.N`) after which a feature is in the residual stream; -1 for embeddings. */
 export function writtenAfterBlock(feature: Feature): number {
   return feature.layer - 1;
 }

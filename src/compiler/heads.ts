@@ -13,8 +13,8 @@ import { NamedMap, Space } from "./space.ts";
 
 export interface HeadCircuit {
   readonly head: Head;
-  /** 0-based layer index (TransformerLens `blocks.L`). */
-  readonly layer: number;
+  /** TransformerLens block `blocks.N` (0-based): the head's program layer minus 1. */
+  readonly block: number;
   /** Head index within its layer. */
   readonly index: number;
   readonly qkSpace: Space;
@@ -113,5 +113,5 @@ function headCircuit(program: Program, layout: Layout, s: Scales, head: Head, la
       W_O.add(dst.labels[v]!, dst.labels[v]!, 1);
     });
   }
-  return { head, layer, index, qkSpace, ovSpace, W_Q, W_K, W_V, W_O };
+  return { head, block: layer, index, qkSpace, ovSpace, W_Q, W_K, W_V, W_O };
 }

@@ -135,7 +135,7 @@ export function headTargets(program: Program, head: Head, run: SymbolicRun): Tar
 
 /** One way a program head may sit on a model head. */
 export interface HeadOption {
-  readonly layer: number;
+  readonly block: number;
   readonly index: number;
   readonly agreement: number;
 }
@@ -168,10 +168,10 @@ export function bestMapping(problem: MappingProblem): HeadOption[] | null {
       best = [...chosen];
       return;
     }
-    const minLayer = Math.max(-1, ...problem.parents[k]!.map((p) => chosen[p]!.layer)) + 1;
+    const minLayer = Math.max(-1, ...problem.parents[k]!.map((p) => chosen[p]!.block)) + 1;
     for (const o of problem.options[k]!) {
-      const id = `${o.layer}.${o.index}`;
-      if (o.layer < minLayer || used.has(id)) continue;
+      const id = `${o.block}.${o.index}`;
+      if (o.block < minLayer || used.has(id)) continue;
       used.add(id);
       chosen.push(o);
       visit(k + 1, score + o.agreement);

@@ -20,7 +20,7 @@ import { modelVocabSize, tokenId } from "../model/tokenIds.ts";
 
 /** Where a program head sits: layer and head index in the model. */
 export interface HeadPlace {
-  readonly layer: number;
+  readonly block: number;
   readonly index: number;
 }
 
@@ -83,7 +83,7 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
   if (opts.map) {
     for (const name of opts.map.keys()) if (!heads.some((h) => h.name === name)) throw new CheckWeightsError(`--map: the program has no head '${name}'`);
     for (const [name, p] of opts.map) {
-      if (!(p.layer >= 0 && p.layer < L && p.index >= 0 && p.index < H)) throw new CheckWeightsError(`--map: ${name}=${p.layer}.${p.index} is not a head of the model (blocks 0–${L - 1}, heads 0–${H - 1})`);
+      if (!(p.block >= 0 && p.block < L && p.index >= 0 && p.index < H)) throw new CheckWeightsError(`--map: ${name}=${p.block}.${p.index} is not a head of the model (blocks 0–${L - 1}, heads 0–${H - 1})`);
     }
   }
   const maxLength = Math.min(n_ctx, program.context) - 1;
@@ -111,7 +111,7 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
     heads.forEach((h, k) => targets[k]!.push(headTargets(program, h, run)));
   });
 
-  const stats = (k: number, place: HeadPlace): AttentionStats => attentionStats(targets[k]!, obs, place.layer, place.index);
+  const stats = (k: number, place: HeadPlace): AttentionStats => attentionStats(targets[k]!, obs, place.block, place.index);
   let places: (HeadPlace | null)[];
   let mapping: CheckWeightsResult["mapping"];
   if (opts.map) {
@@ -125,7 +125,7 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
     });
     const options = heads.map((_, k) => {
       const o = [];
-      for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) o.push({ layer: l, index: h, agreement: agreementOf(stats(k, { layer: l, index: h })) ?? 0 });
+      for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) o.push({ block: l, index: h, agreement: agreementOf(stats(k, { block: l, index: h })) ?? 0 });
       return o;
     });
     const found = bestMapping({ options, parents });
@@ -138,7 +138,7 @@ export function checkWeights(weights: Weights, program: Program, opts: CheckWeig
     return {
       head: h.name,
       select: printSelection(h.select),
-      layer: place?.layer ?? -1,
+      block: place?.block ?? -1,
       index: place?.index ?? -1,
       attention: st ? agreementOf(st) : null,
       bosWhenNone: st ? bosAgreementOf(st) : null,

@@ -26,7 +26,7 @@ export function formatPrediction(p: PredictionAgreement, prefix = ""): string[] 
 export function formatHeads(heads: readonly MappedHead[], prefix = ""): string[] {
   const w = Math.max(...heads.map((h) => h.head.length));
   return heads.map((h) => {
-    const where = h.layer < 0 ? "(no model head)" : `blocks.${h.layer} head ${h.index}`;
+    const where = h.block < 0 ? "(no model head)" : `blocks.${h.block} head ${h.index}`;
     const bos = h.bosWhenNone === null ? "" : `; on BOS ${pct(h.bosWhenNone)} at ${h.none} ⊥`;
     return `${prefix}  ${h.head.padEnd(w)} → ${where}: ${frac(h.attention)} of attention on the selection at ${h.defined} positions${bos}   [${h.select}]`;
   });

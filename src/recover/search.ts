@@ -55,7 +55,7 @@ export interface RecoverOptions {
 export interface MappedHead {
   readonly head: string;
   readonly select: string;
-  readonly layer: number;
+  readonly block: number;
   readonly index: number;
   /** Mean attention on the selected positions, where the selection is defined. */
   readonly attention: number | null;
@@ -143,7 +143,7 @@ export function recoverProgram(weights: Weights, opts: RecoverOptions = {}): Rec
         for (let h = 0; h < H; h++) {
           const stats = attentionStats(targets, obs, l, h);
           const a = agreementOf(stats);
-          if (a !== null && a >= nearAttention && stats.defined >= minDefined) o.push({ layer: l, index: h, agreement: a, stats });
+          if (a !== null && a >= nearAttention && stats.defined >= minDefined) o.push({ block: l, index: h, agreement: a, stats });
         }
       }
       o.sort((x, y) => y.agreement - x.agreement);
@@ -244,7 +244,7 @@ function describe(s: Scored, vocab: readonly string[], context: number, header =
     return {
       head: h.name,
       select: printSelection(h.select),
-      layer: m.layer,
+      block: m.block,
       index: m.index,
       attention: agreementOf(m.stats),
       bosWhenNone: bosAgreementOf(m.stats),
@@ -280,7 +280,7 @@ function nearMissLine(r: Recovered, minAttention: number): string {
   const heads = r.heads.map((h) => h.select.replace(/^select /, "")).join("; then ");
   return (
     `closest below the attention threshold: ${heads} (agrees on ${pct(r.prediction.fraction ?? 0)} where defined${secondCopyNote(r.prediction)}; ` +
-    `its weakest head, on blocks.${weakest.layer} head ${weakest.index}, puts ${pct(weakest.attention ?? 0)} of its attention on the selection, below ${pct(minAttention)})`
+    `its weakest head, on blocks.${weakest.block} head ${weakest.index}, puts ${pct(weakest.attention ?? 0)} of its attention on the selection, below ${pct(minAttention)})`
   );
 }
 

@@ -127,6 +127,18 @@ export function loadCheckpoint(path: string): Checkpoint {
     step: parse<number>("step"),
     dataRng: state.dataRng,
     loss: curves.loss,
-    evals: curves.evals,
+    evals: curves.evals.map(withBlockField),
   };
+}
+
+/** Checkpoints written before heads were placed by `block` (0-based) named the field `layer`; read both. */
+function withBlockField(e: EvalRecord): EvalRecord {
+  type Head = EvalRecord["heads"][number];
+  const heads = e.heads.map((h): Head => {
+    const old = h as Head & { readonly layer?: number };
+    if (old.block !== undefined || old.layer === undefined) return h;
+    const { layer, ...rest } = old;
+    return { ...rest, block: layer };
+  });
+  return { ...e, heads };
 }

@@ -34,11 +34,11 @@ export interface EvalRecord {
   readonly firstCopy: number;
   readonly secondCopy: number;
   readonly icl: number;
-  readonly heads: readonly { readonly id: string; readonly layer: number; readonly head: number; readonly previous: number; readonly duplicate: number; readonly induction: number }[];
+  readonly heads: readonly { readonly id: string; readonly block: number; readonly head: number; readonly previous: number; readonly duplicate: number; readonly induction: number }[];
   readonly kComposition: readonly { readonly from: string; readonly to: string; readonly score: number }[];
   /** Largest previous-token score of a layer-0 head. */
   readonly maxPrevious: number;
-  /** Largest induction score of a head in layer ≥ 1. */
+  /** Largest induction score of a head in blocks ≥ 1 (program layers ≥ 2). */
   readonly maxInduction: number;
   /** Largest K-composition score from a layer-0 head into a layer-1 head (0 with one layer). */
   readonly maxKComposition: number;
@@ -101,9 +101,9 @@ export class Probe {
 
     const weights = paramsToWeights(params);
     const det = detectHeads(weights, { bos: 0, sequences: DETECT_SEQUENCES, seed: 1 });
-    const heads = det.heads.map((h) => ({ id: h.id, layer: h.layer, head: h.head, previous: h.previous, duplicate: h.duplicate, induction: h.induction }));
+    const heads = det.heads.map((h) => ({ id: h.id, block: h.block, head: h.head, previous: h.previous, duplicate: h.duplicate, induction: h.induction }));
     const comp = analyzeComposition(weights);
-    const layerOf = new Map(comp.heads.map((h) => [h.name, h.layer]));
+    const blockOf = new Map(comp.heads.map((h) => [h.name, h.block]));
     const kComposition = comp.scores.filter((c) => c.kind === "K").map((c) => ({ from: c.from, to: c.to, score: c.score }));
     const max = (xs: number[]) => xs.reduce((a, x) => Math.max(a, x), 0);
     return {
@@ -115,9 +115,9 @@ export class Probe {
       icl,
       heads,
       kComposition,
-      maxPrevious: max(heads.filter((h) => h.layer === 0).map((h) => h.previous)),
-      maxInduction: max(heads.filter((h) => h.layer >= 1).map((h) => h.induction)),
-      maxKComposition: max(kComposition.filter((c) => layerOf.get(c.from) === 0 && layerOf.get(c.to) === 1).map((c) => c.score)),
+      maxPrevious: max(heads.filter((h) => h.block === 0).map((h) => h.previous)),
+      maxInduction: max(heads.filter((h) => h.block >= 1).map((h) => h.induction)),
+      maxKComposition: max(kComposition.filter((c) => blockOf.get(c.from) === 0 && blockOf.get(c.to) === 1).map((c) => c.score)),
     };
   }
 }

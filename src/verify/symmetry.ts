@@ -92,12 +92,12 @@ function tokenBlocks(model: CompiledModel): TokenBlocks {
       sel.conditions.forEach((cond, k) => {
         if (program.features.get(cond.key)!.domain !== "token") return;
         const offset = c.qkSpace.at(`c${k}:${vocab[0]}`);
-        qk[c.layer]![c.index]!.push(offset);
-        list.push({ layer: c.layer, head: c.index, name: c.head.name, offset, key: cond.key, query: cond.query });
+        qk[c.block]![c.index]!.push(offset);
+        list.push({ layer: c.block, head: c.index, name: c.head.name, offset, key: cond.key, query: cond.query });
       });
     }
     for (const copy of c.head.copies) {
-      if (program.features.get(copy.to)!.domain === "token") ov[c.layer]![c.index]!.push(c.ovSpace.at(`${copy.to}:${vocab[0]}`));
+      if (program.features.get(copy.to)!.domain === "token") ov[c.block]![c.index]!.push(c.ovSpace.at(`${copy.to}:${vocab[0]}`));
     }
     conjuncts.push(list);
   }

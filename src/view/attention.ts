@@ -24,7 +24,7 @@ export const QUANT = 65535;
 export interface HeadView {
   readonly id: string;
   readonly name: string;
-  readonly layer: number;
+  readonly block: number;
   readonly head: number;
   /** Whether its weights are all zero (an unused head slot of a compiled model). */
   readonly inactive: boolean;
@@ -90,7 +90,7 @@ export function attentionView(subject: ReportSubject, cache: ActivationCache, T:
   const heads: HeadView[] = [];
   for (let l = 0; l < L; l++) {
     for (let h = 0; h < H; h++) {
-      const id = headId({ layer: l, head: h });
+      const id = headId({ block: l, head: h });
       const name = names.get(id) ?? id;
       const ph = run && subject.program ? programHeads.get(name) : undefined;
       let selection: number[][] | null = null;
@@ -106,7 +106,7 @@ export function attentionView(subject: ReportSubject, cache: ActivationCache, T:
         });
         agreement = defined ? mass / defined : null;
       }
-      heads.push({ id, name, layer: l, head: h, inactive: !activeIds.has(id), programHead: ph ? ph.name : null, selection, agreement });
+      heads.push({ id, name, block: l, head: h, inactive: !activeIds.has(id), programHead: ph ? ph.name : null, selection, agreement });
     }
   }
   return { T, heads, ...packPatterns(patterns, H, T) };

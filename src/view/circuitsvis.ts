@@ -25,7 +25,7 @@ export function circuitsVisProps(tokens: readonly string[], cache: ActivationCac
   for (let l = 0; l < layers; l++) {
     const p = cache.get(`blocks.${l}.attn.hook_pattern`)!.data;
     for (let h = 0; h < heads; h++) {
-      const id = headId({ layer: l, head: h });
+      const id = headId({ block: l, head: h });
       const name = names.get(id);
       headNames.push(name && name !== id ? `${id} ${name}` : id);
       attention.push(Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => Math.round(p[(h * T + i) * T + j]! * 1e6) / 1e6)));

@@ -16,7 +16,7 @@ const [previous, inductionHead] = activeHeads(induction.weights);
 
 describe("circuits of the induction model", () => {
   it("finds the two real heads (and skips padding heads)", () => {
-    expect(activeHeads(induction.weights).map((h) => [h.layer, h.head])).toEqual([[0, 0], [1, 0]]);
+    expect(activeHeads(induction.weights).map((h) => [h.block, h.head])).toEqual([[0, 0], [1, 0]]);
     // bigram-induction pads layer 2 to two heads: three of four slots are real.
     expect(activeHeads(compile(loadProgram("bigram-induction")).weights)).toHaveLength(3);
   });

@@ -101,7 +101,7 @@ describe("circuits decompile", () => {
     // The whole report is a program file: every other line is a comment.
     expect(load({ path: "report", text: r.stdout }).layers.flat().map((h) => h.name)).toEqual(["h1", "h2"]);
     const j = JSON.parse((await run(decompileCommand, saved("induction", false), "--repeats", "8", "--uniform", "8", "--json")).stdout);
-    expect(j).toMatchObject({ fits: true, best: { heads: [{ head: "h1", layer: 0, index: 0 }, { head: "h2", layer: 1, index: 0 }] } });
+    expect(j).toMatchObject({ fits: true, best: { heads: [{ head: "h1", block: 0, index: 0 }, { head: "h2", block: 1, index: 0 }] } });
     expect(j.program).toContain("select j = i - 1; copy token[j] as prev");
   });
 

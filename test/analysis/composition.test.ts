@@ -107,7 +107,7 @@ describe("composition graph of random programs", () => {
         const a = analyzeComposition(model.weights, { layout: model.layout });
         expect(compareGraphs(a.detected, program.composition)).toMatchObject({ equal: true });
         for (const s of a.detected) {
-          const cell = a.randomBaseline.find((c) => c.layer === a.heads.find((h) => h.name === s.to)!.layer)!;
+          const cell = a.randomBaseline.find((c) => c.block === a.heads.find((h) => h.name === s.to)!.block)!;
           minMargin = Math.min(minMargin, (s.written - cell.mean) / cell.sd);
         }
         // Without a layout a head is scored as a whole: a head writing several features dilutes each
@@ -129,8 +129,8 @@ describe("the random baseline", () => {
   it("the factored evaluation equals the dense ‖W_OV^A·R^B‖/(‖W_OV^A‖·‖R^B‖) with R = W_QK, W_QKᵀ, W_OV", () => {
     const w = randomWeights({ d_model: 10, d_head: 3, n_heads: 2, n_layers: 2, n_ctx: 4, d_vocab: 5 }, 4);
     const heads = activeHeads(w);
-    for (const a of heads.filter((h) => h.layer === 0)) {
-      for (const b of heads.filter((h) => h.layer === 1)) {
+    for (const a of heads.filter((h) => h.block === 0)) {
+      for (const b of heads.filter((h) => h.block === 1)) {
         const ov = ovCircuit(a);
         const R = { Q: qkCircuit(b), K: transpose(qkCircuit(b)), V: ovCircuit(b) };
         for (const kind of ["Q", "K", "V"] as const) {
@@ -186,7 +186,7 @@ describe("edges relative to the random baseline", () => {
     const config = randomWeights({ d_model: 20, d_head: 5, n_heads: 2, n_layers: 3, n_ctx: 4, d_vocab: 5 }, 1).config;
     const b = randomBaseline(config);
     expect(b).toEqual(randomBaseline(config));
-    expect(b.map((c) => c.layer)).toEqual([1, 2]);
+    expect(b.map((c) => c.block)).toEqual([1, 2]);
     for (const c of b) {
       expect(c.samples).toBeGreaterThanOrEqual(24);
       expect(c.mean).toBeGreaterThan(0);
@@ -197,7 +197,7 @@ describe("edges relative to the random baseline", () => {
 
   it("the written subspace is the row space of the earlier layers' W_O (orthonormal, the right rank)", () => {
     const w = randomWeights({ d_model: 12, d_head: 3, n_heads: 2, n_layers: 2, n_ctx: 4, d_vocab: 5 }, 3);
-    const heads = activeHeads(w).filter((h) => h.layer === 0);
+    const heads = activeHeads(w).filter((h) => h.block === 0);
     const U = rowSpaceBasis([...heads.map((h) => h.W_O), heads[0]!.W_O], 12); // a repeated head adds nothing
     expect(U.rows).toBe(6);
     const G = matmul(U, transpose(U));

@@ -34,10 +34,10 @@ describe("repeated sequences", () => {
 describe("head detection on compiled programs", () => {
   it("induction: layer 1 is a previous-token head, layer 2 an induction head", () => {
     const [prev, ind] = detect("induction").heads;
-    expect(prev).toMatchObject({ name: "previous", layer: 0 });
+    expect(prev).toMatchObject({ name: "previous", block: 0 });
     expect(prev!.previous).toBeGreaterThan(0.999);
     expect(headKind(prev!)).toBe("previous");
-    expect(ind).toMatchObject({ name: "induction", layer: 1 });
+    expect(ind).toMatchObject({ name: "induction", block: 1 });
     expect(ind!.induction).toBeGreaterThan(0.999);
     expect(ind!.duplicate).toBeLessThan(0.01);
     expect(headKind(ind!)).toBe("induction");

@@ -96,7 +96,7 @@ describe("random programs", () => {
         const { cache } = forward(model.weights, modelInput(input), { cache: true });
         const T = input.length + 1;
         for (const c of model.circuits) {
-          const pattern = cache!.get(`blocks.${c.layer}.attn.hook_pattern`)!.data;
+          const pattern = cache!.get(`blocks.${c.block}.attn.hook_pattern`)!.data;
           for (let i = 0; i < T; i++) {
             const keys = selectedKeys(run, c.head, i);
             const row = (c.index * T + i) * T;

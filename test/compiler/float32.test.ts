@@ -65,7 +65,7 @@ describe("float32: the bound holds at the longest context compiled for it", () =
     const T = input.length + 1;
     let worst = 0;
     for (const c of model.circuits) {
-      const pattern = patterns[c.layer]!;
+      const pattern = patterns[c.block]!;
       for (let i = 0; i < T; i++) {
         const row = (c.index * T + i) * T;
         const mass = selectedKeys(run, c.head, i).reduce((s, j) => s + pattern[row + j]!, 0);

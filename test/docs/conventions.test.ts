@@ -1,11 +1,14 @@
 /**
  * The project's conventions each live in one module, and the code uses that
- * module instead of restating the rule: token ids (src/model/tokenIds.ts).
+ * module instead of restating the rule: token ids (src/model/tokenIds.ts);
+ * and program layers (1-based, `layer`) are never confused with TransformerLens
+ * blocks (0-based, `block`) — grammar/README.md states both rules.
  */
 import fc from "fast-check";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { analyzeModel } from "../../src/analysis/analyze.ts";
 import { compile } from "../../src/compiler/compile.ts";
 import { BOS_ID, modelInput, modelVocabSize, tokenId, vocabIndex, vocabIndices, vocabSizeOf } from "../../src/model/tokenIds.ts";
 import { loadProgram, REPO_ROOT } from "../support/programs.ts";
@@ -49,5 +52,23 @@ describe("token ids: BOS = 0, vocabulary index v = id v + 1, in one module", () 
       f.text.split("\n").flatMap((line, k) =>
         /\bBOS_ID\s*=|\.map\(\(?(t|id|tok|v)\)? => \1 [+-] 1\)|\[0, \.\.\./.test(line) ? [`${f.path}:${k + 1}: ${line.trim()}`] : []));
     expect(restated).toEqual([]);
+  });
+});
+
+describe("numbering: `layer` is the program's (1-based), `block` is TransformerLens's (0-based)", () => {
+  it("every compiled head sits in block layer − 1, and analyses name it by that block", () => {
+    let named = 0;
+    for (const name of ["induction", "v-composition", "bigram-induction"]) {
+      const model = compile(loadProgram(name));
+      for (const c of model.circuits) expect(c.block, `${name}: ${c.head.name}`).toBe(c.head.layer - 1);
+      const a = analyzeModel(model.weights, { layout: model.layout, program: model.program, skipDetection: "not needed here" });
+      for (const h of [...a.composition.heads, ...a.copying]) expect(h.id).toBe(`L${h.block}H${h.head}`);
+      const byName = new Map(model.program.layers.flat().map((h) => [h.name, h.layer]));
+      for (const h of a.composition.heads.filter((x) => byName.has(x.name))) {
+        expect(h.block, `${name}: ${h.name}`).toBe(byName.get(h.name)! - 1);
+        named++;
+      }
+    }
+    expect(named).toBeGreaterThanOrEqual(6);
   });
 });

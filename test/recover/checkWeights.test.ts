@@ -37,7 +37,7 @@ describe("checkWeights", () => {
     expect(own.prediction.fraction).toBe(1);
     expect(own.prediction.classes.map((c) => c.class)).toEqual(expect.arrayContaining(["first copy", "second copy"]));
     expect(own.mapping).toBe("found");
-    expect(own.heads.map((h) => [h.head, h.layer, h.index])).toEqual([["previous", 0, 0], ["induction", 1, 0]]);
+    expect(own.heads.map((h) => [h.head, h.block, h.index])).toEqual([["previous", 0, 0], ["induction", 1, 0]]);
     for (const h of own.heads) expect(h.attention!).toBeGreaterThan(0.99);
     for (const h of own.heads) expect(h.bosWhenNone!).toBeGreaterThan(0.99);
 
@@ -59,7 +59,7 @@ describe("checkWeights", () => {
     const swapped = checkWeights(induction.weights, loadProgram("induction"), {
       tokens: induction.tokens,
       samples: 20,
-      map: new Map([["previous", { layer: 1, index: 0 }], ["induction", { layer: 0, index: 0 }]]),
+      map: new Map([["previous", { block: 1, index: 0 }], ["induction", { block: 0, index: 0 }]]),
     });
     expect(swapped.mapping).toBe("given");
     expect(swapped.heads[0]!.attention!).toBeLessThan(0.5);
@@ -108,14 +108,14 @@ describe("circuits check --weights", () => {
     const j = JSON.parse((await run("--weights", model, programPath("induction-earliest"), "--samples", "20", "--json")).stdout);
     expect(j.mode).toBe("random");
     expect(j.prediction.fraction).toBeLessThan(0.6);
-    expect(j.heads[1]).toMatchObject({ head: "induction", layer: 1, index: 0 });
+    expect(j.heads[1]).toMatchObject({ head: "induction", block: 1, index: 0 });
     const m = JSON.parse((await run("--weights", model, programPath("induction"), "--exhaustive", "--max-length", "2", "--map", "previous=0.0,induction=1.0", "--json")).stdout);
     expect(m).toMatchObject({ mode: "exhaustive", sequences: 64, mapping: "given" });
   });
 
   it("bad input: one-line errors, exit 2", async () => {
     expect((await run("--weights", join(dir, "missing.safetensors"), programPath("induction"))).error).toMatch(/cannot read model file/);
-    expect((await run("--weights", model, programPath("induction"), "--map", "previous=0")).error).toMatch(/is not HEAD=LAYER\.HEAD/);
+    expect((await run("--weights", model, programPath("induction"), "--map", "previous=0")).error).toMatch(/is not HEAD=BLOCK\.HEAD/);
     expect((await run("--weights", model, programPath("induction"), "--map", "nope=0.0")).error).toMatch(/the program has no head 'nope'/);
     expect((await run("--weights", model, programPath("induction"), "--map", "previous=5.0")).error).toMatch(/is not a head of the model/);
     expect((await run("--weights", model, programPath("bigram-induction"))).error).toMatch(/vocabulary/);

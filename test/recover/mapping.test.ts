@@ -16,7 +16,7 @@ import { mulberry32 } from "../../src/sim/random.ts";
 import { loadProgram } from "../support/programs.ts";
 
 describe("bestMapping", () => {
-  const o = (layer: number, index: number, agreement: number) => ({ layer, index, agreement });
+  const o = (block: number, index: number, agreement: number) => ({ block, index, agreement });
 
   it("takes the best total, heads distinct, readers in later layers", () => {
     // Head 1 reads head 0. Head 0 alone would prefer layer 1, but then head 1 has nowhere to go.
@@ -64,7 +64,7 @@ describe("recoverProgram among distractor heads", () => {
     const w = disguiseWeights(withDistractors(m.weights, 4, [2, 1], 9), { seed: 4, noise: 1e-5 });
     const r = recoverProgram(w, { repeats: 8, uniform: 8 });
     expect(r.fits, r.verdict).toBe(true);
-    expect(r.best!.heads.map((h) => `${h.layer}.${h.index}`)).toEqual(["0.2", "1.1"]);
+    expect(r.best!.heads.map((h) => `${h.block}.${h.index}`)).toEqual(["0.2", "1.1"]);
     expect(r.best!.text).toContain("select latest j < i where prev[j] == token[i]; copy token[j] as next");
     expect(r.best!.prediction.classes.find((c) => c.class === "second copy")!.fraction).toBe(1);
     expect(r.vocabularyNote).toMatch(/numbered/); // no token names were given: 0 … 63
@@ -77,7 +77,7 @@ describe("recoverProgram among distractor heads", () => {
     expect(strict.fits).toBe(false);
     expect(strict.nearMiss, strict.verdict).not.toBeNull();
     expect(strict.nearMiss!.text).toContain("select latest j < i where prev[j] == token[i]; copy token[j] as next");
-    expect(strict.nearMiss!.heads.map((h) => `${h.layer}.${h.index}`)).toEqual(["0.2", "1.1"]);
+    expect(strict.nearMiss!.heads.map((h) => `${h.block}.${h.index}`)).toEqual(["0.2", "1.1"]);
     expect(strict.verdict).toMatch(/closest below the attention threshold: j = i - 1; then latest j < i where prev\[j\] == token\[i\] \(agrees on 100\.0 % where defined, 100\.0 % on second copies; its weakest head, on blocks\.\d head \d, puts \d+\.\d % of its attention on the selection, below 105\.0 %\)/);
   });
 });

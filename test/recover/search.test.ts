@@ -70,7 +70,7 @@ describe("recoverProgram on disguised compiled models", () => {
       expect(candidateKey(programToCandidate(best.program)!), name).toBe(candidateKey(programToCandidate(original)!));
       // Compiled heads sit at (layer − 1, index in layer), in program order.
       const places = original.layers.flatMap((hs, l) => hs.map((_, k) => `${l}.${k}`));
-      expect(best.heads.map((h) => `${h.layer}.${h.index}`), name).toEqual(places);
+      expect(best.heads.map((h) => `${h.block}.${h.index}`), name).toEqual(places);
       for (const h of best.heads) expect(h.attention!, `${name} ${h.head}`).toBeGreaterThan(0.99);
       expect(best.prediction.fraction!, name).toBeGreaterThan(0.99);
       expect(samePredictions(original, best.program)).toBe(1);

@@ -97,7 +97,7 @@ describe("report in headless Chromium", () => {
     // two rows of the previous-token head (each hover is a browser round trip).
     const shown: number[][] = Array.from({ length: T }, () => []);
     for (const layer of [0, 1]) {
-      const hover = await heatmap(page, `#attention .layer[data-layer="${layer}"] canvas.focus-canvas`, T);
+      const hover = await heatmap(page, `#attention .layer[data-block="${layer}"] canvas.focus-canvas`, T);
       for (const i of layer === 1 ? [...Array(T).keys()] : [3, T - 1]) {
         for (let j = 0; j < T; j++) {
           const tip = await hover(i, j);
@@ -113,7 +113,7 @@ describe("report in headless Chromium", () => {
 
     // The induction head, as shown on hover: from each repeated token (positions 5, 6, 7) to the token
     // after its earlier occurrence (2, 3, 4), and nowhere else.
-    const focus = '#attention .layer[data-layer="1"] canvas.focus-canvas';
+    const focus = '#attention .layer[data-block="1"] canvas.focus-canvas';
     for (const [i, expected] of [[5, 2], [6, 3], [7, 4]] as const) {
       const row = shown[i]!;
       const best = row.indexOf(Math.max(...row));

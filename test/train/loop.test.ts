@@ -7,7 +7,7 @@ import { interpret } from "../../src/semantics/interpret.ts";
 import { loadWeights } from "../../src/model/weightsFile.ts";
 import { forward } from "../../src/sim/forward.ts";
 import { TrainEngine } from "../../src/train/backward.ts";
-import { loadCheckpoint } from "../../src/train/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../../src/train/config.ts";
 import { DataError, programSource, repeatSource, textSource } from "../../src/train/data.ts";
 import { train, trainThroughput } from "../../src/train/loop.ts";
@@ -37,6 +37,18 @@ describe("training runs", () => {
     const other = join(dir, "d.safetensors");
     train({ config: { ...tiny, seed: 4 }, output: other });
     expect(Buffer.compare(readFileSync(a), readFileSync(other))).not.toBe(0);
+  });
+
+  it("reads checkpoints that placed heads by `layer` (before `block`) with the same numbers under `block`", () => {
+    const path = join(dir, "old.safetensors"), old = join(dir, "old-layer.safetensors");
+    train({ config: { ...tiny, steps: 5 }, output: path });
+    const now = loadCheckpoint(path);
+    expect(now.evals.at(-1)!.heads.map((h) => h.block)).toEqual([0, 0, 1, 1]);
+    // Rewrite the curves as an older version wrote them: each head's block under the name `layer`.
+    const evals = now.evals.map((e) => ({ ...e, heads: e.heads.map(({ block, ...h }) => ({ ...h, layer: block })) }));
+    saveCheckpoint(old, { ...now, evals: evals as unknown as typeof now.evals });
+    expect(readFileSync(old, "latin1")).toContain('\\"layer\\":1');
+    expect(loadCheckpoint(old).evals).toEqual(now.evals);
   });
 
   it("writes a model file that loadWeights and the simulator read, with tokens and step in its metadata", () => {

@@ -26,7 +26,7 @@ function graphSvg(a: ModelAnalysis, edges: readonly DrawnEdge[]): string {
   const nodes: string[] = [];
   for (let l = 0; l < L; l++) {
     for (let h = 0; h < H; h++) {
-      const id = headId({ layer: l, head: h });
+      const id = headId({ block: l, head: h });
       const x = PAD + l * COL;
       const y = PAD + 24 + h * ROW;
       const name = named.get(id);
@@ -81,7 +81,7 @@ export function graphSection(a: ModelAnalysis): string {
   const edges = drawnEdges(a);
   const rule = comp.threshold !== null
     ? `an edge needs a written score above the fixed threshold ${comp.threshold}`
-    : `an edge needs a written score above mean + ${comp.sigmas}·sd of seeded random models of these shapes: ${comp.randomBaseline.map((c) => `layer ${c.layer} ${fmt(c.mean)} ± ${fmt(c.sd)} → ${fmt(c.threshold)} (${c.samples} scores)`).join("; ") || "no pairs of heads"}`;
+    : `an edge needs a written score above mean + ${comp.sigmas}·sd of seeded random models of these shapes: ${comp.randomBaseline.map((c) => `layer ${c.block} ${fmt(c.mean)} ± ${fmt(c.sd)} → ${fmt(c.threshold)} (${c.samples} scores)`).join("; ") || "no pairs of heads"}`;
   const source = comp.featureScores.length ? comp.featureScores : comp.scores;
   const rows = source.map((s) => [esc(s.from), esc(s.to), esc(s.feature ?? "(all)"), s.kind, fmt(s.score, 4), fmt(s.written),
     comp.detected.includes(s) ? "edge" : ""]);
