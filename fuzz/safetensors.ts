@@ -7,11 +7,12 @@
  * "extreme" (finite ±1e308 values) and benign metadata edits must be refused.
  */
 import { analyzeModel } from "../src/analysis/analyze.ts";
-import { DecompileError, decompile } from "../src/analysis/decompile.ts";
-import { LayoutError, layoutFromJson } from "../src/analysis/named.ts";
+import { decompile } from "../src/analysis/decompile.ts";
+import { layoutFromJson } from "../src/analysis/named.ts";
 import { compile } from "../src/compiler/compile.ts";
 import { layoutToJson } from "../src/compiler/layout.ts";
 import { load } from "../src/lang/check.ts";
+import { CircuitsError } from "../src/errors.ts";
 import { escapeControls } from "../src/lang/diagnostics.ts";
 import { mulberry32 } from "../src/sim/random.ts";
 import { decodeWeights, encodeWeights } from "../src/model/weightsFile.ts";
@@ -202,7 +203,8 @@ export function runFileCase(family: FileFamily, bytes: Uint8Array, mustRefuse: b
     if (mustRefuse) findings.push({ family: fam, kind: "silent", ...(defect ? { defect } : {}), detail: `accepted through ${deep ? "analyze" : "decompile"}`, input: what });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    const known = e instanceof Error && (e.constructor === Error || e instanceof LayoutError || e instanceof DecompileError);
+    // Every refusal is a CircuitsError (kind and fields); anything else escaping is a bug.
+    const known = e instanceof CircuitsError;
     // The CLI escapes control bytes in every message it prints, so that is what is judged.
     if (!known || INTERNAL.test(msg) || !cleanMessage(escapeControls(msg), 4096)) {
       findings.push({ family: fam, kind: "crash", ...(defect ? { defect } : {}), detail: `${stage}: ${e instanceof Error ? e.name : typeof e}: ${msg.slice(0, 200)}`, input: what });

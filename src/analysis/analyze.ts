@@ -12,6 +12,7 @@ import { analyzeComposition, compareGraphs, type CompositionAnalysis, formatEdge
 import { COPIER_SCORE, copyingScores, type HeadCopying } from "./copying.ts";
 import { type DetectionReport, type DetectOptions, detectHeads, ForwardOverflow, headKind } from "./detect.ts";
 import type { NamedLayout } from "./named.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** Options of {@link analyzeModel}. */
 export interface AnalyzeOptions {
@@ -51,8 +52,9 @@ export interface ModelAnalysis {
 }
 
 /** Raised for weights the analyses cannot use (non-finite, or so large the forward pass overflows); one line. */
-export class WeightsRangeError extends Error {
+export class WeightsRangeError extends CircuitsError {
   override name = "WeightsRangeError";
+  readonly kind = "weights";
 }
 
 /** Refuse non-finite weights by tensor name and index (loaders refuse them too; this guards library callers). */

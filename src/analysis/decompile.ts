@@ -54,11 +54,11 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
   checkLayoutAgainst(layout, weights, opts.tokens);
   checkEmbedding(weights, layout);
   const active = activeHeads(weights);
-  if (!active.length) throw new DecompileError("decompile: the model has no nonzero heads");
+  if (!active.length) throw new DecompileError("the model has no nonzero heads");
   const names = headNames(active, layout);
   const heads = active.map((h) => ({ ...readHead(h, layout, C), name: names.get(headId(h))! }));
   for (let l = 0; l < L; l++) {
-    if (!heads.some((h) => h.block === l)) throw new DecompileError(`decompile: layer ${l} (blocks.${l}) has no nonzero head`);
+    if (!heads.some((h) => h.block === l)) throw new DecompileError(`layer ${l} (blocks.${l}) has no nonzero head`);
   }
   const vocab = vocabulary(layout, opts.tokens);
   const output = outputBlock(weights, layout);
@@ -78,7 +78,7 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
     return { text, program: load({ path: opts.path ?? "<decompiled>", text }), heads };
   } catch (e) {
     if (!(e instanceof ProgramError)) throw e;
-    throw new DecompileError(`decompile: the recovered text does not check: ${e.message.split("\n")[0]}`);
+    throw new DecompileError(`the recovered text does not check: ${e.message}`);
   }
 }
 
@@ -102,7 +102,7 @@ function checkEmbedding(weights: Weights, layout: NamedLayout): void {
       const w = want.get(d) ?? 0;
       // Float32 storage rounds p/C; 1e-6 relative is far below any difference that changes a label.
       if (Math.abs(x - w) > 1e-6 * Math.max(1, Math.abs(w))) {
-        throw new DecompileError(`decompile: ${name}[${row},${d}] = ${x}, but the layout's embedding puts ${w} there (${name === "embed.W_E" ? "token id" : "position"} ${row})`);
+        throw new DecompileError(`${name}[${row},${d}] = ${x}, but the layout's embedding puts ${w} there (${name === "embed.W_E" ? "token id" : "position"} ${row})`);
       }
     }
   };
@@ -122,12 +122,12 @@ function checkEmbedding(weights: Weights, layout: NamedLayout): void {
   weights.blocks.forEach((b, l) => {
     for (const k of ["b_Q", "b_K", "b_V", "b_O"] as const) {
       const i = b[k].data.findIndex((x) => x !== 0);
-      if (i >= 0) throw new DecompileError(`decompile: blocks.${l}.attn.${k} has a nonzero entry (${b[k].data[i]} at flat index ${i}); compiled heads have no biases`);
+      if (i >= 0) throw new DecompileError(`blocks.${l}.attn.${k} has a nonzero entry (${b[k].data[i]} at flat index ${i}); compiled heads have no biases`);
     }
   });
   const bU = weights.b_U.data;
   const i = bU.findIndex((x, t) => (t === 0 ? x > 0 : x !== 0));
-  if (i >= 0) throw new DecompileError(`decompile: unembed.b_U[${i}] = ${bU[i]}; a compiled model's only logit bias is a non-positive one on BOS`);
+  if (i >= 0) throw new DecompileError(`unembed.b_U[${i}] = ${bU[i]}; a compiled model's only logit bias is a non-positive one on BOS`);
 }
 
 /** A selection as program text (the one printer, src/lang/print.ts). */
@@ -138,10 +138,10 @@ export function renderSelect(s: RecoveredSelect): string {
 /** Token names from the layout's `token` block, checked against the file's token list. */
 function vocabulary(layout: NamedLayout, tokens: readonly string[] | undefined): string[] {
   const block = namedBlock(layout, "token");
-  if (!block) throw new DecompileError("decompile: the layout has no 'token' block");
+  if (!block) throw new DecompileError("the layout has no 'token' block");
   const vocab = block.labels.map((l) => l.slice("token:".length));
   if (tokens && (tokens.length !== modelVocabSize(vocab.length) || vocab.some((t, v) => tokens[tokenId(v)] !== t))) {
-    throw new DecompileError(`decompile: the layout's tokens (${vocab.join(" ")}) differ from the file's token list`);
+    throw new DecompileError(`the layout's tokens (${vocab.join(" ")}) differ from the file's token list`);
   }
   return vocab;
 }
@@ -155,15 +155,15 @@ function outputBlock(weights: Weights, layout: NamedLayout): string {
     return false;
   });
   if (read.length !== 1) {
-    throw new DecompileError(`decompile: W_U reads ${read.length ? read.map((b) => `'${b.name}'`).join(", ") : "nothing"}, expected one token-valued block`);
+    throw new DecompileError(`W_U reads ${read.length ? read.map((b) => `'${b.name}'`).join(", ") : "nothing"}, expected one token-valued block`);
   }
   const out = read[0]!;
-  if (out.domain !== "token") throw new DecompileError(`decompile: W_U reads '${out.name}', which does not hold tokens`);
+  if (out.domain !== "token") throw new DecompileError(`W_U reads '${out.name}', which does not hold tokens`);
   for (let v = 0; v < out.size; v++) {
     for (let t = 0; t < Vo; t++) {
       const x = U[(out.offset + v) * Vo + t]!;
       if ((x !== 0) !== (t === v + 1) || x < 0) {
-        throw new DecompileError(`decompile: W_U maps ${out.labels[v]} to token id ${t} (${x}): not the unembedding of '${out.name}'`);
+        throw new DecompileError(`W_U maps ${out.labels[v]} to token id ${t} (${x}): not the unembedding of '${out.name}'`);
       }
     }
   }

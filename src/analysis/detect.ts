@@ -27,6 +27,7 @@ import { forward } from "../sim/forward.ts";
 import { mulberry32 } from "../sim/random.ts";
 import { activeHeads } from "./circuits.ts";
 import { headId, headNames, type NamedLayout } from "./named.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** Options of {@link detectHeads}. */
 export interface DetectOptions {
@@ -88,8 +89,9 @@ export function defaultRepeatLength(weights: Weights, bos: number | null): numbe
 }
 
 /** Raised when a forward pass on finite weights yields non-finite attention or logits. */
-export class ForwardOverflow extends Error {
+export class ForwardOverflow extends CircuitsError {
   override name = "ForwardOverflow";
+  readonly kind = "weights";
 }
 
 /** Previous-token, duplicate-token and induction scores of every head, and the ICL score; throws ForwardOverflow. */

@@ -10,6 +10,7 @@
  * and the point of the analyses is to rediscover that graph from the weights.
  */
 import type { HeadRef, HeadWeights } from "./circuits.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** One named block of residual dimensions, as the compiler's layout describes it. */
 export interface NamedBlock {
@@ -32,8 +33,9 @@ export interface NamedLayout {
 }
 
 /** Raised for a layout that is not the compiler's JSON or does not fit the weights. */
-export class LayoutError extends Error {
+export class LayoutError extends CircuitsError {
   override name = "LayoutError";
+  readonly kind = "weights";
 }
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);

@@ -30,10 +30,12 @@
  */
 import { type HeadWeights, type SparseCircuit, sparseCircuit } from "./circuits.ts";
 import { blockAtIndex, type NamedBlock, type NamedLayout } from "./named.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** Raised when weights do not implement a program (the message names the head and entry). */
-export class DecompileError extends Error {
+export class DecompileError extends CircuitsError {
   override name = "DecompileError";
+  readonly kind = "weights";
 }
 
 /** A conjunct as the checker stores it: key[j] == query[i] + shift. */

@@ -8,7 +8,7 @@ import { compile } from "../compiler/compile.ts";
 import { load } from "../lang/check.ts";
 import type { Program } from "../lang/program.ts";
 import type { Weights } from "../model/weights.ts";
-import { readFileSync } from "node:fs";
+import { readWeightsBytes } from "../model/weightsFile.ts";
 import { decodeForeign, type LoadedForeign } from "../model/foreign.ts";
 import { type AnalyzeOptions, analyzeModel, formatAnalysis, type ModelAnalysis, WeightsRangeError } from "../analysis/analyze.ts";
 import { compositionDot } from "../analysis/dot.ts";
@@ -17,6 +17,8 @@ import { checkSidecar } from "../model/pairCheck.ts";
 import { checkRegularFile, MODEL_FILE_LIMIT } from "./readInput.ts";
 import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
 import { type Command, finiteNumber, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
+import { verdict } from "./exitCodes.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** A model to analyse, with whatever names and program came with it. */
 export interface AnalysisInput {
@@ -47,11 +49,11 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
     throw new UsageError(`${cmd}: ${(e as Error).message}`);
   }
   try {
-    loaded = decodeForeign(readFileSync(path), `loadWeights: ${path}`);
+    loaded = decodeForeign(readWeightsBytes(path), `loadWeights: ${path}`);
     checkSidecar(path, loaded.metadata);
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    throw new UsageError(`${cmd}: ${/ENOENT/.test(msg) ? `cannot read model file '${path}'` : msg.split("\n")[0]}`);
+    if (e instanceof CircuitsError) throw e.within(cmd);
+    throw e;
   }
   const { weights, attentionOnly, notes } = loaded.model;
   if (loaded.layout !== undefined && !attentionOnly) {
@@ -65,7 +67,7 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
       checkLayoutAgainst(layout, weights, loaded.tokens);
     }
   } catch (e) {
-    if (e instanceof LayoutError) throw new UsageError(`${cmd}: ${path}: ${e.message}`);
+    if (e instanceof LayoutError) throw e.within(`${cmd}: ${path}`);
     throw e;
   }
   // A compiled file stores its source; it is only ever compared with, never used to detect.
@@ -88,7 +90,7 @@ export function analyzeOrRefuse(path: string, cmd: string, weights: Weights, opt
   try {
     return analyzeModel(weights, opts);
   } catch (e) {
-    if (e instanceof WeightsRangeError) throw new UsageError(`${cmd}: ${path}: ${e.message}`);
+    if (e instanceof WeightsRangeError) throw e.within(`${cmd}: ${path}`);
     throw e;
   }
 }
@@ -146,6 +148,6 @@ export const analyzeCommand: Command = {
     if (args.values.json) printJson(analysis);
     else if (format === "dot") process.stdout.write(compositionDot(analysis));
     else console.log(formatAnalysis(analysis));
-    return analysis.program && !analysis.program.recovered ? 1 : 0;
+    return verdict(!analysis.program || analysis.program.recovered);
   },
 };

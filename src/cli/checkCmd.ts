@@ -14,6 +14,8 @@ import { loadWeights } from "../model/weightsFile.ts";
 import { checkWeights, CheckWeightsError, type HeadPlace } from "../recover/checkWeights.ts";
 import { formatCheckWeights } from "../recover/format.ts";
 import type { ParsedArgs } from "./command.ts";
+import { EXIT, verdict } from "./exitCodes.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** Parse --alphabet a,b,c into vocabulary indices. */
 export function alphabetOption(program: Program, spec: string | undefined): number[] | undefined {
@@ -94,8 +96,8 @@ export const checkCommand: Command = {
     "length --max-length (--exhaustive; shorter sequences are their prefixes); and per program head",
     "the attention its model head puts on the head's selection (and on BOS where it selects",
     "nothing), on the first 256 sequences. Heads are placed by best agreement in layer order, or",
-    "as given: --map previous=0.1,induction=1.0 (program head = block.head, 0-based as blocks.N). Exit 0 unless the",
-    "input is bad.",
+    "as given: --map previous=0.1,induction=1.0 (program head = block.head, 0-based: blocks.N).",
+    "Exit 0 unless the input is bad.",
     "",
     "Results do not depend on --workers or --shard: the same counts, and the same first",
     "disagreement (first in depth-first order, tokens in --alphabet order).",
@@ -209,7 +211,7 @@ export const checkCommand: Command = {
       console.log(`${program.source.path}: ${mode} check${part}, ${classes}${result.sequences} sequences, ${result.disagreements} disagreements (${result.seconds.toFixed(2)} s, ${precision})`);
       if (result.first) console.log(formatDisagreement(program, result.first));
     }
-    return result.disagreements === 0 ? 0 : 1;
+    return verdict(result.disagreements === 0);
   },
 };
 
@@ -240,8 +242,8 @@ function checkGivenWeights(args: ParsedArgs): number {
   try {
     loaded = loadWeights(modelPath);
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    throw new UsageError(`check: ${/ENOENT/.test(msg) ? `cannot read model file '${modelPath}'` : msg.split("\n")[0]}`);
+    if (e instanceof CircuitsError) throw e.within("check");
+    throw e;
   }
   const exhaustive = Boolean(args.values.exhaustive);
   if (exhaustive && str(args, "max-length") === undefined) throw new UsageError("check: --exhaustive needs --max-length L");
@@ -261,7 +263,7 @@ function checkGivenWeights(args: ParsedArgs): number {
       onProgress: bar.update,
     });
   } catch (e) {
-    if (e instanceof CheckWeightsError) throw new UsageError(`check: ${modelPath} vs ${program.source.path}: ${e.message}`);
+    if (e instanceof CheckWeightsError) throw e.within(`check: ${modelPath} vs ${program.source.path}`);
     throw e;
   } finally {
     bar.end();
@@ -271,5 +273,5 @@ function checkGivenWeights(args: ParsedArgs): number {
   } else {
     process.stdout.write(formatCheckWeights(result, program.source.path, modelPath));
   }
-  return 0;
+  return EXIT.ok;
 }

@@ -44,7 +44,7 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
     return { values: values as ParsedArgs["values"], positionals };
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see 'circuits ${cmd.name} --help')`);
+    throw new UsageError(`${(e as Error).message} (see 'circuits ${cmd.name} --help')`);
   }
 }
 

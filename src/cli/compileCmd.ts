@@ -4,6 +4,7 @@ import { layoutToJson } from "../compiler/layout.ts";
 import { saveWeightsAsync, sidecarPath } from "../model/weightsFile.ts";
 import { type Command, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 import { epsilonOption, precisionOption, scalesSummary } from "./compileOptions.ts";
+import { EXIT } from "./exitCodes.ts";
 
 export const compileCommand: Command = {
   name: "compile",
@@ -53,6 +54,6 @@ export const compileCommand: Command = {
       console.log(`  bound: every attention puts ≥ 1 − ${model.scales.epsilon} on the symbolic choice, for every input up to ${c.n_ctx - 1} tokens, run in ${model.scales.precision}`);
       console.log(`  β = ${model.scales.beta.toFixed(1)}, γ = ${model.scales.gamma.toFixed(1)}, per-head leakage ≤ ${model.scales.headEpsilon.toExponential(2)}`);
     }
-    return 0;
+    return EXIT.ok;
   },
 };

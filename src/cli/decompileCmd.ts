@@ -8,12 +8,14 @@
  * prints what the weights alone show.
  */
 import { formatAnalysis } from "../analysis/analyze.ts";
-import { DecompileError, decompile, noLayoutExplanation } from "../analysis/decompile.ts";
+import { decompile, noLayoutExplanation } from "../analysis/decompile.ts";
 import { formatRecovery } from "../recover/format.ts";
 import { recoverProgram, type RecoverResult } from "../recover/search.ts";
 import { progressBar } from "../report/progress.ts";
 import { analyzeOrRefuse, loadAnalysisInput } from "./analyzeCmd.ts";
 import { type Command, int, type ParsedArgs, printJson, str, UsageError } from "./command.ts";
+import { EXIT, verdict } from "./exitCodes.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** A number option in [min, max], or the default. */
 function fraction(args: ParsedArgs, name: string, dflt: number): number {
@@ -71,14 +73,14 @@ export const decompileCommand: Command = {
       const reason = `no program text recovered: ${input.notRunnable}, so no program is searched for, and the weights carry no layout`;
       if (args.values.json) printJson({ program: null, reason, analysis: partial });
       else console.log([`# ${reason}`, "", formatAnalysis(partial)].join("\n"));
-      return 1;
+      return EXIT.found;
     }
     if (!input.layout) return searchWithoutLayout(args, path!, input);
     let result: ReturnType<typeof decompile>;
     try {
       result = decompile(input.weights, { layout: input.layout, tokens: input.tokens, path: `${path} (decompiled)` });
     } catch (e) {
-      if (e instanceof DecompileError) throw new UsageError(`decompile: ${path}: ${e.message.replace(/^decompile: /, "")}`);
+      if (e instanceof CircuitsError) throw e.within(`decompile: ${path}`);
       throw e;
     }
     if (args.values.json) {
@@ -87,7 +89,7 @@ export const decompileCommand: Command = {
         heads: result.heads.map((h) => ({ name: h.name, block: h.block, index: h.index, select: h.select, copies: h.copies, constants: h.constants })),
       });
     } else process.stdout.write(result.text);
-    return 0;
+    return EXIT.ok;
   },
 };
 
@@ -106,8 +108,8 @@ function searchWithoutLayout(args: ParsedArgs, path: string, input: ReturnType<t
       onProgress: bar.update,
     });
   } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`decompile: ${path}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+    if (e instanceof CircuitsError && !(e instanceof UsageError)) throw e.within(`decompile: ${path}`);
+    throw e;
   } finally {
     bar.end();
   }
@@ -134,5 +136,5 @@ function searchWithoutLayout(args: ParsedArgs, path: string, input: ReturnType<t
     process.stdout.write(formatRecovery(r, path));
     if (analysis) console.log(["", ...noLayoutExplanation().map((l) => `# ${l}`), "", formatAnalysis(analysis)].join("\n"));
   }
-  return r.fits ? 0 : 1;
+  return verdict(r.fits);
 }

@@ -14,6 +14,7 @@ import { generateSymbolic, type NoneRule } from "../generate/symbolic.ts";
 import { encodeInput } from "../lang/tokens.ts";
 import { type Command, int, loadProgramFile, num, printJson, str, UsageError } from "./command.ts";
 import { epsilonOption } from "./compileOptions.ts";
+import { EXIT } from "./exitCodes.ts";
 
 export const generateCommand: Command = {
   name: "generate",
@@ -111,7 +112,7 @@ export const generateCommand: Command = {
         predictionMatches,
         seconds: Number(compiled.seconds.toFixed(4)),
       });
-      return 0;
+      return EXIT.ok;
     }
     console.log(`prompt     ${names(prompt).join(" ")}`);
     console.log(`compiled   ${names(compiled.generated).join(" ")}${compiled.stopped ? "  (stopped on ⊥)" : ""}`);
@@ -131,6 +132,6 @@ export const generateCommand: Command = {
     } else if (!strategy && obstacle) {
       console.log(`predicted  — not a finite-state program: ${obstacle}`);
     }
-    return 0;
+    return EXIT.ok;
   },
 };

@@ -6,6 +6,7 @@ import { HypothesisFileError, loadHypothesisFile } from "../hypothesis/userFile.
 import { progressBar } from "../report/progress.ts";
 import { table } from "../report/table.ts";
 import { type Command, int, printJson, UsageError } from "./command.ts";
+import { EXIT, verdict } from "./exitCodes.ts";
 
 /** The hypotheses to choose from: the file's, or the built-in catalog. */
 async function available(file: string | undefined): Promise<readonly SomeHypothesis[]> {
@@ -13,7 +14,7 @@ async function available(file: string | undefined): Promise<readonly SomeHypothe
   try {
     return await loadHypothesisFile(file);
   } catch (e) {
-    if (e instanceof HypothesisFileError) throw new UsageError(`hypothesis: ${e.message}`);
+    if (e instanceof HypothesisFileError) throw e.within("hypothesis");
     throw e;
   }
 }
@@ -50,7 +51,7 @@ export const hypothesisCommand: Command = {
     const pool = await available(file);
     if (args.values.list) {
       console.log(table([["name", "expected", "statement"], ...pool.map((h) => [h.name, h.expected, h.statement])]));
-      return 0;
+      return EXIT.ok;
     }
     const named = (n: string) => pool.find((h) => h.name === n);
     const chosen = args.positionals.length
@@ -76,6 +77,6 @@ export const hypothesisCommand: Command = {
       return r;
     });
     if (args.values.json) printJson(results);
-    return surprises ? 1 : 0;
+    return verdict(!surprises);
   },
 };

@@ -2,6 +2,7 @@
 import { checkedToLayout, layoutToJson } from "../compiler/layout.ts";
 import { table } from "../report/table.ts";
 import { type Command, loadProgramFile, printJson } from "./command.ts";
+import { EXIT } from "./exitCodes.ts";
 
 export const layoutCommand: Command = {
   name: "layout",
@@ -13,7 +14,7 @@ export const layoutCommand: Command = {
     const layout = checkedToLayout(program);
     if (args.values.json) {
       printJson(layoutToJson(layout));
-      return 0;
+      return EXIT.ok;
     }
     const rows = layout.blocks.map((b) => [
       b.name,
@@ -24,6 +25,6 @@ export const layoutCommand: Command = {
     ]);
     console.log(table([["block", "dims", "size", "written by", "read by"], ...rows]));
     console.log(`d_model = ${layout.dModel}`);
-    return 0;
+    return EXIT.ok;
   },
 };

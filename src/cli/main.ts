@@ -1,13 +1,14 @@
 /**
  * `circuits` entry point: dispatch to a command, print errors as located
- * one-liners (exit 2 for bad programs, inputs and usage), never a stack trace.
+ * one-liners (exit codes in exitCodes.ts), never a stack trace.
  * Under --json an error is instead one JSON object on stdout,
  * {"error": {"kind", "message", …}}, with the same exit code.
  */
 import { readFileSync } from "node:fs";
 import { escapeControls, lineAndColumn, MAX_PRINTED_DIAGNOSTICS, ProgramError } from "../lang/diagnostics.ts";
-import { InputError } from "../lang/tokens.ts";
 import { type CommandEntry, commands } from "./commands.ts";
+import { CircuitsError, WeightsFileError } from "../errors.ts";
+import { errorKind, exitCodeOf } from "./exitCodes.ts";
 import { UsageError } from "./usageError.ts";
 
 /** The package's version, from package.json (two levels up from both src/cli and dist/cli). */
@@ -66,7 +67,9 @@ function errorJson(kind: string, e: unknown): Record<string, unknown> {
     const omitted = e.diagnostics.length - diagnostics.length + e.omitted;
     return { error: { kind, path: e.source.path, message: message.split("\n")[0], diagnostics, ...(omitted > 0 ? { omitted } : {}) } };
   }
-  return { error: { kind, message } };
+  const path = e instanceof CircuitsError && e.path !== undefined ? { path: e.path } : {};
+  const reason = e instanceof WeightsFileError ? { reason: e.reason } : {};
+  return { error: { kind, message, ...path, ...reason } };
 }
 
 const argv = process.argv.slice(2);
@@ -74,12 +77,8 @@ main(argv).then(
   (code) => {
     process.exitCode = code;
   },
-  async (e: unknown) => {
-    // Loading the compiler just to name its error would slow every start-up; an
-    // error thrown by it means it is already loaded, so this import is free then.
-    const CompileError = await import("../compiler/compile.ts").then((m) => m.CompileError, () => undefined);
-    const kind = e instanceof ProgramError ? "program" : e instanceof UsageError ? "usage" : e instanceof InputError ? "input"
-      : CompileError && e instanceof CompileError ? "compile" : "internal";
+  (e: unknown) => {
+    const kind = errorKind(e);
     if (wantsJson(argv)) {
       process.stdout.write(`${JSON.stringify(errorJson(kind, e))}\n`);
       if (kind === "internal" && process.env.CIRCUITS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
@@ -92,6 +91,6 @@ main(argv).then(
       process.stderr.write(`circuits: internal error: ${escapeControls(msg)}\n`);
       if (process.env.CIRCUITS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     }
-    process.exitCode = kind === "internal" ? 1 : 2;
+    process.exitCode = exitCodeOf(e);
   },
 );

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { type Command, printJson, UsageError } from "./command.ts";
 import { readTextFile, SHARD_FILE_LIMIT } from "./readInput.ts";
 import { countSequences } from "../verify/check.ts";
+import { verdict } from "./exitCodes.ts";
 
 interface ShardDoc {
   readonly program: string;
@@ -176,6 +177,6 @@ export const mergeCommand: Command = {
       console.log(`${merged.program}: exhaustive check, ${merged.shards} shards, ${merged.sequences} sequences, ${merged.disagreements} disagreements`);
       if (merged.first) console.log(`first disagreement: ${JSON.stringify(merged.first)}`);
     }
-    return merged.disagreements === 0 ? 0 : 1;
+    return verdict(merged.disagreements === 0);
   },
 };

@@ -20,6 +20,7 @@ import { encodeSubjectInput, loadSubject, type ReportSubject } from "../view/sub
 import { analyzeOrRefuse } from "./analyzeCmd.ts";
 import { type Command, int, printJson, str, UsageError } from "./command.ts";
 import { readTextFile } from "./readInput.ts";
+import { EXIT } from "./exitCodes.ts";
 
 /** Largest training log read (a 6,000-step log is about 2 MB). */
 const TRAIN_LOG_LIMIT = 256 << 20;
@@ -69,12 +70,12 @@ function readTrainingLog(path: string): TrainLog {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`report: training log '${path}' is not JSON (${(e as Error).message.split("\n")[0]})`);
+    throw new UsageError(`report: training log '${path}' is not JSON (${(e as Error).message})`);
   }
   try {
     return checkTrainLog(json, `training log '${path}'`);
   } catch (e) {
-    if (e instanceof TrainingLogError) throw new UsageError(`report: ${e.message}`);
+    if (e instanceof TrainingLogError) throw e.within("report");
     throw e;
   }
 }
@@ -129,7 +130,7 @@ export const reportCommand: Command = {
       writeOutput(output, text);
       if (args.values.json) printJson({ output, format, bytes: Buffer.byteLength(text), tokens: props.tokens.length, heads: props.attention.length });
       else console.log(`wrote ${output} (${props.attention.length} heads × ${props.tokens.length}², ${Buffer.byteLength(text).toLocaleString("en-US")} bytes)`);
-      return 0;
+      return EXIT.ok;
     }
 
     const generate = str(args, "generate") === undefined ? 0 : int(args, "generate", 0, 1, subject.weights.config.n_ctx);
@@ -152,6 +153,6 @@ export const reportCommand: Command = {
     } else {
       console.log(`wrote ${output} (${bytes.toLocaleString("en-US")} bytes; ${report.T} positions, ${report.heads} heads; sections: ${report.sections.join(", ")})`);
     }
-    return 0;
+    return EXIT.ok;
   },
 };

@@ -17,6 +17,7 @@ import { IncrementalRun } from "../sim/kvcache.ts";
 import { comparePosition, type Disagreement } from "../verify/compare.ts";
 import { type Command, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 import { epsilonOption } from "./compileOptions.ts";
+import { EXIT } from "./exitCodes.ts";
 
 interface CompiledSide {
   readonly model: CompiledModel;
@@ -119,7 +120,7 @@ export const runCommand: Command = {
         }
       }
       printJson(json);
-      return 0;
+      return EXIT.ok;
     }
 
     // A trace cell shows the symbolic value, and "≠ decoded" where the weights disagree.
@@ -157,6 +158,6 @@ export const runCommand: Command = {
       console.log(side.first ? formatDisagreement(program, side.first) : "compiled weights agree with the semantics at every layer and position");
     }
     if (compileNote) console.log(`not compiled: ${compileNote}`);
-    return 0;
+    return EXIT.ok;
   },
 };

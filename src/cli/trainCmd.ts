@@ -5,11 +5,13 @@
  */
 import type { Program } from "../lang/program.ts";
 import { writeFileAtomic } from "../model/atomicWrite.ts";
-import { CheckpointError, loadCheckpoint } from "../train/checkpoint.ts";
+import { loadCheckpoint } from "../train/checkpoint.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../train/config.ts";
 import { DataError, type DataSpec } from "../train/data.ts";
 import { train, type TrainLog, type TrainProgress } from "../train/loop.ts";
 import { type Command, int, loadProgramFile, type ParsedArgs, printJson, str, UsageError } from "./command.ts";
+import { EXIT } from "./exitCodes.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** A number option within [min, max], or the default. */
 function num(args: ParsedArgs, name: string, dflt: number, min: number, max: number, openMin = false): number {
@@ -58,7 +60,7 @@ function configFrom(args: ParsedArgs, programs: Map<string, Program>): { config:
     try {
       resume = loadCheckpoint(resumePath);
     } catch (e) {
-      if (e instanceof CheckpointError) throw new UsageError(`train: ${e.message}`);
+      if (e instanceof CircuitsError) throw e.within("train");
       throw e;
     }
     const c = resume.config;
@@ -215,7 +217,7 @@ export const trainCommand: Command = {
         onProgress: progressPrinter(),
       });
     } catch (e) {
-      if (e instanceof DataError) throw new UsageError(`train: ${e.message}`);
+      if (e instanceof DataError) throw e.within("train");
       throw e;
     }
     const { log } = result;
@@ -224,8 +226,8 @@ export const trainCommand: Command = {
     else console.log(formatTrainLog(log, log.stopped ? undefined : output));
     if (log.stopped) {
       process.stderr.write(`circuits: train: ${log.stopped.message}\n`);
-      return 1;
+      return EXIT.found;
     }
-    return 0;
+    return EXIT.ok;
   },
 };

@@ -9,6 +9,7 @@ import { type HeadCircuit, layoutToHeads } from "./heads.ts";
 import { checkedToLayout, clockPeriods, type Layout } from "./layout.ts";
 import { chooseScales, clockRoundingError, maxContext, type Scales, ScaleError, type TargetPrecision } from "./scales.ts";
 import { sizeProblem } from "./size.ts";
+import { CircuitsError } from "../errors.ts";
 
 export { COMPILE_LIMITS } from "./size.ts";
 
@@ -30,8 +31,9 @@ export interface CompiledModel {
 }
 
 /** Raised when a program cannot be compiled within the limits. */
-export class CompileError extends Error {
+export class CompileError extends CircuitsError {
   override name = "CompileError";
+  readonly kind = "compile";
 }
 
 /** Compile a checked program to the weights of an attention-only transformer. */

@@ -9,10 +9,12 @@ import { existsSync, statSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { SomeHypothesis } from "./hypothesis.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** A user's hypothesis file is missing, does not import, or exports something malformed. */
-export class HypothesisFileError extends Error {
+export class HypothesisFileError extends CircuitsError {
   override name = "HypothesisFileError";
+  readonly kind = "data";
 }
 
 const TS_EXTENSIONS = new Set([".ts", ".mts", ".cts"]);

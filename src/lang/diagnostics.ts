@@ -4,6 +4,7 @@
  * the language is one of these, so the CLI and the library print alike.
  */
 import type { Span } from "./ast.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** A program's text and the name it is reported under. */
 export interface Source {
@@ -91,14 +92,17 @@ export function formatDiagnostics(source: Source, ds: readonly Diagnostic[], omi
 }
 
 /** Thrown by `parse`/`check`/`load` when a program has static errors. */
-export class ProgramError extends Error {
+export class ProgramError extends CircuitsError {
+  readonly kind = "program";
   constructor(
     readonly source: Source,
     readonly diagnostics: readonly Diagnostic[],
     /** Further errors found but not kept (the checker keeps a bounded number). */
     readonly omitted = 0,
   ) {
-    super(formatDiagnostics(source, diagnostics, omitted));
+    super("", { path: source.path });
+    // The one error whose message is several lines: one located line per diagnostic.
+    this.message = formatDiagnostics(source, diagnostics, omitted);
     this.name = "ProgramError";
   }
 }

@@ -1,9 +1,11 @@
 /** Turning input text into vocabulary indices, with located errors. */
 import type { Program } from "./program.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** Raised for an input the program cannot run (unknown token, too long). */
-export class InputError extends Error {
+export class InputError extends CircuitsError {
   override name = "InputError";
+  readonly kind = "input";
 }
 
 /** Split whitespace-separated token names into vocabulary indices. */

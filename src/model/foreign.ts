@@ -26,6 +26,7 @@
 import { firstNonFinite } from "./finite.ts";
 import type { Tensor, Weights } from "./weights.ts";
 import { checkTokens, decodeWeightsFile, weightsFromStateDict } from "./weightsFile.ts";
+import { WeightsFileError } from "../errors.ts";
 
 /** The normalisation a model had before folding (TransformerLens `normalization_type`). */
 export type Normalization = "LN" | "LNPre" | "RMS" | "RMSPre" | null;
@@ -69,7 +70,7 @@ export function decodeForeign(bytes: Uint8Array, where = "decodeForeign"): Loade
 /** Fold LayerNorm, centre, set MLP blocks aside, and build the attention-only Weights; one-line errors. */
 export function foreignFromStateDict(tensors: ReadonlyMap<string, Tensor>, config: Record<string, unknown> | undefined, where: string): ForeignModel {
   const err = (msg: string): never => {
-    throw new Error(`${where}: ${msg}`);
+    throw new WeightsFileError(`${where}: ${msg}`, "incompatible");
   };
   const cfg = config ?? {};
   const attention = new Map<string, Tensor>();

@@ -6,19 +6,20 @@
  * layout must not be trusted next to these weights.
  */
 import { readFileSync, statSync } from "node:fs";
+import { WeightsFileError } from "../errors.ts";
 import { sidecarPath } from "./weightsFile.ts";
 
 /** Sidecars are small JSON; a larger file is not one of ours. */
 const SIDECAR_LIMIT = 64 << 20;
 
-/** Throw a one-line Error when the sidecar beside `path` carries a digest different from the weights file's. */
+/** Throw a one-line WeightsFileError when the sidecar beside `path` carries a digest different from the weights file's. */
 export function checkSidecar(path: string, metadata: Readonly<Record<string, string>>): void {
   if (metadata.digest === undefined || /\.json$/i.test(path)) return;
   let digest: unknown;
   try {
     digest = JSON.parse(metadata.digest);
   } catch {
-    throw new Error(`${path}: metadata "digest" is not valid JSON`);
+    throw new WeightsFileError(`${path}: metadata "digest" is not valid JSON`, "corrupt", { path });
   }
   const side = sidecarPath(path);
   let st;
@@ -27,17 +28,19 @@ export function checkSidecar(path: string, metadata: Readonly<Record<string, str
   } catch {
     return; // no sidecar: the weights file stands alone
   }
-  if (!st.isFile() || st.size > SIDECAR_LIMIT) throw new Error(`sidecar '${side}' is not a regular JSON file of at most 64 MiB`);
+  if (!st.isFile() || st.size > SIDECAR_LIMIT) throw new WeightsFileError(`sidecar '${side}' is not a regular JSON file of at most 64 MiB`, "corrupt", { path: side });
   let sidecar: unknown;
   try {
     sidecar = JSON.parse(readFileSync(side, "utf8"));
   } catch {
-    throw new Error(`sidecar '${side}' is not valid JSON`);
+    throw new WeightsFileError(`sidecar '${side}' is not valid JSON`, "corrupt", { path: side });
   }
   const theirs = sidecar !== null && typeof sidecar === "object" ? (sidecar as Record<string, unknown>).digest : undefined;
   if (theirs !== digest) {
-    throw new Error(
+    throw new WeightsFileError(
       `sidecar '${side}' does not belong to '${path}' (digest ${String(theirs).slice(0, 12)}… vs ${String(digest).slice(0, 12)}…): the two were not written together; compile again`,
+      "corrupt",
+      { path: side },
     );
   }
 }

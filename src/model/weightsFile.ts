@@ -25,6 +25,7 @@ import { firstNonFinite } from "./finite.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { sizeOf, stateDict } from "./weights.ts";
 import type { FloatArray, LayerWeights, ModelConfig, Tensor, Weights } from "./weights.ts";
+import { fileReason, WeightsFileError } from "../errors.ts";
 
 /** The `format` metadata value written by this version. */
 export const WEIGHTS_FORMAT = "induction-circuits/1";
@@ -142,9 +143,25 @@ export async function saveWeightsAsync(path: string, weights: Weights, extra: Sa
   return { paths: files.map((f) => f.path), digest };
 }
 
+/** The bytes of a weights file; a file-system failure is a WeightsFileError naming the file. */
+export function readWeightsBytes(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const reason = fileReason(e);
+    throw new WeightsFileError(`cannot read model file '${path}'${reason === "not-found" ? ": no such file" : ""}`, reason, { path, cause: e });
+  }
+}
+
 /** Read weights written by {@link saveWeights} or any TransformerLens-named attention-only state dict. */
 export function loadWeights(path: string): LoadedWeights {
-  return decodeWeights(readFileSync(path), `loadWeights: ${path}`);
+  const bytes = readWeightsBytes(path);
+  try {
+    return decodeWeights(bytes, `loadWeights: ${path}`);
+  } catch (e) {
+    if (e instanceof WeightsFileError) e.path = path;
+    throw e;
+  }
 }
 
 /** A weights file's parts before they become a model: tensors, metadata and what it parses to. */
@@ -173,33 +190,33 @@ export function decodeWeightsFile(bytes: Uint8Array, where: string): WeightsFile
   try {
     decoded = decodeSafetensors(bytes, { skip: (name) => IGNORED_BUFFER.test(name) });
   } catch (e) {
-    throw new Error(`${where}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new WeightsFileError(`${where}: ${e instanceof Error ? e.message : String(e)}`, "corrupt", { cause: e });
   }
   const { tensors, metadata } = decoded;
 
   const format = metadata.format;
   if (format !== undefined && format.startsWith("induction-circuits/") && format !== WEIGHTS_FORMAT) {
-    throw new Error(`${where}: unsupported format ${JSON.stringify(format)} (this version reads ${WEIGHTS_FORMAT})`);
+    throw new WeightsFileError(`${where}: unsupported format ${JSON.stringify(format)} (this version reads ${WEIGHTS_FORMAT})`, "incompatible");
   }
   const parse = (key: string): unknown => {
     try {
       return JSON.parse(metadata[key]);
     } catch (e) {
       const why = e instanceof Error ? e.message.replace(/\s+/g, " ") : String(e);
-      throw new Error(`${where}: metadata "${key}" is not valid JSON: ${why}`);
+      throw new WeightsFileError(`${where}: metadata "${key}" is not valid JSON: ${why}`, "corrupt");
     }
   };
 
   let config: Record<string, unknown> | undefined;
   if (metadata.config !== undefined) {
     const c = parse("config");
-    if (typeof c !== "object" || c === null || Array.isArray(c)) throw new Error(`${where}: metadata "config" must be a JSON object`);
+    if (typeof c !== "object" || c === null || Array.isArray(c)) throw new WeightsFileError(`${where}: metadata "config" must be a JSON object`, "corrupt");
     config = c as Record<string, unknown>;
   }
   let tokens: string[] | undefined;
   if (metadata.tokens !== undefined) {
     const t = parse("tokens");
-    if (!Array.isArray(t) || !t.every((x) => typeof x === "string")) throw new Error(`${where}: metadata "tokens" must be a JSON array of strings`);
+    if (!Array.isArray(t) || !t.every((x) => typeof x === "string")) throw new WeightsFileError(`${where}: metadata "tokens" must be a JSON array of strings`, "corrupt");
     tokens = t;
   }
   const layout = metadata.layout !== undefined ? parse("layout") : undefined;
@@ -208,10 +225,10 @@ export function decodeWeightsFile(bytes: Uint8Array, where: string): WeightsFile
 
 /** A token list names every row of W_E once: d_vocab distinct strings. */
 export function checkTokens(tokens: readonly unknown[], dVocab: number, where: string): void {
-  if (tokens.length !== dVocab) throw new Error(`${where}: metadata "tokens" has ${tokens.length} entries, but embed.W_E has d_vocab=${dVocab} rows`);
+  if (tokens.length !== dVocab) throw new WeightsFileError(`${where}: metadata "tokens" has ${tokens.length} entries, but embed.W_E has d_vocab=${dVocab} rows`, "corrupt");
   const seen = new Set<unknown>();
   tokens.forEach((t, i) => {
-    if (seen.has(t)) throw new Error(`${where}: metadata "tokens" repeats ${JSON.stringify(t)} (at index ${i})`);
+    if (seen.has(t)) throw new WeightsFileError(`${where}: metadata "tokens" repeats ${JSON.stringify(t)} (at index ${i})`, "corrupt");
     seen.add(t);
   });
 }
@@ -232,7 +249,7 @@ export function weightsFromStateDict(
 ): Weights {
   const cfg = (config ?? {}) as Readonly<Record<string, unknown>>;
   const err = (msg: string): never => {
-    throw new Error(`${where}: ${msg}`);
+    throw new WeightsFileError(`${where}: ${msg}`, "incompatible");
   };
 
   let nLayers = 0;

@@ -17,6 +17,7 @@ import { observe } from "./observe.ts";
 import { givenProbes, makeProbes, type ProbeSet } from "./probes.ts";
 import type { MappedHead } from "./search.ts";
 import { modelVocabSize, tokenId } from "../model/tokenIds.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** Where a program head sits: layer and head index in the model. */
 export interface HeadPlace {
@@ -57,8 +58,9 @@ export interface CheckWeightsResult {
 }
 
 /** A one-line reason the weights and the program cannot be compared. */
-export class CheckWeightsError extends Error {
+export class CheckWeightsError extends CircuitsError {
   override name = "CheckWeightsError";
+  readonly kind = "weights";
 }
 
 /** Exhaustive probes above this many sequences are refused (each is a forward pass with activations). */

@@ -22,6 +22,7 @@ import { sidecarPath, WEIGHTS_FORMAT, weightsFromStateDict } from "../model/weig
 import type { TrainConfig } from "./config.ts";
 import type { EvalRecord } from "./metrics.ts";
 import { type Params, paramsFromWeights, paramsToWeights } from "./params.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** Everything a checkpoint holds. */
 export interface Checkpoint {
@@ -36,8 +37,9 @@ export interface Checkpoint {
 }
 
 /** A file that is not a usable checkpoint: one line. */
-export class CheckpointError extends Error {
+export class CheckpointError extends CircuitsError {
   override name = "CheckpointError";
+  readonly kind = "data";
 }
 
 /** The safetensors bytes and sidecar of a checkpoint. */

@@ -33,6 +33,7 @@ import { interpret } from "../semantics/interpret.ts";
 import { mode } from "../semantics/values.ts";
 import type { Rng } from "./rng.ts";
 import { BOS_ID, tokenId } from "../model/tokenIds.ts";
+import { CircuitsError } from "../errors.ts";
 
 /** What to train on, as stored in a checkpoint's training config. */
 export type DataSpec =
@@ -56,8 +57,9 @@ export interface DataSource {
 }
 
 /** A bad data file or a data/model mismatch: one line, says what and where. */
-export class DataError extends Error {
+export class DataError extends CircuitsError {
   override name = "DataError";
+  readonly kind = "data";
 }
 
 /** The repeated length R for a context: [BOS] r r fits. */

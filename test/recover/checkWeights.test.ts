@@ -9,9 +9,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { checkCommand } from "../../src/cli/checkCmd.ts";
-import { parseCommandArgs, UsageError } from "../../src/cli/command.ts";
 import { compile } from "../../src/compiler/compile.ts";
 import { load } from "../../src/lang/check.ts";
 import { editProgram } from "../../src/lang/edit.ts";
@@ -20,6 +19,7 @@ import { saveWeights } from "../../src/model/weightsFile.ts";
 import { checkWeights, CheckWeightsError } from "../../src/recover/checkWeights.ts";
 import { disguiseWeights } from "../../src/recover/disguise.ts";
 import { loadProgram, programPath } from "../support/programs.ts";
+import { runInProcess } from "../support/inProcess.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "check-weights-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -86,18 +86,7 @@ describe("circuits check --weights", () => {
   const d = disguised(loadProgram("induction"));
   saveWeights(model, d.weights, { tokens: d.tokens });
 
-  async function run(...argv: string[]) {
-    let stdout = "";
-    const write = vi.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
-    try {
-      return { code: await checkCommand.run(parseCommandArgs(checkCommand, argv)), stdout, error: undefined as string | undefined };
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      return { code: 2, stdout, error: e.message };
-    } finally {
-      write.mockRestore();
-    }
-  }
+  const run = (...argv: string[]) => runInProcess(checkCommand, ...argv);
 
   it("reports fractions per class and per head, text and --json; exit 0 even for a poor fit", async () => {
     const r = await run("--weights", model, programPath("induction"), "--samples", "20");

@@ -1,6 +1,8 @@
-/** Running a CLI command in-process as main.ts would (exit 2 for a UsageError), capturing stdout. */
+/** Running a CLI command in-process as main.ts would (exit codes from exitCodes.ts), capturing stdout. */
 import { vi } from "vitest";
-import { type Command, parseCommandArgs, UsageError } from "../../src/cli/command.ts";
+import { type Command, parseCommandArgs } from "../../src/cli/command.ts";
+import { exitCodeOf } from "../../src/cli/exitCodes.ts";
+import { CircuitsError } from "../../src/errors.ts";
 
 /** What one in-process run gave. */
 export interface Outcome {
@@ -9,7 +11,7 @@ export interface Outcome {
   readonly error?: string;
 }
 
-/** Run `cmd` on argv; a UsageError becomes exit code 2 with its message, anything else propagates. */
+/** Run `cmd` on argv; a CircuitsError becomes its exit code (2) with its message, anything else (a bug) propagates. */
 export async function runInProcess(cmd: Command, ...argv: string[]): Promise<Outcome> {
   let stdout = "";
   const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void (stdout += `${a.join(" ")}\n`));
@@ -17,8 +19,8 @@ export async function runInProcess(cmd: Command, ...argv: string[]): Promise<Out
   try {
     return { code: await cmd.run(parseCommandArgs(cmd, argv)), stdout };
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    return { code: 2, stdout, error: e.message };
+    if (!(e instanceof CircuitsError)) throw e;
+    return { code: exitCodeOf(e), stdout, error: e.message };
   } finally {
     log.mockRestore();
     write.mockRestore();

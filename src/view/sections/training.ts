@@ -7,10 +7,12 @@
  */
 import { TRAIN_LOG_FORMAT, type TrainLog } from "../../train/loop.ts";
 import { esc, fmt, section } from "../html.ts";
+import { CircuitsError } from "../../errors.ts";
 
 /** Raised for a file that is not a training log; one line. */
-export class TrainingLogError extends Error {
+export class TrainingLogError extends CircuitsError {
   override name = "TrainingLogError";
+  readonly kind = "data";
 }
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
