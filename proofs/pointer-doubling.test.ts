@@ -1,18 +1,18 @@
 /**
- * H_k (pointer doubling, proofs/13) against the naive definition of k-hop
+ * Theorem 13 (pointer doubling): H_k against the naive definition of k-hop
  * induction, on random sequences: through the reference semantics and
  * through compiled weights (every feature of every layer decoded, and the
  * logits' argmax), for k = 1 … 8.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BOS_ID } from "../../src/compiler/assemble.ts";
-import { compile } from "../../src/compiler/compile.ts";
-import { hopDepth, hopProgram } from "../../src/generate/hops.ts";
-import { interpret } from "../../src/semantics/interpret.ts";
-import { IncrementalRun } from "../../src/sim/kvcache.ts";
-import { compareSequence } from "../../src/verify/check.ts";
-import { fcParams } from "../support/seed.ts";
+import { BOS_ID } from "../src/compiler/assemble.ts";
+import { compile } from "../src/compiler/compile.ts";
+import { hopDepth, hopProgram } from "../src/generate/hops.ts";
+import { interpret } from "../src/semantics/interpret.ts";
+import { IncrementalRun } from "../src/sim/kvcache.ts";
+import { compareSequence } from "../src/verify/check.ts";
+import { fcParams } from "../test/support/seed.ts";
 
 /**
  * The naive definition, hop by hop. s[1..n] (s[0] is BOS). find(t) is the
