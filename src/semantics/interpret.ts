@@ -146,6 +146,18 @@ export class SymbolicRun {
     return parts.join("|");
   }
 
+  /**
+   * A `latest`/`earliest` head's index as it stands: key value-tuple → the position it selects.
+   * Keys are the run's own encoding (a mixed-radix number or a string), comparable between runs of one program.
+   */
+  table(head: string): ReadonlyMap<number | string, number> {
+    const plan = this.plans.find((p) => p.head.name === head);
+    if (!plan || plan.head.select.kind !== "match" || plan.head.select.rule === "every") {
+      throw new Error(`table: '${head}' is not a latest/earliest head`);
+    }
+    return plan.index as ReadonlyMap<number | string, number>;
+  }
+
   private keyAt(plan: HeadPlan, slots: readonly Slot[], p: number, shift: boolean): number | string | null {
     let key = 0;
     let parts: string | null = null;
