@@ -37,6 +37,8 @@ export class CompileError extends Error {
 /** Compile a checked program to the weights of an attention-only transformer. */
 export function compile(program: Program, options: CompileOptions = {}): CompiledModel {
   // Sized from the program before anything is allocated: refusing late cost seconds and GBs.
+  const counting = program.layers.flat().find((h) => h.select.kind === "match" && h.select.rule === "count");
+  if (counting) throw new CompileError(`${program.source.path}: head '${counting.name}' counts, and count heads are not compiled yet`);
   const tooLarge = sizeProblem(program);
   if (tooLarge) throw new CompileError(tooLarge);
   const layout = checkedToLayout(program);
