@@ -7,7 +7,7 @@
  * a test checks them against compiled models.
  */
 import { domainSize, type Program } from "../lang/program.ts";
-import { clockPeriods, needsPositionOneHot } from "./layout.ts";
+import { clockPeriods, countHeads, needsPositionOneHot } from "./layout.ts";
 
 /** Limits that keep a compiled model (and its file) within memory; the error quotes them. */
 export const COMPILE_LIMITS = { dModel: 20_000, dHead: 20_000, parameters: 40_000_000 } as const;
@@ -29,12 +29,19 @@ export interface SizeEstimate {
 export function estimateSize(program: Program): SizeEstimate {
   const C = program.context;
   const hands = clockPeriods(program).length;
-  let dModel = 1 + 1 + program.vocab.length + 1 + 2 * hands + (needsPositionOneHot(program) ? C : 0);
+  const counts = countHeads(program);
+  // Counts add pos.u, pos.u2 and one .inv direction each.
+  let dModel = 1 + 1 + program.vocab.length + 1 + 2 * hands + (needsPositionOneHot(program) ? C : 0) + (counts.length ? 2 + counts.length : 0);
   for (const f of program.features.values()) if (f.layer > 0) dModel += domainSize(program, f.domain);
   let dHead = 1;
   for (const h of program.layers.flat()) {
     let qk = 2 * hands + 1; // the clock's hands and BOS
-    if (h.select.kind === "match") {
+    if (h.select.kind === "match" && h.select.rule === "count") {
+      qk = 2; // u, u2; its .mean head: the conjuncts, BOS and the self penalty
+      let mean = 1 + (h.select.strict ? C - 1 : 0);
+      for (const c of h.select.conditions) mean += domainSize(program, program.features.get(c.key)!.domain);
+      dHead = Math.max(dHead, mean);
+    } else if (h.select.kind === "match") {
       qk = 1 + (h.select.rule !== "every" ? 1 : 0) + (h.select.strict ? C - 1 : 0);
       for (const c of h.select.conditions) qk += domainSize(program, program.features.get(c.key)!.domain);
     }
@@ -42,7 +49,7 @@ export function estimateSize(program: Program): SizeEstimate {
     for (const c of h.copies) ov += domainSize(program, program.features.get(c.to)!.domain);
     dHead = Math.max(dHead, qk, ov);
   }
-  const nHeads = Math.max(1, ...program.layers.map((l) => l.length));
+  const nHeads = Math.max(1, ...program.layers.map((l, k) => l.length + counts.filter((h) => h.layer === k + 2).length));
   const V = program.vocab.length + 1;
   // W_Q, W_K, W_V [H, D, E], W_O [H, E, D], biases b_Q/b_K/b_V [H, E] and b_O [D] per layer; W_E, W_pos, W_U, b_U.
   const perLayer = nHeads * dModel * dHead * 4 + nHeads * dHead * 3 + dModel;
