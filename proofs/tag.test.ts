@@ -1,11 +1,12 @@
 /**
  * Theorem 7, escape half: programs/tag/interpreter.circ runs tag systems written into its prompt,
  * token for token against direct simulators of the tag systems (written here, independent of the
- * interpreter and of its state-tag encoding). TAG_FULL=1 adds Collatz n = 27 (40,656 steps).
+ * interpreter and of its state-tag encoding), under the semantics and through compiled float64
+ * weights. TAG_FULL=1 adds Collatz n = 27 (40,656 steps) and the compiled runs of a^3, a^6, a^7.
  */
 import { describe, expect, it } from "vitest";
 import type { SymbolicRun } from "../src/semantics/interpret.ts";
-import { cyclicTagAsStates, runInterpreter, tagInterpreter, tagPrompt, twoTagAsStates } from "./checks/tag.ts";
+import { cyclicTagAsStates, runCompiledInterpreter, runInterpreter, tagInterpreter, tagPrompt, twoTagAsStates } from "./checks/tag.ts";
 
 /** A 2-tag system run directly: read the first letter, delete two, append its production; halt below two letters. */
 function twoTagWords(productions: Readonly<Record<string, string>>, word: string): string[] {
@@ -49,7 +50,7 @@ function expectedStream(words: readonly string[], deleted: number, states: (t: n
 /**
  * The successive words in the context: at the position of each state token that starts a step,
  * the queue letters from the read pointer to the end equal that step's word, and the program's own
- * features agree — `reads` is the pointer plus one and `letter` the word's first letter.
+ * features agree — `reads` is the pointer and `letter` the word's first letter.
  */
 function checkWords(run: SymbolicRun, tokens: readonly string[], words: readonly string[], stepStarts: readonly number[], letters: ReadonlySet<string>): void {
   const vocab = run.program.vocab;
@@ -59,8 +60,9 @@ function checkWords(run: SymbolicRun, tokens: readonly string[], words: readonly
   let next = start + 1;
   stepStarts.forEach((p, t) => {
     for (; next <= p; next++) if (letters.has(tokens[next]!)) queue.push(tokens[next]!);
-    const reads = run.value("reads", p + 1) as number; // position p + 1 of the run holds tokens[p]
-    const pointer = reads - 1; // rank of the letter under the read pointer, 1-based
+    // Position p + 1 of the run holds tokens[p]; the number of state tokens in the queue so far is
+    // the rank (from 1) of the letter under the read pointer.
+    const pointer = run.value("reads", p + 1) as number;
     const word = words[t]!;
     expect(queue.slice(pointer - 1).join(""), `word ${t}`).toBe(word);
     if (word.length > 0) expect(vocab[run.value("letter", p + 1) as number], `letter of word ${t}`).toBe(word[0]);
@@ -111,6 +113,24 @@ describe("Theorem 7 (escape): the tag interpreter", () => {
     checkWords(run, [...prompt, ...emitted], words, starts, new Set(["0", "1"]));
     expect(Math.max(...words.map((w) => w.length))).toBeGreaterThan(50); // it grows: not a finite-state walk
   });
+
+  it("compiled (float64): the cyclic tag system's first 12 steps, token for token", () => {
+    const words = cyclicTagWords(CYCLIC, "1", 12);
+    const want = expectedStream(words, 1, (t) => [["x", "y", "z"][(t + 1) % 3]!]);
+    const prompt = tagPrompt(cyclicTagAsStates(CYCLIC), ["1"], "x");
+    const run = runCompiledInterpreter(tagInterpreter(), prompt, want.length);
+    expect(run.emitted).toEqual(want);
+  });
+
+  it.runIf(process.env.TAG_FULL === "1")("compiled (float64): Collatz from a^3, a^6 and a^7, every token", () => {
+    for (const n of [3, 6, 7]) {
+      const words = twoTagWords(COLLATZ, "a".repeat(n));
+      const want = expectedStream(words, 2, () => ["u", "v"]);
+      const prompt = tagPrompt(twoTagAsStates(COLLATZ), [..."a".repeat(n)], "v");
+      const run = runCompiledInterpreter(tagInterpreter(), prompt, want.length);
+      expect(run.emitted, `a^${n} at context ${run.context}`).toEqual(want);
+    }
+  }, 3_600_000);
 
   it.runIf(process.env.TAG_FULL === "1")("Collatz from a^27: 40,656 steps, longest word 4,616 letters, every token and every word", () => {
     expect(collatz(27)).toEqual({ steps: 40656, longest: 4616 });

@@ -12,6 +12,8 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { compile } from "../../src/compiler/compile.ts";
+import { generateCompiled } from "../../src/generate/compiled.ts";
 import { load } from "../../src/lang/check.ts";
 import type { Program } from "../../src/lang/program.ts";
 import { SymbolicRun } from "../../src/semantics/interpret.ts";
@@ -88,4 +90,19 @@ export function runInterpreter(program: Program, prompt: readonly string[], step
     run.push(next);
   }
   return { run, emitted };
+}
+
+/**
+ * Greedy generation from the interpreter's compiled weights (float64), at the
+ * smallest context that holds the prompt and `steps` tokens. The model grows
+ * like C² (seven position-valued blocks of C directions, conjuncts over
+ * them), so the size limits are raised here: these are trusted programs.
+ */
+export function runCompiledInterpreter(program: Program, prompt: readonly string[], steps: number): { emitted: string[]; context: number; parameters: number; epsilon: number } {
+  const context = prompt.length + steps + 1;
+  const model = compile({ ...program, context }, { precision: "float64", limits: { dModel: 1e6, dHead: 1e6, parameters: 2e9 } });
+  const ids = prompt.map((t) => program.vocab.indexOf(t));
+  const g = generateCompiled(model, ids, { steps });
+  const { d_model: D, d_head: E, n_heads: H, n_layers: L } = model.weights.config;
+  return { emitted: g.generated.map((k) => program.vocab[k]!), context, parameters: L * H * D * E * 4, epsilon: model.scales.headEpsilon };
 }

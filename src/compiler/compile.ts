@@ -8,7 +8,7 @@ import { headsToWeights } from "./assemble.ts";
 import { type HeadCircuit, layoutToHeads } from "./heads.ts";
 import { checkedToLayout, clockPeriods, countHeads, type Layout } from "./layout.ts";
 import { chooseScales, clockRoundingError, maxContext, ROUNDINGS, type Scales, ScaleError, type TargetPrecision, UNIT_ROUNDOFF } from "./scales.ts";
-import { sizeProblem } from "./size.ts";
+import { type CompileLimits, sizeProblem } from "./size.ts";
 
 export { COMPILE_LIMITS } from "./size.ts";
 
@@ -17,6 +17,11 @@ export interface CompileOptions {
   readonly epsilon?: number;
   /** The float format the bound is promised for (default float32, TransformerLens's default dtype). */
   readonly precision?: TargetPrecision;
+  /**
+   * Size limits in place of COMPILE_LIMITS, for trusted programs whose models are knowingly large
+   * (the tag interpreter of proofs/07 at the context its runs need); the CLI never sets them.
+   */
+  readonly limits?: CompileLimits;
 }
 
 export interface CompiledModel {
@@ -37,7 +42,7 @@ export class CompileError extends Error {
 /** Compile a checked program to the weights of an attention-only transformer. */
 export function compile(program: Program, options: CompileOptions = {}): CompiledModel {
   // Sized from the program before anything is allocated: refusing late cost seconds and GBs.
-  const tooLarge = sizeProblem(program);
+  const tooLarge = sizeProblem(program, undefined, options.limits);
   if (tooLarge) throw new CompileError(tooLarge);
   const layout = checkedToLayout(program);
   const maxConditions = Math.max(

@@ -12,6 +12,13 @@ import { clockPeriods, countHeads, needsPositionOneHot } from "./layout.ts";
 /** Limits that keep a compiled model (and its file) within memory; the error quotes them. */
 export const COMPILE_LIMITS = { dModel: 20_000, dHead: 20_000, parameters: 40_000_000 } as const;
 
+/** The size limits compile applies (COMPILE_LIMITS unless a trusted caller raises them). */
+export interface CompileLimits {
+  readonly dModel: number;
+  readonly dHead: number;
+  readonly parameters: number;
+}
+
 /** Bytes per parameter in a written float64 file. */
 const FILE_BYTES_PER_PARAMETER = 8;
 
@@ -60,14 +67,14 @@ export function estimateSize(program: Program): SizeEstimate {
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
 /** Why the program is too large to compile, or null; the message states the estimate and the limit. */
-export function sizeProblem(program: Program, est: SizeEstimate = estimateSize(program)): string | null {
+export function sizeProblem(program: Program, est: SizeEstimate = estimateSize(program), limits: CompileLimits = COMPILE_LIMITS): string | null {
   const where = program.source.path;
-  if (est.dModel > COMPILE_LIMITS.dModel) {
-    return `${where}: d_model would be ${est.dModel} (limit ${COMPILE_LIMITS.dModel}); lower 'context' or the vocabulary`;
+  if (est.dModel > limits.dModel) {
+    return `${where}: d_model would be ${est.dModel} (limit ${limits.dModel}); lower 'context' or the vocabulary`;
   }
-  if (est.dHead > COMPILE_LIMITS.dHead) return `${where}: d_head would be ${est.dHead} (limit ${COMPILE_LIMITS.dHead})`;
-  if (est.parameters > COMPILE_LIMITS.parameters) {
-    return `${where}: the model would have ${est.parameters} parameters, a ${mb(est.fileBytes)} file (limit ${COMPILE_LIMITS.parameters} parameters, ${mb(COMPILE_LIMITS.parameters * FILE_BYTES_PER_PARAMETER)}); lower 'context' (strict 'j < i' heads cost context² each) or the number of heads`;
+  if (est.dHead > limits.dHead) return `${where}: d_head would be ${est.dHead} (limit ${limits.dHead})`;
+  if (est.parameters > limits.parameters) {
+    return `${where}: the model would have ${est.parameters} parameters, a ${mb(est.fileBytes)} file (limit ${limits.parameters} parameters, ${mb(limits.parameters * FILE_BYTES_PER_PARAMETER)}); lower 'context' (strict 'j < i' heads cost context² each) or the number of heads`;
   }
   return null;
 }
