@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { checkLayoutAgainst, checkLayoutSelf } from "../../src/analysis/layoutCheck.ts";
 import { BOS_ID } from "../../src/compiler/assemble.ts";
 import { compile, CompileError } from "../../src/compiler/compile.ts";
 import { estimateSize } from "../../src/compiler/size.ts";
@@ -75,5 +76,16 @@ describe("compiled count heads", () => {
     const est = estimateSize(program);
     expect([est.dModel, est.nHeads, est.dHead]).toEqual([model.weights.config.d_model, model.weights.config.n_heads, model.weights.config.d_head]);
     expect(model.weights.config.n_heads).toBe(4); // layer 2: `same` and the three .mean heads
+  });
+
+  it("the layout (pos.u, pos.u2 and one .inv block per count) passes the checks analyses run on a file's layout", () => {
+    const model = compile(load({ path: "counts", text: COUNTS }), { precision: "float64" });
+    expect(model.layout.blocks.filter((b) => b.kind === "count").map((b) => [b.name, b.layer, b.writtenBy])).toEqual([
+      ["all.inv", 2, "all.mean"], ["seen.inv", 2, "seen.mean"], ["pairs.inv", 2, "pairs.mean"],
+    ]);
+    expect(() => checkLayoutSelf(model.layout)).not.toThrow();
+    expect(() => checkLayoutAgainst(model.layout, model.weights, model.tokens)).not.toThrow();
+    const bad = { ...model.layout, blocks: model.layout.blocks.map((b) => (b.kind === "count" ? { ...b, domain: "pos" as const } : b)) };
+    expect(() => checkLayoutSelf(bad)).toThrow(/count block 'all.inv'/);
   });
 });
