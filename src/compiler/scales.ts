@@ -45,7 +45,7 @@
  * counts therefore tightens ε to ≤ 1/(8C), which with η ≤ 1/(16C) keeps
  * |ρ| < 1/(4C). Its scores reach λ'·(2C + C²) ≈ 2λC³, cubic in C: float64
  * holds them at every context the language allows (≈ 0.04 nat of rounding at
- * C = 8192), float32 only below C ≈ 25.
+ * C = 8192), float32 only to C = 22 or so (21 at 8 layers).
  *
  * Precision. The bound is for a stated float format, because rounding moves
  * scores. Every score is a sum of products whose absolute values add up to at
