@@ -32,8 +32,12 @@ describe("compiled count heads", () => {
     const rand = mulberry32(5);
     const counted = model.circuits.filter((c) => c.head.select.kind === "match" && c.head.select.rule === "count");
     expect(counted.map((c) => c.head.name).sort()).toEqual(["all", "all.mean", "pairs", "pairs.mean", "seen", "seen.mean"]);
+    const { countScale: lp, lambda } = model.scales;
     let worstMean = 0;
     let worstCount = 0;
+    // The margin the derivation promises, with the 1/(m + 1) the .mean head actually wrote: every key
+    // p ≠ m scores ≥ λ·|p − m| below position m (scales.ts). Smallest ratio margin / (λ·|p − m|) seen:
+    let worstRatio = Infinity;
     for (let s = 0; s < 20; s++) {
       const input = Array.from({ length: 31 }, () => Math.floor(rand() * 3));
       const sim = new IncrementalRun(model.weights, { precision: "float64" });
@@ -47,12 +51,17 @@ describe("compiled count heads", () => {
           const pattern = sim.pattern(c.layer, c.index);
           const name = c.head.name.replace(/\.mean$/, "");
           const m = (sym.value(name === "seen" ? "k" : name === "all" ? "n" : "r", i) as number | null) ?? 0;
-          if (c.head.name.endsWith(".mean")) worstMean = Math.max(worstMean, Math.abs(pattern[0]! * (m + 1) - 1));
-          else worstCount = Math.max(worstCount, 1 - pattern[m]!);
+          if (c.head.name.endsWith(".mean")) {
+            worstMean = Math.max(worstMean, Math.abs(pattern[0]! * (m + 1) - 1));
+            const x = pattern[0]!;
+            const score = (p: number) => lp * (2 * (p + 1) - x * (p + 1) ** 2);
+            for (let p = 0; p <= i; p++) if (p !== m) worstRatio = Math.min(worstRatio, (score(m) - score(p)) / (lambda * Math.abs(p - m)));
+          } else worstCount = Math.max(worstCount, 1 - pattern[m]!);
         }
       });
     }
     expect(worstCount).toBeLessThanOrEqual(eps);
+    expect(worstRatio).toBeGreaterThanOrEqual(1);
     // The relative error of 1/(m + 1) that the count's margin allows (scales.ts): 1/(4C).
     expect(worstMean).toBeLessThanOrEqual(1 / (4 * program.context));
   });
