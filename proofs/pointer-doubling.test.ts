@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BOS_ID } from "../src/compiler/assemble.ts";
+import { BOS_ID } from "../src/model/tokenIds.ts";
 import { compile } from "../src/compiler/compile.ts";
 import { hopDepth, hopProgram } from "../src/generate/hops.ts";
 import { interpret } from "../src/semantics/interpret.ts";

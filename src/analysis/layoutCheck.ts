@@ -25,8 +25,10 @@ function valuesOf(b: NamedBlock, prefix: string): string[] {
   return b.labels.map((l, k) => (l.startsWith(`${prefix}:`) ? l.slice(prefix.length + 1) : fail(`block '${b.name}' label ${k} is ${JSON.stringify(l)}, expected '${prefix}:…'`)));
 }
 
-/** The position block: pos.lin, then the clock's hands in order (pos.cos4, pos.sin4, pos.cos16, …) or none. */
-function checkClockLabels(labels: readonly string[], fail: (msg: string) => never): void {
+/** The position block: pos.lin, then the clock's hands in order (pos.cos4, pos.sin4, pos.cos16, …) or none, then a counting program's pos.u, pos.u2. */
+function checkClockLabels(all: readonly string[], fail: (msg: string) => never): void {
+  const counts = all.length >= 3 && all[all.length - 2] === "pos.u" && all[all.length - 1] === "pos.u2";
+  const labels = counts ? all.slice(0, -2) : all;
   const want = ["pos.lin"];
   for (let n = 4; want.length < labels.length; n *= 4) want.push(`pos.cos${n}`, `pos.sin${n}`);
   if (labels.length !== want.length || labels.some((l, k) => l !== want[k])) {
@@ -56,7 +58,14 @@ export function checkLayoutSelf(layout: NamedLayout): void {
   const writerLayer = new Map<string, number>();
   for (const b of layout.blocks) {
     const embedding = (EMBEDDING_KINDS as readonly string[]).includes(b.kind);
-    if (!embedding && b.kind !== "feature") fail(`block '${b.name}' has unknown kind ${JSON.stringify(b.kind)}`);
+    if (!embedding && b.kind !== "feature" && b.kind !== "count") fail(`block '${b.name}' has unknown kind ${JSON.stringify(b.kind)}`);
+    if (b.kind === "count") {
+      // A count's 1/(m + 1): one direction named like the block, written by its .mean head.
+      if (b.layer < 1 || b.domain !== null || b.labels.length !== 1 || b.labels[0] !== b.name || typeof b.writtenBy !== "string" || b.writtenBy === "") {
+        fail(`count block '${b.name}' must have layer ≥ 1, no domain, the one label '${b.name}' and a writer`);
+      }
+      continue;
+    }
     if (embedding) {
       if (b.layer !== 0 || b.writtenBy !== null) fail(`embedding block '${b.name}' must have layer 0 and no writer`);
       if (b.kind !== "token" && b.kind !== "pos" && b.name !== b.kind) fail(`the ${b.kind} block is named '${b.name}'`);

@@ -17,7 +17,8 @@ export function headsToWeights(program: Program, layout: Layout, circuits: reado
   const V = modelVocabSize(program.vocab.length);
   const C = program.context;
   const L = program.layers.length;
-  const H = Math.max(1, ...program.layers.map((l) => l.length));
+  // A count's .mean head sits after the program's heads of the layer before the count.
+  const H = Math.max(1, ...program.layers.map((_, l) => circuits.filter((c) => c.block === l).length));
   const E = Math.max(1, ...circuits.map((c) => Math.max(c.qkSpace.size, c.ovSpace.size)));
   const at = (label: string) => layout.space.at(label);
 
@@ -28,9 +29,15 @@ export function headsToWeights(program: Program, layout: Layout, circuits: reado
   const W_pos = zeros([C, D]);
   const hasPosOneHot = layout.space.has("pos:1");
   const periods = clockPeriods(program);
+  const countKeys = layout.space.has("pos.u");
   for (let p = 0; p < C; p++) {
     W_pos.data[p * D + at("one")] = 1;
     W_pos.data[p * D + at("pos.lin")] = p / C;
+    // A count's keys, BOS included (BOS is where a count of 0 lands: ⊥).
+    if (countKeys) {
+      W_pos.data[p * D + at("pos.u")] = p + 1;
+      W_pos.data[p * D + at("pos.u2")] = (p + 1) * (p + 1);
+    }
     if (hasPosOneHot && p >= 1) W_pos.data[p * D + at(`pos:${p}`)] = 1;
     // The clock stays zero at BOS so that BOS scores only through `bos`.
     if (p === 0) continue;

@@ -7,7 +7,7 @@
  */
 import type { Head, Program } from "../lang/program.ts";
 import { domainSize } from "../lang/program.ts";
-import { blockOf, clockCos, clockPeriods, clockSin, dirLabel, type Layout } from "./layout.ts";
+import { blockOf, clockCos, clockPeriods, clockSin, countHeads, dirLabel, inverseBlockName, type Layout, meanHeadName } from "./layout.ts";
 import type { Scales } from "./scales.ts";
 import { NamedMap, Space } from "./space.ts";
 
@@ -25,9 +25,77 @@ export interface HeadCircuit {
   readonly W_O: NamedMap; // ov → resid
 }
 
-/** Build every head's QK and OV maps from the meaning of the layout's directions. */
+/**
+ * Build every head's QK and OV maps from the meaning of the layout's
+ * directions; each count head also gets its `.mean` head, appended after the
+ * program's own heads of the layer before it.
+ */
 export function layoutToHeads(program: Program, layout: Layout, scales: Scales): HeadCircuit[] {
-  return program.layers.flatMap((heads, l) => heads.map((h, index) => headCircuit(program, layout, scales, h, l, index)));
+  const circuits = program.layers.flatMap((heads, l) => heads.map((h, index) => headCircuit(program, layout, scales, h, l, index)));
+  const extra = new Map<number, number>();
+  for (const h of countHeads(program)) {
+    const layer = h.layer - 2; // 0-based block of the program layer before the count
+    const index = program.layers[layer]!.length + (extra.get(layer) ?? 0);
+    extra.set(layer, (extra.get(layer) ?? 0) + 1);
+    circuits.push(meanCircuit(program, layout, scales, h, layer, index));
+  }
+  return circuits;
+}
+
+/** The conjunct directions of a match: key value v of conjunct k scores β against the query value v − shift. */
+function addConditions(program: Program, sel: Extract<Head["select"], { kind: "match" }>, s: Scales, W_Q: NamedMap, W_K: NamedMap): void {
+  sel.conditions.forEach((c, k) => {
+    const kf = program.features.get(c.key)!;
+    const qf = program.features.get(c.query)!;
+    const n = domainSize(program, kf.domain);
+    for (let v = 0; v < n; v++) {
+      const dir = dirLabel(program, `c${k}`, kf.domain, v);
+      W_K.add(dirLabel(program, kf.name, kf.domain, v), dir, 1);
+      const u = v - c.shift; // query value u matches key value u + shift
+      if (u >= 0 && u < domainSize(program, qf.domain)) {
+        W_Q.add(dirLabel(program, qf.name, qf.domain, u), dir, s.beta);
+      }
+    }
+  });
+}
+
+/** The QK labels of a match's conjuncts. */
+function conditionLabels(program: Program, sel: Extract<Head["select"], { kind: "match" }>): string[] {
+  return sel.conditions.flatMap((c, k) => {
+    const d = program.features.get(c.key)!.domain;
+    return Array.from({ length: domainSize(program, d) }, (_, v) => dirLabel(program, `c${k}`, d, v));
+  });
+}
+
+/**
+ * A count's first layer: every matching key and BOS score β·m, the same, so
+ * the attention is uniform over the m matches and BOS, and BOS's weight
+ * 1/(m + 1) is copied (from the `bos` direction) into the count's .inv block.
+ * Partial matches and ⊥ keys sit ≥ β lower; a strict count sinks the query's
+ * own key by P.
+ */
+function meanCircuit(program: Program, layout: Layout, s: Scales, head: Head, layer: number, index: number): HeadCircuit {
+  const sel = head.select;
+  if (sel.kind !== "match" || sel.rule !== "count") throw new Error(`meanCircuit: '${head.name}' is not a count`);
+  const C = program.context;
+  const qkSpace = new Space([...conditionLabels(program, sel), "bos", ...(sel.strict ? Array.from({ length: C - 1 }, (_, p) => `self:${p + 1}`) : [])]);
+  const W_Q = new NamedMap(layout.space, qkSpace);
+  const W_K = new NamedMap(layout.space, qkSpace);
+  addConditions(program, sel, s, W_Q, W_K);
+  W_K.add("bos", "bos", 1);
+  W_Q.add("one", "bos", s.beta * sel.conditions.length);
+  if (sel.strict) {
+    for (let p = 1; p < C; p++) {
+      W_K.add(`pos:${p}`, `self:${p}`, 1);
+      W_Q.add(`pos:${p}`, `self:${p}`, -s.penalty);
+    }
+  }
+  const inv = inverseBlockName(head.name);
+  const ovSpace = new Space([inv]);
+  const W_V = new NamedMap(layout.space, ovSpace).add("bos", inv, 1);
+  const W_O = new NamedMap(ovSpace, layout.space).add(inv, inv, 1);
+  const mean: Head = { name: meanHeadName(head.name), layer: layer + 1, select: sel, copies: [], span: head.span };
+  return { head: mean, block: layer, index, qkSpace, ovSpace, W_Q, W_K, W_V, W_O };
 }
 
 function headCircuit(program: Program, layout: Layout, s: Scales, head: Head, layer: number, index: number): HeadCircuit {
@@ -39,11 +107,10 @@ function headCircuit(program: Program, layout: Layout, s: Scales, head: Head, la
   if (sel.kind === "offset") {
     for (const n of periods) qkLabels.push(`off.cos${n}`, `off.sin${n}`);
     qkLabels.push("bos");
+  } else if (sel.rule === "count") {
+    qkLabels.push("u", "u2");
   } else {
-    sel.conditions.forEach((c, k) => {
-      const d = program.features.get(c.key)!.domain;
-      for (let v = 0; v < domainSize(program, d); v++) qkLabels.push(dirLabel(program, `c${k}`, d, v));
-    });
+    qkLabels.push(...conditionLabels(program, sel));
     qkLabels.push("bos");
     if (sel.rule !== "every") qkLabels.push("tie");
     if (sel.strict) for (let p = 1; p < C; p++) qkLabels.push(`self:${p}`);
@@ -68,20 +135,13 @@ function headCircuit(program: Program, layout: Layout, s: Scales, head: Head, la
     }
     W_K.add("bos", "bos", 1);
     W_Q.add("one", "bos", A * (periods.length - 0.5));
+  } else if (sel.rule === "count") {
+    // Key p scores λ'·(2(p+1) − x·(p+1)²) with x ≈ 1/(m+1) from the .mean head:
+    // λ'·((m+1) − (p − m)²/(m+1)), largest at p = m (BOS for m = 0: ⊥). See scales.ts.
+    W_K.add("pos.u", "u", 1).add("pos.u2", "u2", 1);
+    W_Q.add("one", "u", 2 * s.countScale).add(inverseBlockName(head.name), "u2", -s.countScale);
   } else {
-    sel.conditions.forEach((c, k) => {
-      const kf = program.features.get(c.key)!;
-      const qf = program.features.get(c.query)!;
-      const n = domainSize(program, kf.domain);
-      for (let v = 0; v < n; v++) {
-        const dir = dirLabel(program, `c${k}`, kf.domain, v);
-        W_K.add(dirLabel(program, kf.name, kf.domain, v), dir, 1);
-        const u = v - c.shift; // query value u matches key value u + shift
-        if (u >= 0 && u < domainSize(program, qf.domain)) {
-          W_Q.add(dirLabel(program, qf.name, qf.domain, u), dir, s.beta);
-        }
-      }
-    });
+    addConditions(program, sel, s, W_Q, W_K);
     const m = sel.conditions.length;
     W_K.add("bos", "bos", 1);
     W_Q.add("one", "bos", s.beta * (m - 0.5));

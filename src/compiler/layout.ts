@@ -12,15 +12,19 @@
  *              value is O(1) and neighbours differ in the fastest hand by a
  *              quarter turn, so float32 tells positions apart at any context
  *              (2·⌈log₄(C + k)⌉ dims; see heads.ts for the score)
+ *              When a program counts: pos.u = p + 1 and pos.u2 = (p + 1)²,
+ *              BOS included, the keys of a count's second layer (heads.ts)
  *   pos        one-hot of the position (pos:0 … pos:C-1), only when a head
  *              needs positions categorically (strict `j < i`, pos values)
  *   <feature>  one dimension per value of its domain (prev:a …); ⊥ is zero
+ *   <head>.inv for each count head, 1/(m + 1): what its first layer (the
+ *              extra head <head>.mean, one layer before the count) writes
  */
-import type { DomainKind, Program } from "../lang/program.ts";
+import type { DomainKind, Head, Program } from "../lang/program.ts";
 import { domainSize, valueName } from "../lang/program.ts";
 import { Space } from "./space.ts";
 
-export type BlockKind = "one" | "bos" | "token" | "position" | "pos" | "feature";
+export type BlockKind = "one" | "bos" | "token" | "position" | "pos" | "feature" | "count";
 
 export interface BlockReader {
   readonly head: string;
@@ -50,6 +54,17 @@ export interface Layout {
 /** Direction label of value `v` of a block over `domain`. */
 export const dirLabel = (program: Program, block: string, domain: DomainKind, v: number): string =>
   `${block}:${valueName(program, domain, v)}`;
+
+/** The program's count heads, in layer order. */
+export function countHeads(program: Program): Head[] {
+  return program.layers.flat().filter((h) => h.select.kind === "match" && h.select.rule === "count");
+}
+
+/** Name of the extra head that computes a count's 1/(m + 1), one layer before the count. */
+export const meanHeadName = (count: string): string => `${count}.mean`;
+
+/** Name of the block (and its one direction) holding a count's 1/(m + 1). */
+export const inverseBlockName = (count: string): string => `${count}.inv`;
 
 /** Whether a program needs the one-hot position block. */
 export function needsPositionOneHot(program: Program): boolean {
@@ -114,6 +129,15 @@ export function checkedToLayout(program: Program): Layout {
       note("position", { head: h.name, side: "Q" });
       note("position", { head: h.name, side: "K" });
       note("bos", { head: h.name, side: "K" });
+    } else if (h.select.rule === "count") {
+      // The count reads its 1/(m + 1) against pos.u/pos.u2; its .mean head reads the conditions and BOS.
+      note(inverseBlockName(h.name), { head: h.name, side: "Q" });
+      note("position", { head: h.name, side: "K" });
+      note("bos", { head: meanHeadName(h.name), side: "K" });
+      if (h.select.strict) {
+        note("pos", { head: meanHeadName(h.name), side: "Q" });
+        note("pos", { head: meanHeadName(h.name), side: "K" });
+      }
     } else {
       note("bos", { head: h.name, side: "K" });
       if (h.select.rule !== "every") note("position", { head: h.name, side: "K" });
@@ -136,13 +160,18 @@ export function checkedToLayout(program: Program): Layout {
   push({ name: "one", kind: "one", labels: ["one"], domain: null, layer: 0, writtenBy: null });
   push({ name: "bos", kind: "bos", labels: ["bos"], domain: null, layer: 0, writtenBy: null });
   push({ name: "token", kind: "token", labels: valuesOf("token", "token"), domain: "token", layer: 0, writtenBy: null });
-  push({ name: "position", kind: "position", labels: ["pos.lin", ...clockLabels(clockPeriods(program))], domain: null, layer: 0, writtenBy: null });
+  const countKeys = countHeads(program).length ? ["pos.u", "pos.u2"] : [];
+  push({ name: "position", kind: "position", labels: ["pos.lin", ...clockLabels(clockPeriods(program)), ...countKeys], domain: null, layer: 0, writtenBy: null });
   if (needsPositionOneHot(program)) {
     push({ name: "pos", kind: "pos", labels: valuesOf("pos", "pos"), domain: "pos", layer: 0, writtenBy: null });
   }
   for (const f of program.features.values()) {
     if (f.layer === 0) continue;
     push({ name: f.name, kind: "feature", labels: valuesOf(f.name, f.domain), domain: f.domain, layer: f.layer, writtenBy: f.head });
+  }
+  for (const h of countHeads(program)) {
+    const name = inverseBlockName(h.name);
+    push({ name, kind: "count", labels: [name], domain: null, layer: h.layer - 1, writtenBy: meanHeadName(h.name) });
   }
   return { dModel: offset, blocks, space: new Space(blocks.flatMap((b) => b.labels)) };
 }

@@ -30,6 +30,23 @@
  * A·H, every other key ≤ A·(H − 1), BOS A·(H − ½), so A = 2λ puts every
  * competitor ≥ λ below.
  *
+ * Counts. A `count` head is two heads. The first (`.mean`, one layer
+ * earlier) is an `every`-like head whose BOS scores like a full match (β·m),
+ * so BOS gets x̃ = 1/(M + leak) with M = m + 1: relative error
+ * |ρ| ≤ ε + (e^η − 1). The second scores key p, u = p + 1, as
+ * λ'·(2u − x̃·u²). With x̃ = (1 + ρ)/M, key u trails u = M by
+ *
+ *     λ'·(u − M)²/M + λ'·ρ·(u − M)(u + M)/M ≥ λ'·d/(2M) ≥ λ·d
+ *
+ * (d = |u − M| ≥ 1) as long as |ρ| ≤ 1/(4C) (then ρ(u + M) ≤ d/2, since
+ * u + M ≤ 2C) and λ' = 2Cλ (since M ≤ C). So the keys lose λ, 2λ, … on each
+ * side, their mass is ≤ 2e^{−λ}/(1 − e^{−λ}) ≤ ε, and the attention sits on
+ * position m within the same bound as every other head. A program that
+ * counts therefore tightens ε to ≤ 1/(8C), which with η ≤ 1/(16C) keeps
+ * |ρ| < 1/(4C). Its scores reach λ'·(2C + C²) ≈ 2λC³, cubic in C: float64
+ * holds them at every context the language allows (≈ 0.04 nat of rounding at
+ * C = 8192), float32 only to C = 22 or so (21 at 8 layers).
+ *
  * Precision. The bound is for a stated float format, because rounding moves
  * scores. Every score is a sum of products whose absolute values add up to at
  * most M (scoreMagnitude: 2mβ + γ + P for match heads, 2A·H for the clock);
@@ -72,6 +89,10 @@ export interface Scales {
   readonly beta: number;
   readonly gamma: number;
   readonly penalty: number;
+  /** λ' = 2Cλ, the scale of a count's second head (0 when the program does not count). */
+  readonly countScale: number;
+  /** λ'·(2C + C²): the largest Σ|q_e·k_e| of a count's second head (0 without counts). */
+  readonly countMagnitude: number;
   /** Score of each clock hand of a positional head (A = 2λ). */
   readonly clockAmplitude: number;
   /** The float format the bound is stated for. */
@@ -102,13 +123,14 @@ const etaMax = (C: number, L: number) => Math.min(1e-3, 1 / (16 * C * L));
 
 /** Choose β, γ, P and friends for a context length, depth, conjunct count and target precision. */
 export function chooseScales(
-  context: number, layers: number, maxConditions: number, epsilon = 1e-3, precision: TargetPrecision = "float32",
+  context: number, layers: number, maxConditions: number, epsilon = 1e-3, precision: TargetPrecision = "float32", counting = false,
 ): Scales {
   if (!(epsilon > 0 && epsilon < 0.5)) throw new Error(`compile: epsilon must be in (0, 0.5), got ${epsilon}`);
   const C = context;
   const L = Math.max(1, layers);
   const m = Math.max(1, maxConditions);
-  let e = epsilon;
+  // A count reads 1/(m + 1) to a relative 1/(4C): ε and η each take at most half of that (see above).
+  let e = counting ? Math.min(epsilon, 1 / (8 * C)) : epsilon;
   for (let iter = 0; iter < 200; iter++) {
     const lambda = Math.log(C / e) + 1; // +1 nat of slack for float rounding
     const delta = L * e;
@@ -128,7 +150,10 @@ export function chooseScales(
     const penalty = beta + gamma + lambda;
     const scoreMagnitude = 2 * m * beta + gamma + penalty;
     const roundingError = ROUNDINGS * UNIT_ROUNDOFF[precision] * scoreMagnitude;
+    const countScale = counting ? 2 * C * lambda : 0;
     return {
+      countScale,
+      countMagnitude: countScale * (2 * C + C * C),
       context: C,
       layers: L,
       maxConditions: m,

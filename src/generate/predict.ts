@@ -39,7 +39,7 @@ function tokenLags(program: Program): Map<string, number> {
 export function asInduction(program: Program): InductionShape | null {
   const out = program.features.get(program.output);
   const head: Head | undefined = program.layers.flat().find((h) => h.name === out?.head);
-  if (!head || head.select.kind !== "match" || head.select.rule === "every") return null;
+  if (!head || head.select.kind !== "match" || head.select.rule === "every" || head.select.rule === "count") return null;
   if (head.copies.find((c) => c.to === program.output)?.from !== "token") return null;
   const lag = tokenLags(program);
   const conds = head.select.conditions;

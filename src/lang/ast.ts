@@ -29,7 +29,8 @@ export interface EqualityNode {
   readonly span: Span;
 }
 
-export type Rule = "latest" | "earliest" | "every";
+/** `count` selects the single key j = m, m the number of candidates that match (⊥ when none). */
+export type Rule = "latest" | "earliest" | "every" | "count";
 
 export type SelectNode =
   | { readonly kind: "offset"; readonly k: number; readonly span: Span }

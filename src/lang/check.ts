@@ -66,7 +66,7 @@ export function check(source: Source, ast: ProgramNode): Program {
       if (headNames.has(h.name)) err("E030", h.nameSpan, `duplicate head name '${h.name}'`);
       headNames.add(h.name);
       const head = checkHead(h, layer, context, features, writtenIn, err, composition);
-      if (head.select.kind === "match" && head.select.conditions.some((c) => c.shift !== 0 || features.get(c.key)?.domain === "pos")) {
+      if (head.select.kind === "match" && (head.select.rule === "count" || head.select.conditions.some((c) => c.shift !== 0 || features.get(c.key)?.domain === "pos"))) {
         beyondInduction.push(head.name);
       }
       for (const c of h.copies) {
@@ -209,6 +209,7 @@ function checkHead(
       if (c) conditions.push(c);
     }
     select = { kind: "match", rule: h.select.rule, strict: h.select.strict, conditions };
+    if (h.select.rule === "count") checkCountLayers(h, layer, conditions, features, err);
   }
   const copies: Copy[] = h.copies.map((c) => {
     read(c.from, "j", "V");
@@ -216,6 +217,30 @@ function checkHead(
   });
   composition.push(...edges.values());
   return { name: h.name, layer, select, copies, span: h.span };
+}
+
+/**
+ * A count is two attention layers once compiled: the layer before it
+ * averages over the matches and BOS to learn 1/(m+1), its own layer reads
+ * that and attends to position m. So its conditions must be written two
+ * layers before it, and layer 1 holds no count.
+ */
+function checkCountLayers(h: HeadNode, layer: number, conditions: readonly Condition[], features: ReadonlyMap<string, Feature>, err: Report): void {
+  if (layer === 1) {
+    err("E038", h.select.span, "a count cannot be in layer 1", "a count needs the layer before it: move the head to layer 2 or later");
+    return;
+  }
+  for (const c of conditions) {
+    for (const name of [c.key, c.query]) {
+      const f = features.get(name);
+      if (f && f.layer > layer - 2) {
+        const eq = h.select.kind === "match" ? h.select.where.find((w) => w.left.ref.name === name || w.right.ref.name === name) : undefined;
+        err("E038", eq?.span ?? h.select.span, `count in layer ${layer} compares '${name}', written in layer ${f.layer}: a count's conditions must be written by layer ${layer - 2}`,
+          "a count takes two layers in the compiled model (the layer before it averages over the matches)");
+        return;
+      }
+    }
+  }
 }
 
 function checkEquality(

@@ -13,7 +13,7 @@ export interface ModelVocabulary {
   readonly note: string | null;
 }
 
-const KEYWORDS = new Set(["vocab", "context", "layer", "head", "select", "latest", "earliest", "every", "where", "and", "copy", "as", "output"]);
+const KEYWORDS = new Set(["vocab", "context", "layer", "head", "select", "latest", "earliest", "every", "count", "where", "and", "copy", "as", "output"]);
 const TOKEN_NAME = /^[A-Za-z0-9_']+$/;
 
 /** The model's vocabulary (V = d_vocab − 1 tokens); throws on a token list that does not fit the model. */

@@ -3,8 +3,8 @@
  *
  * The run is incremental — `push` appends one token and computes only the new
  * position, using per-head indexes from key value-tuple to the latest /
- * earliest position (or running counts for `every`). So a whole sequence
- * costs O(n · heads) map operations, not O(n²), and `pop` undoes a push
+ * earliest position, the number of matches (`count`) or running sums
+ * (`every`). So a whole sequence costs O(n · heads) map operations, not O(n²), and `pop` undoes a push
  * exactly, which lets exhaustive checks walk a prefix tree and generation
  * extend a run without recomputation.
  */
@@ -146,6 +146,18 @@ export class SymbolicRun {
     return parts.join("|");
   }
 
+  /**
+   * A `latest`/`earliest` head's index as it stands: key value-tuple → the position it selects.
+   * Keys are the run's own encoding (a mixed-radix number or a string), comparable between runs of one program.
+   */
+  table(head: string): ReadonlyMap<number | string, number> {
+    const plan = this.plans.find((p) => p.head.name === head);
+    if (!plan || plan.head.select.kind !== "match" || plan.head.select.rule === "every" || plan.head.select.rule === "count") {
+      throw new Error(`table: '${head}' is not a latest/earliest head`);
+    }
+    return plan.index as ReadonlyMap<number | string, number>;
+  }
+
   private keyAt(plan: HeadPlan, slots: readonly Slot[], p: number, shift: boolean): number | string | null {
     let key = 0;
     let parts: string | null = null;
@@ -177,6 +189,10 @@ export class SymbolicRun {
         idx.set(key, j);
         log.push(() => idx.delete(key));
       }
+    } else if (rule === "count") {
+      const before = (idx.get(key) as number | undefined) ?? 0;
+      idx.set(key, before + 1);
+      log.push(before === 0 ? () => idx.delete(key) : () => idx.set(key, before));
     } else {
       let e = idx.get(key) as EveryEntry | undefined;
       if (!e) {
@@ -214,6 +230,8 @@ export class SymbolicRun {
     }
     if (!sel.strict) this.insertKey(plan, p, log);
     const q = this.keyAt(plan, plan.queries, p, true);
+    // latest/earliest index a position; a count's index holds m ≥ 1, the number of matching
+    // candidates, and selects position m (1 ≤ m ≤ i) the same way. No entry: no match.
     const hit = q === null ? undefined : plan.index.get(q);
     if (hit === undefined) {
       for (const d of plan.dsts) this.write(d, p, null);
@@ -255,6 +273,7 @@ export function interpret(program: Program, tokens: readonly number[]): Symbolic
 export function finiteStateObstacle(program: Program): string | null {
   for (const h of program.layers.flat()) {
     if (h.select.kind === "match" && h.select.rule === "every") return `head '${h.name}' averages (every): its counts grow without bound`;
+    if (h.select.kind === "match" && h.select.rule === "count") return `head '${h.name}' counts: its counts grow without bound`;
     const reads = [...h.copies.map((c) => c.from), ...(h.select.kind === "match" ? h.select.conditions.flatMap((c) => [c.key, c.query]) : [])];
     const pos = reads.find((f) => program.features.get(f)!.domain === "pos");
     if (pos) return `head '${h.name}' reads position-valued '${pos}': positions grow without bound`;

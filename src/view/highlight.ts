@@ -6,7 +6,7 @@
  */
 import { esc } from "./html.ts";
 
-const KEYWORDS = new Set(["vocab", "context", "layer", "head", "select", "latest", "earliest", "every", "where", "and", "copy", "as", "output"]);
+const KEYWORDS = new Set(["vocab", "context", "layer", "head", "select", "latest", "earliest", "every", "count", "where", "and", "copy", "as", "output"]);
 const INDICES = new Set(["i", "j"]);
 /** Comment, word, number, operator, whitespace — one alternative per token class, tried in this order. */
 const TOKEN = /(#[^\n]*)|([A-Za-z_][A-Za-z0-9_']*)|([0-9]+)|(<=|==|\.\.|[<=+\-;:,[\]])|(\s+)|(.)/gsy;

@@ -190,6 +190,26 @@ describe("sides and domains", () => {
     expect([e.at, e.code, e.underlined]).toEqual(["4:37", "E037", "token[j] == token[i] + 1"]);
   });
 
+  it("a count in layer 1, or comparing a feature written in the layer before it (E038)", () => {
+    const e = only(`${H}layer 1\n  head n: select count j <= i where token[j] == token[i]; copy pos[j] as n\noutput token\n`);
+    expect([e.at, e.code, e.underlined]).toEqual(["4:11", "E038", "select count j <= i where token[j] == token[i]"]);
+    const f = only(
+      `${H}layer 1\n  head p: select j = i - 1; copy token[j] as prev\nlayer 2\n  head n: select count j < i where prev[j] == token[i]; copy token[j] as nth\noutput nth\n`,
+    );
+    expect([f.at, f.code, f.underlined]).toEqual(["6:36", "E038", "prev[j] == token[i]"]);
+    expect(f.message).toMatch(/count in layer 2 compares 'prev', written in layer 1: a count's conditions must be written by layer 0/);
+  });
+
+  it("a count two layers after its conditions is accepted: a match with rule count, reported beyond induction", () => {
+    const p = load({
+      path: "t",
+      text: `${H}layer 1\n  head p: select j = i - 1; copy token[j] as prev\nlayer 2\n  head q: select j = i; copy token[j] as same\nlayer 3\n  head n: select count j < i where prev[j] == token[i]; copy pos[j] as n, token[j] as nth\noutput nth\n`,
+    });
+    expect(p.layers[2]![0]!.select).toEqual({ kind: "match", rule: "count", strict: true, conditions: [{ key: "prev", query: "token", shift: 0 }] });
+    expect(p.features.get("n")!.domain).toBe("pos");
+    expect(p.beyondInduction).toEqual(["n"]);
+  });
+
   it("a shift on positions is accepted, on either side, and normalised to key == query + shift", () => {
     const a = load({ path: "t", text: `${H}layer 1\n  head h: select latest j <= i where pos[j] - 1 == pos[i]; copy token[j] as p\noutput p\n` });
     const b = load({ path: "t", text: `${H}layer 1\n  head h: select latest j <= i where pos[i] + 1 == pos[j]; copy token[j] as p\noutput p\n` });

@@ -54,6 +54,11 @@ function runHead(head: Head, i: number, vals: Map<string, Value[]>): void {
     for (const c of head.copies) set(c.to, null);
     return;
   }
+  if (sel.rule === "count") {
+    // The key j = m, the number of matching candidates (m ≤ i, so a real position).
+    for (const c of head.copies) set(c.to, get(c.from, selected.length));
+    return;
+  }
   if (sel.rule === "latest" || sel.rule === "earliest") {
     const j = sel.rule === "latest" ? Math.max(...selected) : Math.min(...selected);
     for (const c of head.copies) set(c.to, get(c.from, j));
