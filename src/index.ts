@@ -4,7 +4,7 @@
  */
 export type * from "./lang/ast.ts";
 export { parse, grammar } from "./lang/parse.ts";
-export { check, load, LIMITS } from "./lang/check.ts";
+export { checkSyntax, load, LIMITS } from "./lang/check.ts";
 export { CircuitsError, WeightsFileError, type ErrorKind, type WeightsFileReason } from "./errors.ts";
 export { ProgramError, formatDiagnostic, formatDiagnostics, type Diagnostic, type Source } from "./lang/diagnostics.ts";
 export type * from "./lang/program.ts";

@@ -17,8 +17,13 @@ export const MAX_KEPT_DIAGNOSTICS = 200;
 
 const RESERVED = new Set(["i", "j", "token", "pos", "bos", "one"]);
 
-/** Check a parsed program; throws ProgramError listing every problem found. */
-export function check(source: Source, ast: ProgramNode): Program {
+/**
+ * The static check of a parsed program (names, domains, layers, limits) — what
+ * `circuits check-syntax` runs; throws ProgramError listing every problem found.
+ * "Check" alone, in the CLI and the library, is the differential check of
+ * compiled weights against the semantics (src/verify/check.ts).
+ */
+export function checkSyntax(source: Source, ast: ProgramNode): Program {
   const errors: Diagnostic[] = [];
   let omitted = 0;
   // Kept diagnostics are bounded so a hostile program cannot make the report itself huge.
@@ -297,5 +302,5 @@ function listSome(names: Iterable<string>, count: number): string {
 
 /** Parse and check program text in one step. */
 export function load(source: Source): Program {
-  return check(source, parse(source));
+  return checkSyntax(source, parse(source));
 }

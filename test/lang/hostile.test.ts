@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { HeadNode, ProgramNode } from "../../src/lang/ast.ts";
-import { check, load } from "../../src/lang/check.ts";
+import { checkSyntax, load } from "../../src/lang/check.ts";
 import { compact } from "../../src/lang/compact.ts";
 import { MAX_PRINTED_DIAGNOSTICS, ProgramError } from "../../src/lang/diagnostics.ts";
 import { parse, SOURCE_LIMITS } from "../../src/lang/parse.ts";
@@ -81,7 +81,7 @@ describe("cost stays linear in the text", () => {
     };
     const [e, ms] = timed(() => {
       try {
-        check({ path: "t.circ", text: "x" }, ast);
+        checkSyntax({ path: "t.circ", text: "x" }, ast);
       } catch (err) {
         return err as ProgramError;
       }
