@@ -56,6 +56,25 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const QUICK = process.env.BENCH_QUICK === "1";
 const SECTIONS = ["startup", "kernels", "forward", "dense512", "mathjs", "compiled", "generation", "exhaustive", "scaling", "training", "report"] as const;
 type Section = (typeof SECTIONS)[number];
+
+const USAGE = `usage: npm run bench [-- --only SECTION[,SECTION…]] [-- --commit]
+  sections: ${SECTIONS.join(", ")}
+  --only     run just those sections and print their tables (nothing written)
+  --commit   write the committed bench/results.json and bench/RESULTS.md (default: bench/out/, ignored)
+  BENCH_QUICK=1 shrinks every section. A full run takes 20–45 min on 2 cores, depending on load.`;
+{
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  // An unknown flag must not start a 40-minute run that ignores it.
+  const unknown = args.filter((a, k) => !(a === "--commit" || a === "--only" || a.startsWith("--only=") || args[k - 1] === "--only"));
+  if (unknown.length) {
+    process.stderr.write(`bench: unknown argument '${unknown[0]}'\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
 const ONLY = parseOnly(process.argv.slice(2));
 /** `--commit`: write the committed bench/RESULTS.md and bench/results.json (default: bench/out/, ignored). */
 const COMMIT = process.argv.includes("--commit");
