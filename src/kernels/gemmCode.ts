@@ -46,7 +46,9 @@ export const ROWS = 4;
 export const GEMM_PARAMS = ["a", "b", "out", "M", "K", "N", "ars", "aks", "bks", "bps", "ors", "mode", "bias", "tmp"] as const;
 
 /** How each term is added: a rounded multiply then a rounded add, or relaxed SIMD's fused multiply-add. */
-export type MulAdd = "plain" | "fma";
+import type { MulAdd } from "./choice.ts";
+
+export type { MulAdd };
 
 /** relaxed SIMD: f32x4.relaxed_madd / f64x2.relaxed_madd (a·b + c). */
 export const RELAXED_MADD32 = simd(0x105), RELAXED_MADD64 = simd(0x107);

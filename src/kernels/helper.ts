@@ -18,6 +18,12 @@
  * The thread is unref'd (it never keeps the process alive) and is started
  * only in the main thread, unless asked: inside a pool's worker threads a
  * helper each would only oversubscribe the cores the pool already fills.
+ *
+ * On a busy machine the helper can lose: descheduled while it holds a
+ * chunk, it keeps this thread waiting longer than running every chunk alone
+ * would have taken. After such a job (the wall time exceeds this thread's
+ * own time per chunk × all chunks) the next 1, 2, 4 … 256 jobs run on this
+ * thread alone, and one that gains resets the count.
  */
 import { availableParallelism } from "node:os";
 import { isMainThread, Worker } from "node:worker_threads";
@@ -30,6 +36,9 @@ interface Helper {
 }
 
 let helper: Helper | null | undefined;
+
+/** Jobs still to run alone after the helper lost, and how many the last loss cost. */
+let alone = 0, penalty = 0;
 
 const HELPER_SOURCE = `
 const { workerData } = require("node:worker_threads");
@@ -68,6 +77,8 @@ export const threadSettings = {
   helperOnly: false,
   /** Chunks the helper has run so far. */
   helperChunks: 0,
+  /** Jobs after which the helper was found to have cost time (each sends the next ones to this thread alone). */
+  lostJobs: 0,
 };
 
 function helperThread(k: Kernels): Helper | null {
@@ -105,7 +116,11 @@ export function jobThreads(): number {
 export function runJob(k: Kernels, name: ExportName, desc: number, n: number, scratch0: number, scratch1: number, share = n >= 2): void {
   const inst = activeInstance(k);
   const f = inst.fns[name];
-  const h = (share || threadSettings.helperOnly) && threadSettings.enabled ? helperThread(k) : null;
+  let h = (share || threadSettings.helperOnly) && threadSettings.enabled ? helperThread(k) : null;
+  if (h && alone > 0 && !threadSettings.helperOnly) {
+    alone--;
+    h = null;
+  }
   if (!h) {
     for (let i = 0; i < n; i++) f(desc, i, scratch0);
     return;
@@ -123,6 +138,7 @@ export function runJob(k: Kernels, name: ExportName, desc: number, n: number, sc
   Atomics.store(c, 5, tag);
   Atomics.store(c, 0, seq);
   Atomics.notify(c, 0);
+  const t0 = performance.now();
   let mine = 0;
   for (; !threadSettings.helperOnly;) {
     const cur = Atomics.load(c, 5);
@@ -131,6 +147,7 @@ export function runJob(k: Kernels, name: ExportName, desc: number, n: number, sc
     f(desc, cur & 0xffff, scratch0);
     mine++;
   }
+  const own = performance.now() - t0;
   for (;;) {
     const d = Atomics.load(c, 6);
     if (mine + d >= n) break;
@@ -138,4 +155,10 @@ export function runJob(k: Kernels, name: ExportName, desc: number, n: number, sc
   }
   Atomics.store(c, 5, tag | 0xffff);
   threadSettings.helperChunks += n - mine;
+  if (mine > 0 && mine < n) {
+    const lost = performance.now() - t0 > (own / mine) * n;
+    penalty = lost ? Math.min(256, Math.max(1, 2 * penalty)) : 0;
+    alone = penalty;
+    threadSettings.lostJobs += lost ? 1 : 0;
+  }
 }

@@ -9,13 +9,13 @@
  * term: "plain" (a rounded multiply then a rounded add: the JavaScript
  * kernels' bits) and "fma" (relaxed SIMD's fused multiply-add: one rounding
  * per term, and on x86 with FMA3 about twice the arithmetic per cycle). The
- * fused one is used where the runtime accepts relaxed SIMD (mulAddChoice);
+ * fused one is used where the runtime accepts relaxed SIMD (choice.ts);
  * both share the memory, so a test or a benchmark can switch per call.
  */
-import { setFlagsFromString } from "node:v8";
-import { funcType, I32, F32, section, str, vec, uleb, V128 } from "./assembler.ts";
+import { funcType, I32, F32, section, str, vec, uleb } from "./assembler.ts";
+import { mulAddChoice } from "./choice.ts";
 import { EXPORTS, FN, MAX_PAGES } from "./exports.ts";
-import { gemmBody, gemmJobBody, GEMM_PARAMS, type MulAdd, RELAXED_MADD32 } from "./gemmCode.ts";
+import { gemmBody, gemmJobBody, GEMM_PARAMS, type MulAdd } from "./gemmCode.ts";
 import { trainBodies } from "../train/trainKernels.ts";
 
 /** The module's bytes for one variant (memory imported as env.mem, shared). */
@@ -46,59 +46,6 @@ export function moduleBytes(mulAdd: MulAdd): Uint8Array<ArrayBuffer> {
     ...section(7, vec(EXPORTS.map((n, i) => [...str(n), 0x00, ...uleb(i)]))),
     ...section(10, vec(EXPORTS.map((n) => bodies[n].body))),
   ]);
-}
-
-// ------------------------------------------------------------ which multiply-add
-
-/** The smallest module that uses relaxed SIMD's madd: what WebAssembly.validate is asked about. */
-function relaxedProbe(): Uint8Array<ArrayBuffer> {
-  const body = [0x00, 0x20, 0, 0x20, 1, 0x20, 2, ...RELAXED_MADD32, 0x0b];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([funcType([V128, V128, V128], [V128])])),
-    ...section(3, vec([[0]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
-  ]);
-}
-
-/** The product variant in use and why. */
-export interface MulAddChoice {
-  readonly mulAdd: MulAdd;
-  readonly reason: string;
-}
-
-let choice: MulAddChoice | undefined;
-
-/**
- * Which multiply-add the product uses, decided once (a validate of a
- * 60-byte module: microseconds, so `circuits --version` can say it).
- * CIRCUITS_KERNEL=plain forces the plain one; CIRCUITS_KERNEL=fma turns on
- * V8's relaxed-SIMD flag where the runtime has it behind one (Node 20).
- */
-export function mulAddChoice(): MulAddChoice {
-  if (choice) return choice;
-  const want = process.env.CIRCUITS_KERNEL ?? "";
-  const probe = relaxedProbe();
-  if (want === "plain") return (choice = { mulAdd: "plain", reason: "CIRCUITS_KERNEL=plain" });
-  if (WebAssembly.validate(probe)) return (choice = { mulAdd: "fma", reason: "relaxed SIMD available" });
-  if (want === "fma") {
-    // Node 20's V8 (11.3) has relaxed SIMD behind --experimental-wasm-relaxed-simd; set before any module using it is compiled.
-    setFlagsFromString("--experimental-wasm-relaxed-simd");
-    if (WebAssembly.validate(probe)) return (choice = { mulAdd: "fma", reason: "CIRCUITS_KERNEL=fma (V8 flag --experimental-wasm-relaxed-simd set at run time)" });
-  }
-  return (choice = {
-    mulAdd: "plain",
-    reason: `this runtime (Node ${process.versions.node}, V8 ${process.versions.v8}) has no relaxed SIMD without a flag; CIRCUITS_KERNEL=fma sets it`,
-  });
-}
-
-/** A one-line description of the product kernel, for `circuits --version`. */
-export function kernelDescription(): string {
-  if (process.env.CIRCUITS_NO_WASM) return "JavaScript (CIRCUITS_NO_WASM is set)";
-  const c = mulAddChoice();
-  return c.mulAdd === "fma"
-    ? `WebAssembly SIMD, fused multiply-add (f32x4.relaxed_madd): ${c.reason}`
-    : `WebAssembly SIMD, plain multiply then add: ${c.reason}`;
 }
 
 // ------------------------------------------------------------ instances
@@ -159,3 +106,5 @@ export function ensureMemory(k: Kernels, bytes: number): void {
   const have = k.memory.buffer.byteLength;
   if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
 }
+
+export { kernelDescription, mulAddChoice } from "./choice.ts";

@@ -62,10 +62,15 @@ describe.runIf(wasmAvailable())("the product kernel", () => {
     expect(a.differFromPlain).toBeGreaterThan(0);
   });
 
-  it("the choice is made once and described for --version", () => {
+  it("the choice is made once and described by circuits --version (CIRCUITS_KERNEL=plain forces plain, =fma fuses)", async () => {
     const c = mulAddChoice();
     expect(["plain", "fma"]).toContain(c.mulAdd);
     expect(kernelDescription()).toMatch(c.mulAdd === "fma" ? /fused multiply-add/ : /plain multiply then add/);
+    const fused = await node(["--import", "tsx", "src/cli/main.ts", "--version"], { CIRCUITS_KERNEL: "fma" });
+    expect(fused.code).toBe(0);
+    expect(fused.stdout.split("\n")[1]).toMatch(/^kernel: WebAssembly SIMD, fused multiply-add/);
+    const forced = await node(["--import", "tsx", "src/cli/main.ts", "--version"], { CIRCUITS_KERNEL: "plain" });
+    expect(forced.stdout.split("\n")[1]).toBe("kernel: WebAssembly SIMD, plain multiply then add: CIRCUITS_KERNEL=plain");
   });
 
   it("plain variant: the bias in the epilogue gives matmulDense + addBias's bits", () => {
