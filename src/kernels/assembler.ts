@@ -48,7 +48,7 @@ export const i32 = (n: number): number[] => [0x41, ...sleb(n)];
 
 /** i32 arithmetic and comparisons, select, structured control. */
 export const ADD = [0x6a], SUB = [0x6b], MUL = [0x6c], DIV_U = [0x6e], AND = [0x71], OR = [0x72], SHR_U = [0x76];
-export const EQZ = [0x45], GT_S = [0x4a], LE_S = [0x4c], LT_S = [0x48], GE_S = [0x4e], SELECT = [0x1b];
+export const EQZ = [0x45], EQ = [0x46], GT_S = [0x4a], LE_S = [0x4c], LT_S = [0x48], GE_S = [0x4e], SELECT = [0x1b];
 export const IF = [0x04, 0x40], ELSE = [0x05], END = [0x0b];
 
 /** A SIMD instruction (0xfd prefix). */
