@@ -19,10 +19,10 @@
  */
 import type { FloatArray } from "../model/weights.ts";
 import { ARENA_END, ARENA_START, OPERANDS_END } from "../kernels/exports.ts";
-import { BIAS, PANEL_BYTES } from "../kernels/gemmCode.ts";
+import { BIAS, CAUSAL_N, K_UPTO, PANEL_BYTES } from "../kernels/gemmCode.ts";
 import { threadSettings } from "../kernels/helper.ts";
 import { ensureMemory, kernelModule, type Kernels } from "../kernels/module.ts";
-import { cacheTiles, productTiles, tileCount } from "../kernels/product.ts";
+import { cacheTiles, productCall, productTiles, tileCount } from "../kernels/product.ts";
 
 export { section, sleb, uleb, vec } from "../kernels/assembler.ts";
 
@@ -191,4 +191,63 @@ export function matmulWasm(
     productTiles(k, es, p, tiles, share);
     if (!oIn) out.set(new View(buf, oBase, m * N), outOff + i0 * N);
   }
+}
+
+/** Options of matmulWasmRows. */
+export interface RowsOptions {
+  /** Only out[i, j ≤ i] is wanted (attention scores): panels wholly right of the diagonal are skipped, not written. */
+  readonly causalOut?: boolean;
+  /** A is zero right of its diagonal (a causal pattern): the sum stops at the diagonal block — the same bits. */
+  readonly causalA?: boolean;
+  /** Added to every row after the sum (bias[N]). */
+  readonly bias?: FloatArray | null;
+}
+
+/**
+ * out[i, j] = Σ_k A[i, k] · B[k, j] (+ bias[j]) on strided, unpacked
+ * operands: A[i, k] = a[aOff + i·lda + k], B[k, j] = b[bOff + k·ldb + j],
+ * out[i, j] = out[outOff + i·ldo + j] (only columns j < N of each row are
+ * written). Operands in the module's memory (kernelBuffer) are used where
+ * they are; others are copied in (the rows spanned) and out. The causal
+ * options halve an attention product; they run on this thread (a tile's
+ * diagonal would shift), the rest is shared like matmulWasm's.
+ */
+export function matmulWasmRows(
+  a: FloatArray, aOff: number, lda: number, M: number, K: number,
+  b: FloatArray, bOff: number, ldb: number, N: number,
+  out: FloatArray, outOff: number, ldo: number,
+  opts: RowsOptions = {},
+): void {
+  const k = kernelModule();
+  if (!k) throw new Error("matmulWasmRows: WebAssembly SIMD is not available");
+  if (M <= 0 || N <= 0) return;
+  const es = a.BYTES_PER_ELEMENT as 4 | 8;
+  const View = es === 4 ? Float32Array : Float64Array;
+  const bias = opts.bias ?? null;
+  const biasOff = bias ? residentOffset(k, bias) : 0;
+  let top = ARENA_END;
+  /** Address of element `off` of x, copying the `n` elements from there into scratch when x is not in the module. */
+  const place = (x: FloatArray, off: number, n: number, copy: boolean): number => {
+    if (inModule(k, x)) return x.byteOffset + off * es;
+    const at = top;
+    top += Math.ceil((n * es) / 64) * 64 + 64; // slack: whole-panel reads past the end
+    if (top > BUFFERS) throw new Error(`matmulWasmRows: operands of ${M} × ${K} and ${K} × ${N} do not fit the module's scratch`);
+    ensureMemory(k, top);
+    if (copy) new View(k.memory.buffer, at, n).set(x.subarray(off, off + n));
+    return at;
+  };
+  const aSpan = (M - 1) * lda + K, bSpan = (K - 1) * ldb + N, oSpan = (M - 1) * ldo + N;
+  const aAddr = place(a, aOff, aSpan, true);
+  const bAddr = K > 0 ? place(b, bOff, bSpan, true) : 0;
+  const oIn = inModule(k, out);
+  // a copied out keeps what is not written (columns beyond N, panels a causal product skips): copied in, written back unchanged
+  const oAddr = place(out, outOff, oSpan, !oIn && (ldo !== N || opts.causalOut === true));
+  const mode = (bias ? BIAS : 0) | (opts.causalOut ? CAUSAL_N : 0) | (opts.causalA ? K_UPTO : 0);
+  const p = { a: aAddr, b: bAddr, out: oAddr, M, K, N, ars: lda * es, aks: es, bks: ldb * es, bps: PANEL_BYTES, ors: ldo * es, mode, bias: biasOff };
+  if (mode & (CAUSAL_N | K_UPTO)) productCall(k, es, p);
+  else {
+    const tiles = cacheTiles(M, N, K, es);
+    productTiles(k, es, p, tiles, M * K * N >= PARALLEL_MIN_MACS && tileCount(p, es, tiles) >= 2);
+  }
+  if (!oIn) out.set(new View(k.memory.buffer, oAddr, oSpan), outOff);
 }

@@ -14,7 +14,7 @@ import { productCall, productTiles } from "../../src/kernels/product.ts";
 import { BIAS, ACCUMULATE } from "../../src/kernels/gemmCode.ts";
 import { addBias, matmulDense, transpose } from "../../src/sim/kernels.ts";
 import { mulberry32 } from "../../src/sim/random.ts";
-import { kernelBuffer, matmulWasm, packPanels, wasmAvailable, wasmSettings } from "../../src/sim/wasm.ts";
+import { kernelBuffer, matmulWasm, matmulWasmRows, packPanels, wasmAvailable, wasmSettings } from "../../src/sim/wasm.ts";
 import { agreement } from "../support/kernelAgreement.ts";
 import { node } from "../support/spawn.ts";
 import { fcParams } from "../support/seed.ts";
@@ -173,5 +173,49 @@ describe.runIf(wasmAvailable())("the product kernel", () => {
     } finally {
       threadSettings.inWorkers = false;
     }
+  });
+});
+
+describe.runIf(wasmAvailable())("matmulWasmRows: strided, unpacked operands", () => {
+  it("gives the plain k-ascending sums bit for bit (plain variant); causalOut writes j ≤ i and leaves whole panels right of the diagonal; causalA on a lower-triangular A changes no bit", () => {
+    const dims = fc.record({
+      M: fc.integer({ min: 1, max: 30 }), K: fc.integer({ min: 1, max: 30 }), N: fc.integer({ min: 1, max: 30 }),
+      pad: fc.integer({ min: 0, max: 5 }), f32: fc.boolean(), causal: fc.constantFrom("none", "out", "a"), bias: fc.boolean(),
+      inModule: fc.boolean(), seed: fc.integer({ min: 0, max: 1e6 }),
+    });
+    fc.assert(
+      fc.property(dims, ({ M, K, N, pad, f32, causal, bias, inModule, seed }) => {
+        const rand = mulberry32(seed);
+        const precision = f32 ? "float32" : "float64";
+        const make = (n: number, name: string) => {
+          const arr = (inModule ? kernelBuffer(`rows.${name}`, n, precision) : null) ?? (f32 ? new Float32Array(n) : new Float64Array(n));
+          for (let i = 0; i < n; i++) arr[i] = rand() - 0.5;
+          return arr;
+        };
+        const lda = K + pad, ldb = N + pad, ldo = N + pad;
+        const a = make(3 + M * lda, "a"), b = make(2 + K * ldb, "b"), out = make(1 + M * ldo, "out");
+        const bv = bias ? make(N, "bias") : null;
+        if (causal === "a") for (let i = 0; i < M; i++) for (let k = i + 1; k < K; k++) a[3 + i * lda + k] = 0;
+        const before = Array.from(out);
+        plain(() => matmulWasmRows(a, 3, lda, M, K, b, 2, ldb, N, out, 1, ldo, { causalOut: causal === "out", causalA: causal === "a", bias: bv }));
+        const fr = f32 ? Math.fround : (x: number) => x;
+        const P = f32 ? 8 : 4;
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < ldo; j++) {
+            const at = 1 + i * ldo + j;
+            const skipped = j >= N || (causal === "out" && Math.floor(j / P) * P > i);
+            if (skipped) {
+              expect(out[at], `untouched out[${i}, ${j}]`).toBe(before[at]);
+              continue;
+            }
+            let s = 0;
+            for (let k = 0; k < K; k++) s = fr(s + fr(a[3 + i * lda + k]! * b[2 + k * ldb + j]!));
+            if (bv) s = fr(s + bv[j]!);
+            expect(out[at], `out[${i}, ${j}]`).toBe(s);
+          }
+        }
+      }),
+      fcParams({ numRuns: 120 }),
+    );
   });
 });
