@@ -71,8 +71,6 @@ export function gemmBody(es: 4 | 8, mulAdd: MulAdd): number[] {
   const V0 = L0 + N_I32;
   const ACC = Array.from({ length: 2 * ROWS }, (_, a) => V0 + a);
   const [W0, W1, AV] = [V0 + 2 * ROWS, V0 + 2 * ROWS + 1, V0 + 2 * ROWS + 2];
-  /** select with an explicit v128 result type. */
-  const SELECT_V128 = [0x1c, 1, V128];
   const N_V128 = 2 * ROWS + 3;
   const mode = (bit: number) => [...get(MODE), ...i32(bit), ...AND];
   /** acc += av · w */
@@ -91,12 +89,15 @@ export function gemmBody(es: 4 | 8, mulAdd: MulAdd): number[] {
     for (let r = 1; r < rows; r++) c.push(...get(XS[r - 1]!), ...get(ARS), ...ADD, ...set(XS[r]!));
     c.push(...get(BP), ...get(KS), ...get(BKS), ...MUL, ...ADD, ...set(WP));
     c.push(...get(OC), ...get(I), ...get(ORS), ...MUL, ...ADD, ...set(OP));
-    // accumulators: from out, or zero — branch-free (select), so no merge of eight vectors before the loop
+    // accumulators: from out, or zero
+    c.push(...get(ACCB), ...IF);
     for (let r = 0; r < rows; r++) {
-      for (const [a, off] of [[ACC[2 * r]!, 0], [ACC[2 * r + 1]!, 16]] as const) {
-        c.push(...get(OP), ...get(ORS), ...i32(r), ...MUL, ...ADD, ...V_LOAD(off), ...V_ZERO, ...get(ACCB), ...SELECT_V128, ...set(a));
-      }
+      c.push(...get(OP), ...get(ORS), ...i32(r), ...MUL, ...ADD, ...V_LOAD(0), ...set(ACC[2 * r]!));
+      c.push(...get(OP), ...get(ORS), ...i32(r), ...MUL, ...ADD, ...V_LOAD(16), ...set(ACC[2 * r + 1]!));
     }
+    c.push(...ELSE);
+    for (let a = 0; a < 2 * rows; a++) c.push(...V_ZERO, ...set(ACC[a]!));
+    c.push(...END);
     // the k loop: with constant strides where A's rows and B's panels are contiguous (aks = es, bks = 32: every
     // packed-weight product), which V8 compiles measurably faster; else with the strides in locals. (Unrolling
     // the constant-stride loop by 4, with immediate load offsets, measured slower: the vector registers spill.)
@@ -112,14 +113,15 @@ export function gemmBody(es: 4 | 8, mulAdd: MulAdd): number[] {
       return whileLoop([...get(KK), ...i32(0), ...GT_S], body);
     };
     c.push(...get(FAST), ...IF, ...kLoop(i32(es), i32(PANEL_BYTES)), ...ELSE, ...kLoop(get(AKS), get(BKS)), ...END);
-    // the epilogue: + bias (the panel's, read whole: lanes at or beyond N are never stored), branch-free like the start;
-    // without BIAS the read is of address PN·32 (below out's end, as out is never at 0) and selected away
-    c.push(...get(BIASP), ...get(PN), ...i32(PANEL_BYTES), ...MUL, ...ADD, ...V_LOAD(0), ...V_ZERO, ...get(BV), ...SELECT_V128, ...set(W0));
-    c.push(...get(BIASP), ...get(PN), ...i32(PANEL_BYTES), ...MUL, ...ADD, ...V_LOAD(16), ...V_ZERO, ...get(BV), ...SELECT_V128, ...set(W1));
+    // the epilogue: + bias (the panel's, read whole: lanes at or beyond N are never stored)
+    c.push(...get(BV), ...IF);
+    c.push(...get(BIASP), ...get(PN), ...i32(PANEL_BYTES), ...MUL, ...ADD, ...V_LOAD(0), ...set(W0));
+    c.push(...get(BIASP), ...get(PN), ...i32(PANEL_BYTES), ...MUL, ...ADD, ...V_LOAD(16), ...set(W1));
     for (let r = 0; r < rows; r++) {
       c.push(...get(ACC[2 * r]!), ...get(W0), ...vadd, ...set(ACC[2 * r]!));
       c.push(...get(ACC[2 * r + 1]!), ...get(W1), ...vadd, ...set(ACC[2 * r + 1]!));
     }
+    c.push(...END);
     // store: whole panels, or the first REMB bytes through tmp
     c.push(...get(REMB), ...EQZ, ...IF);
     for (let r = 0; r < rows; r++) {
