@@ -35,7 +35,9 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === "--version" || name === "-V") {
-    console.log(version());
+    // The kernel line is a validate of a tiny module (src/kernels/choice.ts), loaded only here.
+    const { kernelDescription } = await import("../kernels/choice.ts");
+    console.log(`${version()}\nkernel: ${kernelDescription()}`);
     return 0;
   }
   const entry: CommandEntry | undefined = commands.find((c) => c.name === name);

@@ -1,30 +1,23 @@
 /**
- * The training passes' WebAssembly module, assembled byte by byte: the
- * strided product (gemm.ts describes it) in float32 and float64, and, for
- * float32, the rest of a head's causal attention — a softmax over the
+ * The training passes' functions in the kernel module (src/kernels/module.ts),
+ * assembled byte by byte: for float32, the rest of a head's causal attention
+ * around the module's product (src/kernels/gemmCode.ts) — a softmax over the
  * causal part of each score row and the score gradient — with the two
- * per-sequence attention passes that chain them, and "jobs" that a helper
- * thread and this one share chunk by chunk (each chunk writes its own
- * output rows, panels or sequence, so who runs which changes no bit).
+ * per-sequence attention passes that chain them, a whole layer per sequence,
+ * and the cross-entropy: "jobs" that the helper thread and this one share
+ * chunk by chunk (each chunk writes its own rows or sequence, so who runs
+ * which changes no bit).
  *
  * exp in the softmax is the classic float32 range reduction
  * (x = n·ln2 + r, |r| ≤ ½ln2, ln2 split in two) with a degree-6
  * polynomial for e^r and the 2ⁿ scaling built in the exponent bits: about
  * one ulp, inputs clamped to [−87, 88] (the softmax only ever feeds x ≤ 0).
  */
-import { section, sleb, uleb, vec } from "../sim/wasm.ts";
-
-/** Mode bits of the product (see gemm.ts). */
-export const ACCUMULATE = 1;
-export const CAUSAL_N = 2;
-export const K_UPTO = 4;
-export const K_FROM = 8;
-
-/** src/sim/wasm.ts's memory limit (pages of 64 KiB): 1 GiB. */
-export const MAX_PAGES = 16384;
-
-/** The exports, in function-index order; a job's number is its index here. */
-export const EXPORTS = ["gemm32", "gemm64", "softmax32", "scoreGrad32", "attnFwd32", "attnBwd32", "gemmJob32", "gemmJob64", "xentJob32", "layerFwd32", "layerBwd32"] as const;
+import {
+  ADD, addTo, AND, call, ELSE, END, F32, get, GT_S, I32, i32, IF, LT_S, MEMCPY, MUL, SELECT, set, SHR_U, simd, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec, whileLoop,
+} from "../kernels/assembler.ts";
+import { FN } from "../kernels/exports.ts";
+import { ACCUMULATE, CAUSAL_N, K_FROM, K_UPTO } from "../kernels/gemmCode.ts";
 
 /**
  * Field offsets (bytes) of an attention descriptor (i32 unless said): the
@@ -48,127 +41,8 @@ export const ATTN = {
  */
 export const XENT = { logits: 0, ld: 4, V: 8, targets: 12, stats: 16, scale: 20, per: 24, N: 28, bytes: 32 } as const;
 
-/**
- * Field offsets (bytes) of a product-job descriptor: gemm's a, b, out, M, K,
- * N, ars, aks, bks, ors (bytes), mode, then split (0: chunk c is rows
- * c·per …, 1: panels c·per …), per, and (panels) the k block: a long
- * reduction (xᵀ·g over every row of a batch) goes in blocks of k whose slices
- * of A and B stay in cache across the chunk's row blocks and panels.
- */
-export const GEMM_JOB = { a: 0, b: 4, out: 8, M: 12, K: 16, N: 20, ars: 24, aks: 28, bks: 32, ors: 36, mode: 40, split: 44, per: 48, kblock: 52, bytes: 56 } as const;
-
-const I32 = 0x7f, V128 = 0x7b;
-const get = (l: number) => [0x20, ...uleb(l)];
-const set = (l: number) => [0x21, ...uleb(l)];
-const i32 = (n: number) => [0x41, ...sleb(n)];
-const ADD = [0x6a], SUB = [0x6b], MUL = [0x6c], AND = [0x71], SHR_U = [0x76];
-const GT_S = [0x4a], LE_S = [0x4c], LT_S = [0x48], SELECT = [0x1b];
-const IF = [0x04, 0x40], ELSE = [0x05], END = [0x0b];
-const simd = (code: number, ...rest: number[]) => [0xfd, ...uleb(code), ...rest];
-const V_LOAD = (off: number) => simd(0x00, 0, ...uleb(off));
-const V_STORE = (off: number) => simd(0x0b, 0, ...uleb(off));
-const V_ZERO = simd(0x0c, ...new Array<number>(16).fill(0));
-const MEMCPY = [0xfc, ...uleb(10), 0, 0];
-
-// params
-const [A, B, OUT, M, K, N, ARS, AKS, BKS, ORS, MODE, TMP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-// i32 locals
-const [NP, PN, I, KS, KE, KK, WP, OP, BP, OC, REMB] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22];
-/** Rows per block of the product: 2·ROWS accumulators, two panel vectors and a broadcast (six rows, filling 15 of 16 vector registers, measured slower: spills). */
-export const ROWS = 4;
-const XS = Array.from({ length: ROWS }, (_, r) => 23 + r);
-const N_I32 = 11 + ROWS;
-// v128 locals
-const ACC = Array.from({ length: 2 * ROWS }, (_, a) => 12 + N_I32 + a);
-const [W0, W1, AV] = [12 + N_I32 + 2 * ROWS, 13 + N_I32 + 2 * ROWS, 14 + N_I32 + 2 * ROWS];
-const N_V128 = 2 * ROWS + 3;
-
-/** while (cond) body — cond leaves an i32 that is nonzero to continue. */
-const whileLoop = (cond: number[], body: number[]): number[] => [0x02, 0x40, 0x03, 0x40, ...cond, 0x45, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
-const addTo = (l: number, by: number[]) => [...get(l), ...by, ...ADD, ...set(l)];
-const mode = (bit: number) => [...get(MODE), ...i32(bit), ...AND];
-
-/** gemm32 / gemm64: see gemm.ts for the product, strides and mode bits. */
-function gemmBody(es: 4 | 8): number[] {
-  const PE = 32 / es; // elements per panel
-  const LOG_PE = es === 4 ? 3 : 2;
-  const splat = es === 4 ? simd(0x09, 0, 0) : simd(0x0a, 0, 0);
-  const vadd = es === 4 ? simd(0xe4) : simd(0xf0);
-  const vmul = es === 4 ? simd(0xe6) : simd(0xf2);
-  const xs = XS;
-
-  /** One block of `rows` rows at row I of panel PN. */
-  const block = (rows: number): number[] => {
-    const c: number[] = [];
-    // KS = K_FROM ? I : 0;  KE = K_UPTO ? min(K, I + rows) : K
-    c.push(...get(I), ...i32(0), ...mode(K_FROM), ...SELECT, ...set(KS));
-    c.push(...get(K), ...get(I), ...i32(rows), ...ADD, ...get(K), ...get(I), ...i32(rows), ...ADD, ...LT_S, ...SELECT, ...set(KE));
-    c.push(...get(KE), ...get(K), ...mode(K_UPTO), ...SELECT, ...set(KE));
-    // row pointers and the panel pointer at k = KS
-    c.push(...get(A), ...get(I), ...get(ARS), ...MUL, ...ADD, ...get(KS), ...get(AKS), ...MUL, ...ADD, ...set(xs[0]!));
-    for (let r = 1; r < rows; r++) c.push(...get(xs[r - 1]!), ...get(ARS), ...ADD, ...set(xs[r]!));
-    c.push(...get(BP), ...get(KS), ...get(BKS), ...MUL, ...ADD, ...set(WP));
-    c.push(...get(OC), ...get(I), ...get(ORS), ...MUL, ...ADD, ...set(OP));
-    // accumulators: from out, or zero
-    c.push(...mode(ACCUMULATE), ...IF);
-    for (let r = 0; r < rows; r++) {
-      c.push(...get(OP), ...get(ORS), ...i32(r), ...MUL, ...ADD, ...V_LOAD(0), ...set(ACC[2 * r]!));
-      c.push(...get(OP), ...get(ORS), ...i32(r), ...MUL, ...ADD, ...V_LOAD(16), ...set(ACC[2 * r + 1]!));
-    }
-    c.push(...ELSE);
-    for (let a = 0; a < 2 * rows; a++) c.push(...V_ZERO, ...set(ACC[a]!));
-    c.push(...END);
-    // the k loop
-    c.push(...get(KE), ...get(KS), ...SUB, ...set(KK));
-    const body: number[] = [...get(WP), ...V_LOAD(0), ...set(W0), ...get(WP), ...V_LOAD(16), ...set(W1)];
-    for (let r = 0; r < rows; r++) {
-      body.push(...get(xs[r]!), ...splat, ...set(AV));
-      body.push(...get(ACC[2 * r]!), ...get(AV), ...get(W0), ...vmul, ...vadd, ...set(ACC[2 * r]!));
-      body.push(...get(ACC[2 * r + 1]!), ...get(AV), ...get(W1), ...vmul, ...vadd, ...set(ACC[2 * r + 1]!));
-    }
-    for (let r = 0; r < rows; r++) body.push(...addTo(xs[r]!, get(AKS)));
-    body.push(...addTo(WP, get(BKS)), ...get(KK), ...i32(1), ...SUB, ...set(KK));
-    c.push(...whileLoop([...get(KK), ...i32(0), ...GT_S], body));
-    // store: whole panels, or the first REMB bytes through tmp
-    c.push(...get(REMB), 0x45, ...IF);
-    for (let r = 0; r < rows; r++) {
-      c.push(...get(OP), ...get(ACC[2 * r]!), ...V_STORE(0), ...get(OP), ...get(ACC[2 * r + 1]!), ...V_STORE(16));
-      if (r + 1 < rows) c.push(...addTo(OP, get(ORS)));
-    }
-    c.push(...ELSE);
-    for (let r = 0; r < rows; r++) {
-      c.push(...get(TMP), ...get(ACC[2 * r]!), ...V_STORE(0), ...get(TMP), ...get(ACC[2 * r + 1]!), ...V_STORE(16));
-      c.push(...get(OP), ...get(TMP), ...get(REMB), ...MEMCPY);
-      if (r + 1 < rows) c.push(...addTo(OP, get(ORS)));
-    }
-    c.push(...END);
-    c.push(...addTo(I, i32(rows)));
-    return c;
-  };
-
-  const code: number[] = [];
-  code.push(...get(N), ...i32(PE - 1), ...ADD, ...i32(LOG_PE), ...SHR_U, ...set(NP));
-  code.push(...i32(0), ...set(PN));
-  const panel: number[] = [
-    ...get(B), ...get(PN), ...i32(32), ...MUL, ...ADD, ...set(BP),
-    ...get(OUT), ...get(PN), ...i32(32), ...MUL, ...ADD, ...set(OC),
-    // REMB = (PN + 1)·PE > N ? (N − PN·PE)·es : 0
-    ...get(N), ...get(PN), ...i32(PE), ...MUL, ...SUB, ...i32(es), ...MUL, ...i32(0),
-    ...get(PN), ...i32(1), ...ADD, ...i32(PE), ...MUL, ...get(N), ...GT_S, ...SELECT, ...set(REMB),
-    // I = CAUSAL_N ? PN·PE : 0
-    ...get(PN), ...i32(PE), ...MUL, ...i32(0), ...mode(CAUSAL_N), ...SELECT, ...set(I),
-    ...whileLoop([...get(I), ...i32(ROWS), ...ADD, ...get(M), ...LE_S], block(ROWS)),
-    ...whileLoop([...get(I), ...get(M), ...LT_S], block(1)),
-    ...addTo(PN, i32(1)),
-  ];
-  code.push(...whileLoop([...get(PN), ...get(NP), ...LT_S], panel));
-  const b = [...vec([[N_I32, I32], [N_V128, V128]]), ...code, 0x0b];
-  return [...uleb(b.length), ...b];
-}
-
 
 // ------------------------------------------------------------ softmax, score gradient
-const F32 = 0x7d;
 const f32c = (x: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setFloat32(0, x, true); return [0x43, ...b]; };
 const v4 = (x: number) => { const b = new Uint8Array(16); const dv = new DataView(b.buffer); for (let k = 0; k < 4; k++) dv.setFloat32(4 * k, x, true); return simd(0x0c, ...b); };
 const vi4 = (xs: number[]) => { const b = new Uint8Array(16); const dv = new DataView(b.buffer); xs.forEach((x, k) => dv.setInt32(4 * k, x, true)); return simd(0x0c, ...b); };
@@ -277,8 +151,6 @@ function scoreGradBody(): number[] {
 }
 
 // ------------------------------------------------------------ per-sequence attention, layers, jobs
-const FN = Object.fromEntries(EXPORTS.map((n, i) => [n, i])) as Record<(typeof EXPORTS)[number], number>;
-const call = (f: number) => [0x10, ...uleb(f)];
 const load = (base: number, off: number) => [...get(base), 0x28, 2, ...uleb(off)];
 const loadF = (base: number, off: number) => [...get(base), 0x2a, 2, ...uleb(off)];
 
@@ -295,7 +167,7 @@ function attnBody(backward: boolean): number[] {
   const [H, Q, KT, PB, ZB, GZB, GB, TT, EE, TP, GS, KTS, NN, CC, SRC, DST] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]; // i32
   const A = ATTN;
   const gemm = (a: number[], b: number[], out: number[], M: number[], K: number[], N: number[], ars: number[], aks: number[], bks: number[], ors: number[], mode: number) =>
-    [...a, ...b, ...out, ...M, ...K, ...N, ...ars, ...aks, ...bks, ...ors, ...i32(mode), ...get(SCR), ...call(FN.gemm32)];
+    [...a, ...b, ...out, ...M, ...K, ...N, ...ars, ...aks, ...bks, ...i32(32), ...ors, ...i32(mode), ...i32(0), ...get(SCR), ...call(FN.gemm32)];
   const row0 = (base: number, stride: number) => [...load(D, base), ...get(BB), ...get(TT), ...MUL, ...load(D, stride), ...MUL, ...ADD];
   const head: number[] = [
     // q of head h in sequence b; P block; kT columns of the sequence
@@ -359,7 +231,7 @@ function layerBody(backward: boolean): number[] {
   const [R0, TT] = [3, 4]; // i32
   const A = ATTN;
   const gemm = (a: number[], b: number[], out: number[], M: number[], K: number[], N: number[], ars: number[], aks: number[], bks: number[], ors: number[], mode: number) =>
-    [...a, ...b, ...out, ...M, ...K, ...N, ...ars, ...aks, ...bks, ...ors, ...i32(mode), ...get(SCR), ...call(FN.gemm32)];
+    [...a, ...b, ...out, ...M, ...K, ...N, ...ars, ...aks, ...bks, ...i32(32), ...ors, ...i32(mode), ...i32(0), ...get(SCR), ...call(FN.gemm32)];
   const rows = (base: number, stride: number) => [...load(D, base), ...get(R0), ...load(D, stride), ...MUL, ...ADD];
   const HE3 = [...load(D, A.HE), ...i32(3), ...MUL];
   const code: number[] = [...load(D, A.T), ...set(TT), ...get(BB), ...get(TT), ...MUL, ...set(R0)];
@@ -378,49 +250,6 @@ function layerBody(backward: boolean): number[] {
     );
   }
   const b = [...vec([[2, I32]]), ...code, 0x0b];
-  return [...uleb(b.length), ...b];
-}
-
-/** gemmJob32/64(desc, c, scratch): chunk c of a product (GEMM_JOB: rows c·per …, or panels c·per …). */
-function gemmJobBody(es: 4 | 8): number[] {
-  const [D, C, SCR] = [0, 1, 2];
-  const [S0, CNT, K0, KN] = [3, 4, 5, 6]; // i32: first row (or panel), count, k block start and length
-  const G = GEMM_JOB;
-  const PE = 32 / es;
-  const f = es === 4 ? FN.gemm32 : FN.gemm64;
-  const minCount = (total: number[]) => [
-    // CNT = min(per, total − S0)
-    ...load(D, G.per), ...total, ...get(S0), ...SUB, ...load(D, G.per), ...total, ...get(S0), ...SUB, ...LT_S, ...SELECT, ...set(CNT),
-  ];
-  const code = [
-    ...get(C), ...load(D, G.per), ...MUL, ...set(S0),
-    ...load(D, G.split), ...IF,
-    // panels S0 … S0+CNT−1 of N, k in blocks of kblock (each block continues the sums the last one stored: the same bits)
-    ...minCount([...load(D, G.N), ...i32(PE - 1), ...ADD, ...i32(es === 4 ? 3 : 2), ...SHR_U]),
-    ...i32(0), ...set(K0),
-    ...whileLoop([...get(K0), ...load(D, G.K), ...LT_S], [
-      ...load(D, G.kblock), ...load(D, G.K), ...get(K0), ...SUB, ...load(D, G.K), ...get(K0), ...SUB, ...load(D, G.kblock), ...GT_S, ...SELECT, ...set(KN), // min(kblock, K − K0)
-      ...load(D, G.a), ...get(K0), ...load(D, G.aks), ...MUL, ...ADD,
-      ...load(D, G.b), ...get(S0), ...i32(32), ...MUL, ...ADD, ...get(K0), ...load(D, G.bks), ...MUL, ...ADD,
-      ...load(D, G.out), ...get(S0), ...i32(32), ...MUL, ...ADD,
-      ...load(D, G.M), ...get(KN),
-      // columns: min(CNT·PE, N − S0·PE)
-      ...get(CNT), ...i32(PE), ...MUL, ...load(D, G.N), ...get(S0), ...i32(PE), ...MUL, ...SUB,
-      ...get(CNT), ...i32(PE), ...MUL, ...load(D, G.N), ...get(S0), ...i32(PE), ...MUL, ...SUB, ...LT_S, ...SELECT,
-      ...load(D, G.ars), ...load(D, G.aks), ...load(D, G.bks), ...load(D, G.ors),
-      ...load(D, G.mode), ...i32(ACCUMULATE), ...i32(0), ...get(K0), ...SELECT, 0x72, // mode | (K0 > 0 ? ACCUMULATE : 0)
-      ...get(SCR), ...call(f),
-      ...get(K0), ...load(D, G.kblock), ...ADD, ...set(K0),
-    ]),
-    ...ELSE,
-    // rows S0 … S0+CNT−1 of M
-    ...minCount(load(D, G.M)),
-    ...load(D, G.a), ...get(S0), ...load(D, G.ars), ...MUL, ...ADD, ...load(D, G.b), ...load(D, G.out), ...get(S0), ...load(D, G.ors), ...MUL, ...ADD,
-    ...get(CNT), ...load(D, G.K), ...load(D, G.N),
-    ...load(D, G.ars), ...load(D, G.aks), ...load(D, G.bks), ...load(D, G.ors), ...load(D, G.mode), ...get(SCR), ...call(f),
-    ...END,
-  ];
-  const b = [...vec([[4, I32]]), ...code, 0x0b];
   return [...uleb(b.length), ...b];
 }
 
@@ -473,21 +302,10 @@ function xentBody(): number[] {
   return [...uleb(b.length), ...b];
 }
 
-const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-/** The module's bytes (memory imported as env.mem, shared). */
-export function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const t12 = [0x60, ...vec(new Array<number[]>(12).fill([I32])), 0];
-  const tSoft = [0x60, ...vec([[I32], [I32], [I32], [F32]]), 0];
-  const tGrad = [0x60, ...vec([[I32], [I32], [I32], [I32], [F32]]), 0];
-  const tJob = [0x60, ...vec([[I32], [I32], [I32]]), 0];
-  const types = [0, 0, 1, 2, 3, 3, 3, 3, 3, 3, 3]; // per export, in EXPORTS order
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([t12, tSoft, tGrad, tJob])),
-    ...section(2, vec([[...str("env"), ...str("mem"), 0x02, 0x03, ...uleb(1), ...uleb(MAX_PAGES)]])),
-    ...section(3, vec(types.map((t) => [t]))),
-    ...section(7, vec(EXPORTS.map((n, i) => [...str(n), 0x00, i]))),
-    ...section(10, vec([gemmBody(4), gemmBody(8), softmaxBody(), scoreGradBody(), attnBody(false), attnBody(true), gemmJobBody(4), gemmJobBody(8), xentBody(), layerBody(false), layerBody(true)])),
-  ]);
+/** The bodies of the training functions, by export name (the module, src/kernels/module.ts, puts them in EXPORTS order). */
+export function trainBodies(): Record<"softmax32" | "scoreGrad32" | "attnFwd32" | "attnBwd32" | "xentJob32" | "layerFwd32" | "layerBwd32", number[]> {
+  return {
+    softmax32: softmaxBody(), scoreGrad32: scoreGradBody(), attnFwd32: attnBody(false), attnBwd32: attnBody(true),
+    xentJob32: xentBody(), layerFwd32: layerBody(false), layerBwd32: layerBody(true),
+  };
 }

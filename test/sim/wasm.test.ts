@@ -1,12 +1,13 @@
 /**
- * The WebAssembly SIMD product gives the JavaScript dense kernel's bits
+ * The WebAssembly SIMD product (its plain multiply-add) gives the JavaScript dense kernel's bits
  * (float64 and float32), on shapes with every kind of remainder (rows not a
  * multiple of 4, columns not a multiple of the panel width), and a model big
  * enough to route its products through it still gives bit-identical batched
  * and KV-cached logits, close to the mathjs reference.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kernelSettings } from "../../src/kernels/module.ts";
 import { forward } from "../../src/sim/forward.ts";
 import { matmulDense, transpose } from "../../src/sim/kernels.ts";
 import { IncrementalRun } from "../../src/sim/kvcache.ts";
@@ -18,6 +19,10 @@ import { expectClose } from "./gen.ts";
 import { fcParams } from "../support/seed.ts";
 
 describe.runIf(wasmAvailable())("WebAssembly SIMD kernel", () => {
+  // The plain multiply-add is the one with the JavaScript kernels' bits (test/kernels/product.test.ts covers the fused one).
+  beforeAll(() => void (kernelSettings.mulAdd = "plain"));
+  afterAll(() => void (kernelSettings.mulAdd = "auto"));
+
   it("equals the JavaScript dense kernel bit for bit", () => {
     const dims = fc.record({
       M: fc.integer({ min: 1, max: 11 }), K: fc.integer({ min: 1, max: 70 }), N: fc.integer({ min: 1, max: 21 }),
