@@ -16,7 +16,8 @@ import { analyzeOrRefuse } from "../src/cli/analyzeCmd.ts";
 import { saveWeights } from "../src/model/weightsFile.ts";
 import { mulberry32, randomWeights } from "../src/sim/random.ts";
 import { buildReport } from "../src/view/build.ts";
-import { encodeSubjectInput, loadSubject } from "../src/view/subject.ts";
+import { loadSubject } from "../src/cli/reportSubject.ts";
+import { encodeSubjectInput } from "../src/view/subject.ts";
 import { launchChromium, openReport } from "../test/support/browser.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

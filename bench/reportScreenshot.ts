@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { analyzeOrRefuse } from "../src/cli/analyzeCmd.ts";
 import { buildReport } from "../src/view/build.ts";
-import { encodeSubjectInput, loadSubject } from "../src/view/subject.ts";
+import { loadSubject } from "../src/cli/reportSubject.ts";
+import { encodeSubjectInput } from "../src/view/subject.ts";
 import { launchChromium, openReport } from "../test/support/browser.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

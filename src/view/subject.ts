@@ -2,15 +2,14 @@
  * What a report is about: a program (compiled here) or a weights file —
  * compiled, trained or from elsewhere — with whatever came with it (program,
  * layout, token names), and the input text turned into token ids for it.
+ * Loading one from a path is the CLI's (src/cli/reportSubject.ts).
  */
-import { type CompiledModel, compile } from "../compiler/compile.ts";
+import type { CompiledModel } from "../compiler/compile.ts";
 import type { Program } from "../lang/program.ts";
 import { encodeInput, InputError } from "../lang/tokens.ts";
 import type { NamedLayout } from "../analysis/named.ts";
 import type { Weights } from "../model/weights.ts";
-import { loadAnalysisInput } from "../cli/analyzeCmd.ts";
-import { loadProgramFile } from "../cli/command.ts";
-import { BOS_ID, modelInput, vocabIndex } from "../model/tokenIds.ts";
+import { modelInput } from "../model/tokenIds.ts";
 
 /** A model to report on. */
 export interface ReportSubject {
@@ -27,28 +26,6 @@ export interface ReportSubject {
   readonly notes: readonly string[];
   /** Why the simulator cannot run this model (LayerNorm, MLP): no attention, predictions or generation then. */
   readonly notRunnable: string | null;
-}
-
-/** Load PROGRAM.circ (compiled in float64, as analyze does) or MODEL.safetensors; failures are one-line errors. */
-export function loadSubject(path: string | undefined, cmd: string): ReportSubject {
-  if (path !== undefined && !path.endsWith(".safetensors")) {
-    const compiled = compile(loadProgramFile(path, cmd), { precision: "float64" });
-    return {
-      path, weights: compiled.weights, program: compiled.program, compiled, layout: compiled.layout,
-      tokenNames: compiled.tokens, bos: 0, notes: [], notRunnable: null,
-    };
-  }
-  const input = loadAnalysisInput(path, cmd);
-  const { d_vocab } = input.weights.config;
-  const tokenNames = input.tokens && input.tokens.length === d_vocab
-    ? input.tokens
-    : Array.from({ length: d_vocab }, (_, id) => (input.bos === 0 ? (id === BOS_ID ? "<bos>" : String(vocabIndex(id))) : String(id)));
-  const notes = [...input.notes];
-  if (!input.tokens) notes.push(input.bos === 0 ? "the file has no token names: tokens are numbered (id v + 1)" : "the file has no token names: tokens are their ids");
-  return {
-    path: path!, weights: input.weights, program: input.program ?? null, compiled: null, layout: input.layout ?? null,
-    tokenNames, bos: input.bos, notes, notRunnable: input.notRunnable ?? null,
-  };
 }
 
 /** Whitespace-separated token names → model token ids, BOS first when the model has one; InputError in one line. */

@@ -176,7 +176,7 @@ describe("circuits report (CLI)", () => {
     expect(props.tokens).toEqual(["<bos>", "a", "b", "c", "a"]);
     expect(props.attentionHeadNames).toEqual(["L0H0 previous", "L1H0 induction"]);
     expect(props.attention.map((h: number[][]) => [h.length, h[0]!.length])).toEqual([[5, 5], [5, 5]]);
-    const { loadSubject } = await import("../../src/view/subject.ts");
+    const { loadSubject } = await import("../../src/cli/reportSubject.ts");
     const { cache } = forward(loadSubject("programs/induction.circ", "test").weights, [0, 1, 2, 3, 1], { cache: true });
     for (let l = 0; l < 2; l++) {
       const p = cache!.get(`blocks.${l}.attn.hook_pattern`)!.data;
