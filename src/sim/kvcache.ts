@@ -16,7 +16,7 @@
  */
 
 import type { FloatArray, Weights } from "../model/weights.ts";
-import { attendHead } from "./attention.ts";
+import { attend, attentionJob, type AttentionJob } from "./attention.ts";
 import { applyLinearRow, applyQkvRows, gatherNonzeros, liveBias, prepare, type PreparedModel, type SparseMode } from "./prepare.ts";
 import type { ForwardOptions } from "./forward.ts";
 
@@ -37,10 +37,8 @@ export class IncrementalRun {
   private readonly out: FloatArray; // [C, Vo] logits of every position
   private readonly z: FloatArray; // [H, E] scratch
   private readonly attnOut: FloatArray; // [D] scratch
-  private readonly buf: FloatArray; // [C] scratch score row
-  private readonly qIdx: Int32Array; // [E] scratch: nonzero coordinates of one query
+  private readonly job: AttentionJob; // one query of one head at a time; its scratch holds C keys
   private readonly xIdx: Int32Array; // [max(D, H*E)] scratch: nonzero coordinates of one input row
-  private readonly sqrtE: number;
   private n = 0;
 
   /** Prepare an empty run of `weights` (opts.cache is ignored: the run is its own cache). */
@@ -59,10 +57,9 @@ export class IncrementalRun {
     this.out = alloc(C * Vo);
     this.z = alloc(H * E);
     this.attnOut = alloc(D);
-    this.buf = alloc(C);
-    this.qIdx = new Int32Array(E);
+    this.job = attentionJob(this.model.precision, E, C);
+    this.job.z = this.z;
     this.xIdx = new Int32Array(Math.max(D, H * E));
-    this.sqrtE = Math.sqrt(E);
   }
 
   /** Number of tokens currently in the sequence (BOS included). */
@@ -88,7 +85,6 @@ export class IncrementalRun {
       throw new Error(`IncrementalRun.push: token ${token} at position ${t} is not in the vocabulary [0, ${V})`);
     }
     const HE = H * E;
-    const sqrtE = this.sqrtE;
     const x0 = this.resid[0];
     const e0 = token * D, p0 = t * D;
     for (let d = 0; d < D; d++) x0[p0 + d] = m.W_E[e0 + d] + m.W_pos[p0 + d];
@@ -107,11 +103,8 @@ export class IncrementalRun {
           kl[dst + e] = this.kRow[src + e];
           vl[dst + e] = this.vRow[src + e];
         }
-        attendHead(
-          ql, t * HE + h * E, kl, vl, h * C * E, t + 1, E, E, sqrtE, this.z, h * E, this.buf,
-          null, null, 0, this.qIdx, layer.vCols[h],
-        );
       }
+      this.attendHeads(l, t);
       const nz = gatherNonzeros(this.z, 0, HE, xIdx);
       applyLinearRow(layer.o, this.z, 0, xIdx, nz, this.attnOut, 0, liveBias(layer.bo), this.mode);
       const a = this.attnOut;
@@ -192,14 +185,32 @@ export class IncrementalRun {
       throw new RangeError(`IncrementalRun.pattern: head ${head} is not in 0 .. ${H - 1}`);
     }
     const t = this.last("pattern");
-    const HE = H * E;
     // Recomputed from the cached q and keys (O(t·E)) rather than stored for every
     // position, which would cost L·H·C² memory; the arithmetic is the push's own.
-    attendHead(
-      this.q[layer], t * HE + head * E, this.k[layer], this.v[layer], head * this.model.config.n_ctx * E, t + 1, E,
-      E, this.sqrtE, this.z, head * E, this.buf, null, null, 0, this.qIdx, this.model.layers[layer].vCols[head],
-    );
-    return new Float64Array(this.buf.subarray(0, t + 1));
+    this.attendHeads(layer, t, head);
+    return new Float64Array(this.job.buf.subarray(0, t + 1));
+  }
+
+  /**
+   * Position t's query of layer l against the cached keys 0 … t, for every
+   * head (z of all heads), or for `only` (its z and the pattern in job.buf).
+   */
+  private attendHeads(l: number, t: number, only = -1): void {
+    const { d_head: E, n_heads: H, n_ctx: C } = this.model.config;
+    const job = this.job;
+    const vCols = this.model.layers[l].vCols;
+    job.q = this.q[l];
+    job.k = this.k[l];
+    job.v = this.v[l];
+    job.stride = E;
+    job.nKeys = t + 1;
+    for (let h = only < 0 ? 0 : only; h < (only < 0 ? H : only + 1); h++) {
+      job.qOff = t * H * E + h * E;
+      job.kOff = h * C * E;
+      job.zOff = h * E;
+      job.vCols = vCols[h];
+      attend(job);
+    }
   }
 
   private last(caller: string): number {
