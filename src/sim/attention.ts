@@ -10,12 +10,15 @@
  *   softmax    softmax.ts          max-subtracted exponent, sum, normalise, keys of nonzero weight
  *   value sum  attentionValues.ts  Σ p_j v_j over those keys
  *
+ * The KV cache's long contexts swap in attentionWasm.ts's SIMD forms of the
+ * score and value products, which add the same terms in the same order.
  * Every path therefore gives the same bits: batched, row by row, KV-cached,
  * dense or sparse. Shape letters: see src/model/weights.ts.
  */
 import type { FloatArray } from "../model/weights.ts";
 import { scaleScores, scores } from "./attentionScores.ts";
 import { weightedValues } from "./attentionValues.ts";
+import { attentionWasmScores, attentionWasmValues, type AttentionWasm } from "./attentionWasm.ts";
 import { softmaxCut, softmaxInPlace, softmaxLive } from "./softmax.ts";
 import { matmulWasm, panelWidth } from "./wasm.ts";
 import type { Precision } from "./prepare.ts";
@@ -51,6 +54,8 @@ export interface AttentionJob {
   traceScores: FloatArray | null;
   tracePattern: FloatArray | null;
   traceOff: number;
+  /** SIMD products over a KV cache held in WebAssembly memory (buf, live and v are then its views), or null. */
+  wasm: AttentionWasm | null;
   /** Scratch: the score row (then the pattern), at least nKeys long. */
   buf: FloatArray;
   /** Scratch: keys of nonzero weight, at least nKeys long. */
@@ -69,7 +74,7 @@ export function attentionJob(precision: Precision, E: number, maxKeys: number): 
   return {
     f32, E, sqrtE: Math.sqrt(E),
     q: empty, qOff: 0, k: empty, v: empty, kOff: 0, stride: E, nKeys: 0, z: empty, zOff: 0,
-    vCols: null, sparseQuery: true, traceScores: null, tracePattern: null, traceOff: 0,
+    vCols: null, sparseQuery: true, traceScores: null, tracePattern: null, traceOff: 0, wasm: null,
     buf: f32 ? new Float32Array(maxKeys) : new Float64Array(maxKeys),
     live: new Int32Array(maxKeys),
     qIdx: new Int32Array(E),
@@ -88,11 +93,12 @@ export function reserveKeys(job: AttentionJob, n: number): void {
  */
 export function attend(job: AttentionJob): void {
   const n = job.nKeys;
-  const max = scores(job);
+  const wasm = job.wasm;
+  const max = wasm !== null && attentionWasmScores(wasm, job) ? scaleScores(job.buf, n, job.sqrtE, job.f32) : scores(job);
   if (job.traceScores) job.traceScores.set(job.buf.subarray(0, n), job.traceOff);
   const nLive = softmaxLive(job.buf, n, max, job.live, softmaxCut(job.buf));
   if (job.tracePattern) job.tracePattern.set(job.buf.subarray(0, n), job.traceOff);
-  weightedValues(job, nLive);
+  if (wasm === null || !attentionWasmValues(wasm, job, nLive)) weightedValues(job, nLive);
 }
 
 /** Optional per-row trace of attendRow: [H, T, T] score and pattern tensors of the sequence. */

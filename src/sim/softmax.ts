@@ -42,14 +42,15 @@ export function expNeg(x: number): number {
 
 /**
  * Softmax of the scaled scores buf[0, n) in place, given their maximum,
- * listing the keys whose weight is not exactly 0 in live[0, returned count),
- * ascending. Exponents below `cut` are set to 0 without being computed (they
- * underflow anyway: −746 for float64 storage, −104 for float32). Only listed
- * keys are normalised; the rest already hold +0, which is their weight. When
- * the sum is NaN (a NaN or infinite score) every key is normalised and
- * listed, so the NaN spreads to the whole pattern and to z, as a plain
- * softmax would spread it. Subtracting the maximum makes the largest exponent
- * exp(0) = 1, so scores of 1e4 (hard attention) cannot overflow.
+ * listing the keys whose exponent is not 0 in live[0, returned count),
+ * ascending. Exponents below `cut` are set to 0 without being computed
+ * (softmaxCut: where the storage type's exponent is about to underflow); the
+ * rest are at least its smallest positive number, so every listed key holds a
+ * nonzero exponent. Only listed keys are normalised; the rest already hold
+ * +0, their weight. When the sum is NaN (a NaN or infinite score) every key
+ * is normalised and listed, so the NaN spreads to the whole pattern and to z,
+ * as a plain softmax would spread it. Subtracting the maximum makes the
+ * largest exponent exp(0) = 1, so scores of 1e4 (hard attention) cannot overflow.
  */
 export function softmaxLive(buf: FloatArray, n: number, max: number, live: Int32Array, cut: number): number {
   let nLive = 0;
@@ -63,8 +64,7 @@ export function softmaxLive(buf: FloatArray, n: number, max: number, live: Int32
     const e = expNeg(x);
     buf[j] = e;
     sum += e;
-    live[nLive] = j; // kept when the stored weight is not 0 (branch-free: it can underflow)
-    nLive += +(buf[j] !== 0);
+    live[nLive++] = j;
   }
   if (sum !== sum) {
     for (let j = 0; j < n; j++) {
@@ -73,16 +73,25 @@ export function softmaxLive(buf: FloatArray, n: number, max: number, live: Int32
     }
     return n;
   }
-  for (let t = 0; t < nLive; t++) {
-    const j = live[t];
-    buf[j] = buf[j] / sum;
+  if (nLive === n) {
+    // Soft attention: every key listed, a plain pass.
+    for (let j = 0; j < n; j++) buf[j] = buf[j] / sum;
+  } else {
+    for (let t = 0; t < nLive; t++) {
+      const j = live[t];
+      buf[j] = buf[j] / sum;
+    }
   }
   return nLive;
 }
 
-/** The exponent below which softmaxLive writes 0 for a score row of this storage type. */
+/**
+ * The exponent below which softmaxLive writes 0 for a score row of this
+ * storage type: exp(−745) is float64's smallest subnormal, exp(−103)
+ * rounds to float32's.
+ */
 export function softmaxCut(buf: FloatArray): number {
-  return buf instanceof Float32Array ? -104 : -746;
+  return buf instanceof Float32Array ? -103 : -745;
 }
 
 let liveScratchArray = new Int32Array(64);
