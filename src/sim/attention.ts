@@ -16,7 +16,7 @@
  * dense or sparse. Shape letters: see src/model/weights.ts.
  */
 import type { FloatArray } from "../model/weights.ts";
-import { scaleScores, scores } from "./attentionScores.ts";
+import { queryNonzeros, scaleScores, scores } from "./attentionScores.ts";
 import { weightedValues } from "./attentionValues.ts";
 import { attentionWasmScores, attentionWasmValues, type AttentionWasm } from "./attentionWasm.ts";
 import { softmaxCut, softmaxInPlace, softmaxLive } from "./softmax.ts";
@@ -94,7 +94,11 @@ export function reserveKeys(job: AttentionJob, n: number): void {
 export function attend(job: AttentionJob): void {
   const n = job.nKeys;
   const wasm = job.wasm;
-  const max = wasm !== null && attentionWasmScores(wasm, job) ? scaleScores(job.buf, n, job.sqrtE, job.f32) : scores(job);
+  const nq = job.sparseQuery ? queryNonzeros(job) : job.E;
+  // A sparse query (compiled weights) is cheaper in the loops over its few coordinates.
+  const max = wasm !== null && nq * 2 >= job.E && attentionWasmScores(wasm, job)
+    ? scaleScores(job.buf, n, job.sqrtE, job.f32)
+    : scores(job, nq);
   if (job.traceScores) job.traceScores.set(job.buf.subarray(0, n), job.traceOff);
   const nLive = softmaxLive(job.buf, n, max, job.live, softmaxCut(job.buf));
   if (job.tracePattern) job.tracePattern.set(job.buf.subarray(0, n), job.traceOff);

@@ -36,9 +36,12 @@ export function queryNonzeros(job: AttentionJob): number {
   return nq;
 }
 
-/** Scaled scores into job.buf[0, nKeys); returns their maximum (−∞ when there is none). */
-export function scores(job: AttentionJob): number {
-  const nq = job.sparseQuery ? queryNonzeros(job) : job.E;
+/**
+ * Scaled scores into job.buf[0, nKeys); returns their maximum (−∞ when there
+ * is none). nq: the count queryNonzeros returned (job.qIdx holds them), or E
+ * for a query taken as dense.
+ */
+export function scores(job: AttentionJob, nq: number): number {
   const sparse = nq * 2 < job.E;
   if (job.f32) return sparse ? sparseScoresF32(job, nq) : denseScoresF32(job);
   return sparse ? sparseScoresF64(job, nq) : denseScoresF64(job);

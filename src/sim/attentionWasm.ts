@@ -20,7 +20,6 @@
  */
 import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
-import { queryNonzeros } from "./attentionScores.ts";
 import type { Precision } from "./prepare.ts";
 import { section, sleb, uleb, vec, wasmAvailable } from "./wasm.ts";
 
@@ -244,13 +243,12 @@ export function storeKey(w: AttentionWasm, head: number, t: number, key: FloatAr
 
 /**
  * Raw dot products of job's query with keys 0 … nKeys−1 of w.head into
- * job.buf (which must be w.buf); false, having done nothing, when the
- * JavaScript loops are the better choice: few keys, or a sparse query.
+ * job.buf (which must be w.buf); false, having done nothing, when there
+ * are too few keys to repay the call (the JavaScript loops then run).
  */
 export function attentionWasmScores(w: AttentionWasm, job: AttentionJob): boolean {
   const n = job.nKeys;
   if (n < WASM_MIN_KEYS) return false;
-  if (job.sparseQuery && queryNonzeros(job) * 2 < job.E) return false;
   const { E, W } = w;
   const es = w.f32 ? 4 : 8;
   w.q.set(job.q.subarray(job.qOff, job.qOff + E));

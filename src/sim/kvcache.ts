@@ -26,7 +26,7 @@ import { applyLinearRow, applyQkvRows, gatherNonzeros, liveBias, prepare, type P
 import type { ForwardOptions } from "./forward.ts";
 
 /** Contexts from this long keep the cache in WebAssembly memory (when SIMD is available). */
-export const KV_WASM_MIN_CONTEXT = 64;
+export const KV_WASM_MIN_CONTEXT = 128;
 
 /** A growing/shrinking sequence with per-layer key/value caches, preallocated to n_ctx. */
 export class IncrementalRun {

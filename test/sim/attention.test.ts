@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { attend, attentionJob, type AttentionJob } from "../../src/sim/attention.ts";
 import { forward, forwardBatch } from "../../src/sim/forward.ts";
 import { IncrementalRun, KV_WASM_MIN_CONTEXT } from "../../src/sim/kvcache.ts";
-import { WASM_MIN_KEYS } from "../../src/sim/attentionWasm.ts";
+import { attentionWasm, storeKey, WASM_MIN_KEYS } from "../../src/sim/attentionWasm.ts";
 import type { Precision } from "../../src/sim/prepare.ts";
 import { mulberry32, randomWeights } from "../../src/sim/random.ts";
 import { referenceForward } from "../../src/sim/reference.ts";
@@ -135,6 +135,50 @@ describe("attend(): one head, every loop × every precision", () => {
   });
 });
 
+describe.runIf(wasmAvailable())("the SIMD KV kernels (attentionWasm.ts)", () => {
+  it("give the JavaScript loops' bits for any key count, head width and set of live keys", () => {
+    const arb = fc.record({
+      E: fc.constantFrom(5, 8, 36, 72),
+      n: fc.integer({ min: 1, max: 150 }),
+      dead: fc.constantFrom(0, 0.3, 0.9),
+      seed: fc.integer({ min: 0, max: 1e6 }),
+      precision: fc.constantFrom(...PRECISIONS),
+    });
+    fc.assert(
+      fc.property(arb, ({ E, n, dead, seed, precision }) => {
+        const rand = mulberry32(seed);
+        const C = 160, heads = 2, head = 1;
+        const w = attentionWasm(precision, heads, E, C)!;
+        const make = (len: number, f: (i: number) => number): FloatArray =>
+          precision === "float32" ? Float32Array.from({ length: len }, (_, i) => f(i)) : Float64Array.from({ length: len }, (_, i) => f(i));
+        const q = make(E, () => rand() - 0.5);
+        const k = make(heads * C * w.Ep, () => 0);
+        for (let j = 0; j < n; j++) {
+          // Dead keys point against q, so far that their weight is cut to 0: partial live lists.
+          const away = rand() < dead;
+          const row = make(E, (e) => (away ? -q[e] * 1e4 : rand() - 0.5));
+          k.set(row, (head * C + j) * w.Ep);
+          storeKey(w, head, j, row, 0);
+          for (let e = 0; e < E; e++) w.v[(head * C + j) * w.Ep + e] = rand() * 2 - 1;
+        }
+        const run = (withWasm: boolean): [number[], number[]] => {
+          const job = attentionJob(precision, E, C);
+          Object.assign(job, { q, qOff: 0, k, v: w.v, kOff: head * C * w.Ep, stride: w.Ep, nKeys: n, z: make(E, () => 0), zOff: 0, sparseQuery: false });
+          if (withWasm) Object.assign(job, { wasm: w, buf: w.buf, live: w.live });
+          w.head = head;
+          attend(job);
+          return [Array.from(job.buf.subarray(0, n)), Array.from(job.z)];
+        };
+        const [pJs, zJs] = run(false);
+        const [pW, zW] = run(true);
+        expect(pW).toEqual(pJs);
+        expect(zW).toEqual(zJs);
+      }),
+      fcParams({ numRuns: 200 }),
+    );
+  });
+});
+
 describe("expNeg", () => {
   it("is within 2 units in the last place of Math.exp on [−750, 0], exactly 1 at 0 and NaN at NaN", () => {
     expect(expNeg(0)).toBe(1);
@@ -206,6 +250,20 @@ describe("every path × every precision on whole models", () => {
       }),
       fcParams({ numRuns: 60 }),
     );
+  });
+
+  it.runIf(wasmAvailable())("the SIMD KV step on wide heads (whole passes of 16 vectors and remainders) equals forward bit for bit and mathjs", () => {
+    for (const d_head of [32, 68]) {
+      const weights = randomWeights({ d_model: 24, d_head, n_heads: 2, n_layers: 2, n_ctx: KV_WASM_MIN_CONTEXT + 8, d_vocab: 7 }, d_head, { scale: 0.4 });
+      const tokens = Array.from({ length: 2 * WASM_MIN_KEYS + 5 }, (_, i) => (i * i + 3 * i) % 7);
+      const ref = referenceForward(weights, tokens).logits;
+      for (const precision of PRECISIONS) {
+        const plain = forward(weights, tokens, { precision }).logits;
+        expectNear(plain, ref, TOL[precision] * 10, `${precision} d_head ${d_head} vs mathjs`);
+        const run = new IncrementalRun(weights, { precision });
+        tokens.forEach((tok, t) => expectIdentical(run.push(tok), rowOf(plain, t, 7), `${precision} d_head ${d_head} position ${t}`));
+      }
+    }
   });
 
   it.runIf(wasmAvailable())("covers the whole-sequence path (dense heads, T ≥ 16)", () => {
