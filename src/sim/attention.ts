@@ -1,100 +1,108 @@
 /**
- * Causal attention for one head and one query (attendHead) or all heads of one
- * row (attendRow), adding in one fixed order (j ascending) so batched and
- * KV-cached runs give the same bits. Float64 rows without a trace take the
- * fewer-pass path of attentionLive.ts; float32 rows the float32 arithmetic of
- * attentionF32.ts. Shape letters: see src/model/weights.ts.
+ * Causal attention: the one kernel boundary every path goes through. A path
+ * fills an AttentionJob (one record: where the query, keys, values and output
+ * live, the scratch, the precision) and calls attend() for one query of one
+ * head, attendRow() for every head of one row, or attendSequence() for every
+ * row of a sequence of dense heads at once. Each step is one implementation,
+ * shared by every path and both precisions:
+ *
+ *   scores     attentionScores.ts  q·k_j / √E for j < nKeys (the causal mask is the loop bound)
+ *   softmax    softmax.ts          max-subtracted exponent, sum, normalise, keys of nonzero weight
+ *   value sum  attentionValues.ts  Σ p_j v_j over those keys
+ *
+ * The KV cache's long contexts swap in attentionWasm.ts's SIMD forms of the
+ * score and value products, which add the same terms in the same order.
+ * Every path therefore gives the same bits: batched, row by row, KV-cached,
+ * dense or sparse. Shape letters: see src/model/weights.ts.
  */
 import type { FloatArray } from "../model/weights.ts";
-import { attendHeadF32 } from "./attentionF32.ts";
-import { attendHeadLive, liveScratch, weightedValues } from "./attentionLive.ts";
-import { softmaxInPlace } from "./softmax.ts";
+import { queryNonzeros, scaleScores, scores } from "./attentionScores.ts";
+import { weightedValues } from "./attentionValues.ts";
+import { attentionWasmScores, attentionWasmValues, type AttentionWasm } from "./attentionWasm.ts";
+import { softmaxCut, softmaxInPlace, softmaxLive } from "./softmax.ts";
+import { matmulWasm, panelWidth } from "./wasm.ts";
+import type { Precision } from "./prepare.ts";
 
 export { softmaxInPlace };
 
 /**
- * One head, one query: causal attention of q over keys 0 .. nKeys-1.
- *
- * q[qOff .. qOff+E) is the query; key/value j live at kOff + j*stride in k and
- * v (stride = H*E, kOff already includes the head offset h*E). Scores never
- * exist beyond nKeys (the causal mask is the loop bound), and only the one
- * scratch row buf[≥ nKeys] is used: when no cache is requested nothing of
- * size T×T is materialised. On return buf holds the attention pattern and
- * z[zOff .. zOff+E) the weighted sum of values. If `scores`/`pattern` are
- * given, row [traceOff, traceOff + nKeys) of each receives the scaled scores
- * and the probabilities (the caller pre-fills masked entries). qIdx (scratch,
- * length ≥ E) turns on the sparse-query score loop; vCols lists the value
- * columns that can be nonzero (null: all of them).
+ * One query of one head. Key/value j live at kOff + j·stride in k and v
+ * (kOff includes the head's column offset); the query at q[qOff, qOff+E),
+ * the result at z[zOff, zOff+E). Callers keep one record per run and set the
+ * fields per call: nothing is allocated per query.
  */
-export function attendHead(
-  q: FloatArray, qOff: number,
-  k: FloatArray, v: FloatArray, kOff: number, nKeys: number, stride: number,
-  E: number, sqrtE: number,
-  z: FloatArray, zOff: number,
-  buf: FloatArray,
-  scores: FloatArray | null = null, pattern: FloatArray | null = null, traceOff = 0,
-  qIdx: Int32Array | null = null, vCols: Int32Array | null = null,
-): void {
-  if (q instanceof Float32Array) {
-    attendHeadF32(q, qOff, k, v, kOff, nKeys, stride, E, sqrtE, z, zOff, buf, scores, pattern, traceOff, qIdx, vCols);
-    return;
-  }
-  if (!scores && !pattern && buf instanceof Float64Array && attendHeadLive(q, qOff, k, v, kOff, nKeys, stride, E, sqrtE, z, zOff, buf, qIdx, vCols)) return;
-  // Scores. With a scratch qIdx, the query's nonzero coordinates are gathered
-  // first and, when they are under half of E (compiled weights: a handful of
-  // one-hot directions), each dot product runs over those only. Skipped terms
-  // are exact zeros (0·k = ±0, and s + ±0 = s for an s that starts at +0), so
-  // both loops give the same bits.
-  let nq = E;
-  if (qIdx) {
-    nq = 0;
-    for (let e = 0; e < E; e++) if (q[qOff + e] !== 0) qIdx[nq++] = e;
-  }
-  if (qIdx && nq * 2 < E) {
-    for (let j = 0; j < nKeys; j++) {
-      const kj = kOff + j * stride;
-      let s = 0;
-      for (let t = 0; t < nq; t++) {
-        const e = qIdx[t];
-        s += q[qOff + e] * k[kj + e];
-      }
-      buf[j] = s / sqrtE;
-    }
-  } else {
-    // Four keys at a time: four independent sums (each still e ascending, so
-    // the same bits) instead of one chain of dependent additions per key.
-    let j = 0;
-    for (; j + 3 < nKeys; j += 4) {
-      const k0 = kOff + j * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (let e = 0; e < E; e++) {
-        const a = q[qOff + e];
-        s0 += a * k[k0 + e];
-        s1 += a * k[k1 + e];
-        s2 += a * k[k2 + e];
-        s3 += a * k[k3 + e];
-      }
-      buf[j] = s0 / sqrtE;
-      buf[j + 1] = s1 / sqrtE;
-      buf[j + 2] = s2 / sqrtE;
-      buf[j + 3] = s3 / sqrtE;
-    }
-    for (; j < nKeys; j++) {
-      const kj = kOff + j * stride;
-      let s = 0;
-      for (let e = 0; e < E; e++) s += q[qOff + e] * k[kj + e];
-      // Divide (not multiply by 1/sqrt) as TransformerLens does, for the same rounding.
-      buf[j] = s / sqrtE;
-    }
-  }
-  if (scores) for (let j = 0; j < nKeys; j++) scores[traceOff + j] = buf[j];
-  softmaxInPlace(buf, nKeys);
-  if (pattern) for (let j = 0; j < nKeys; j++) pattern[traceOff + j] = buf[j];
-  // The keys with nonzero weight, ascending: the value sums skip exact zeros.
-  const live = liveScratch(nKeys);
-  let nLive = 0;
-  for (let j = 0; j < nKeys; j++) if (buf[j] !== 0) live[nLive++] = j;
-  weightedValues(buf, live, nLive, v, kOff, stride, E, z, zOff, vCols);
+export interface AttentionJob {
+  /** Float32 arithmetic (Float32Array storage), else float64. */
+  readonly f32: boolean;
+  readonly E: number;
+  readonly sqrtE: number;
+  q: FloatArray;
+  qOff: number;
+  k: FloatArray;
+  v: FloatArray;
+  kOff: number;
+  stride: number;
+  /** Keys 0 … nKeys−1 are visible (the causal mask); nothing beyond is read. */
+  nKeys: number;
+  z: FloatArray;
+  zOff: number;
+  /** Value columns that can be nonzero, or null for all of them. */
+  vCols: Int32Array | null;
+  /** Look for a sparse query (compiled weights) before scoring; off only where queries are known dense. */
+  sparseQuery: boolean;
+  /** Where to copy the scaled scores and the pattern, if anywhere (row traceOff of [H, T, T] tensors). */
+  traceScores: FloatArray | null;
+  tracePattern: FloatArray | null;
+  traceOff: number;
+  /** SIMD products over a KV cache held in WebAssembly memory (buf, live and v are then its views), or null. */
+  wasm: AttentionWasm | null;
+  /** Scratch: the score row (then the pattern), at least nKeys long. */
+  buf: FloatArray;
+  /** Scratch: keys of nonzero weight, at least nKeys long. */
+  live: Int32Array;
+  /** Scratch: the query's nonzero coordinates, E long. */
+  readonly qIdx: Int32Array;
+}
+
+const EMPTY64 = new Float64Array(0);
+const EMPTY32 = new Float32Array(0);
+
+/** A job for heads of width E in `precision`, with scratch for `maxKeys` keys (buf may be replaced by a caller's). */
+export function attentionJob(precision: Precision, E: number, maxKeys: number): AttentionJob {
+  const f32 = precision === "float32";
+  const empty = f32 ? EMPTY32 : EMPTY64;
+  return {
+    f32, E, sqrtE: Math.sqrt(E),
+    q: empty, qOff: 0, k: empty, v: empty, kOff: 0, stride: E, nKeys: 0, z: empty, zOff: 0,
+    vCols: null, sparseQuery: true, traceScores: null, tracePattern: null, traceOff: 0, wasm: null,
+    buf: f32 ? new Float32Array(maxKeys) : new Float64Array(maxKeys),
+    live: new Int32Array(maxKeys),
+    qIdx: new Int32Array(E),
+  };
+}
+
+/** Make sure the job's scratch holds n keys. */
+export function reserveKeys(job: AttentionJob, n: number): void {
+  if (job.buf.length < n) job.buf = job.f32 ? new Float32Array(n) : new Float64Array(n);
+  if (job.live.length < n) job.live = new Int32Array(n);
+}
+
+/**
+ * One head, one query: scores, softmax, value sum. On return job.buf holds
+ * the attention pattern over keys 0 … nKeys−1 and z the weighted values.
+ */
+export function attend(job: AttentionJob): void {
+  const n = job.nKeys;
+  const wasm = job.wasm;
+  const nq = job.sparseQuery ? queryNonzeros(job) : job.E;
+  // A sparse query (compiled weights) is cheaper in the loops over its few coordinates.
+  const max = wasm !== null && nq * 2 >= job.E && attentionWasmScores(wasm, job)
+    ? scaleScores(job.buf, n, job.sqrtE, job.f32)
+    : scores(job, nq);
+  if (job.traceScores) job.traceScores.set(job.buf.subarray(0, n), job.traceOff);
+  const nLive = softmaxLive(job.buf, n, max, job.live, softmaxCut(job.buf));
+  if (job.tracePattern) job.tracePattern.set(job.buf.subarray(0, n), job.traceOff);
+  if (wasm === null || !attentionWasmValues(wasm, job, nLive)) weightedValues(job, nLive);
 }
 
 /** Optional per-row trace of attendRow: [H, T, T] score and pattern tensors of the sequence. */
@@ -105,25 +113,80 @@ export interface AttentionTrace {
 }
 
 /**
- * All heads, one query row i of a sequence whose first row starts at element
- * offset rowOff0 in q/k/v/z (all [*, H*E]): keys are rows 0 .. i of that sequence.
+ * All heads, query row i of a sequence whose first row starts at element
+ * offset rowOff0 of the [*, H·E] arrays q, k, v, z: keys are rows 0 … i of
+ * that sequence. vCols: per head, as in AttentionJob.
  */
 export function attendRow(
-  q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray,
-  rowOff0: number, i: number,
-  H: number, E: number, sqrtE: number,
-  buf: FloatArray,
-  trace: AttentionTrace | null = null,
-  qIdx: Int32Array | null = null,
-  vCols: readonly (Int32Array | null)[] | null = null,
+  job: AttentionJob, q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray,
+  rowOff0: number, i: number, H: number,
+  trace: AttentionTrace | null, vCols: readonly (Int32Array | null)[] | null,
 ): void {
+  const E = job.E;
   const HE = H * E;
   const qi = rowOff0 + i * HE;
+  job.q = q;
+  job.k = k;
+  job.v = v;
+  job.z = z;
+  job.stride = HE;
+  job.nKeys = i + 1;
+  job.traceScores = trace ? trace.scores : null;
+  job.tracePattern = trace ? trace.pattern : null;
   for (let h = 0; h < H; h++) {
-    const traceOff = trace ? h * trace.T * trace.T + i * trace.T : 0;
-    attendHead(
-      q, qi + h * E, k, v, rowOff0 + h * E, i + 1, HE, E, sqrtE, z, qi + h * E, buf,
-      trace?.scores ?? null, trace?.pattern ?? null, traceOff, qIdx, vCols ? vCols[h] : null,
-    );
+    job.qOff = qi + h * E;
+    job.kOff = rowOff0 + h * E;
+    job.zOff = qi + h * E;
+    job.vCols = vCols ? vCols[h] : null;
+    if (trace) job.traceOff = h * trace.T * trace.T + i * trace.T;
+    attend(job);
+  }
+}
+
+/**
+ * All heads of one sequence of T rows (starting at element rowOff0 of the
+ * [*, H·E] arrays) as two products per head through the WebAssembly kernel:
+ * scores = Q_h · K_hᵀ ([T, T], the masked half computed and ignored), then
+ * row by row the same scaling and softmax as attend(), then z_h = P · V_h
+ * with P zero above the diagonal. Every score and every z entry is the same
+ * sum in the same order as attend()'s (the masked and zero-weight 0·v terms
+ * change nothing), so the bits equal the row-by-row path's and the KV
+ * cache's. `take` lends workspace arrays by name.
+ */
+export function attendSequence(
+  job: AttentionJob, q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray, rowOff0: number, T: number,
+  H: number, take: (key: string, n: number) => FloatArray,
+): void {
+  const E = job.E;
+  const HE = H * E;
+  const P = panelWidth(q);
+  reserveKeys(job, T);
+  const buf = job.buf, live = job.live, cut = softmaxCut(buf);
+  const qh = take("att.q", T * E); // [T, E]
+  const kT = take("att.kT", Math.ceil(T / P) * E * P).fill(0); // K_hᵀ [E, T] in panels (padding keys 0)
+  const vh = take("att.v", Math.ceil(E / P) * T * P).fill(0); // V_h [T, E] in panels (padding columns 0)
+  const pat = take("att.scores", T * T); // [T, T] scores, then the pattern
+  const zh = take("att.z", T * E); // [T, E]
+  for (let h = 0; h < H; h++) {
+    const col = rowOff0 + h * E;
+    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) qh[i * E + e] = q[col + i * HE + e];
+    for (let j = 0; j < T; j++) {
+      const base = (Math.floor(j / P) * E) * P + (j % P);
+      for (let e = 0; e < E; e++) kT[base + e * P] = k[col + j * HE + e];
+    }
+    for (let j = 0; j < T; j++) {
+      for (let e = 0; e < E; e++) vh[(Math.floor(e / P) * T + j) * P + (e % P)] = v[col + j * HE + e];
+    }
+    matmulWasm(qh, 0, T, E, kT, T, pat, 0, false);
+    for (let i = 0; i < T; i++) {
+      const r = i * T;
+      buf.set(pat.subarray(r, r + i + 1));
+      const max = scaleScores(buf, i + 1, job.sqrtE, job.f32);
+      softmaxLive(buf, i + 1, max, live, cut);
+      pat.set(buf.subarray(0, i + 1), r);
+      pat.fill(0, r + i + 1, r + T);
+    }
+    matmulWasm(pat, 0, T, T, vh, E, zh, 0, false);
+    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) z[col + i * HE + e] = zh[i * E + e];
   }
 }

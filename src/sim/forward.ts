@@ -19,8 +19,8 @@
  */
 
 import type { FloatArray, Tensor, Weights } from "../model/weights.ts";
-import { attendRow, softmaxInPlace, type AttentionTrace } from "./attention.ts";
-import { matmulWasm, panelWidth, wasmAvailable } from "./wasm.ts";
+import { attendRow, attendSequence, attentionJob, reserveKeys, type AttentionJob, type AttentionTrace } from "./attention.ts";
+import { wasmAvailable } from "./wasm.ts";
 import {
   applyLinearRows, applyLinearRowsAdd, applyQkvRows, prepare, type PreparedLayer, type PreparedModel, type Precision, type SparseMode, usesSparse,
 } from "./prepare.ts";
@@ -104,7 +104,6 @@ function run(
   const { d_model: D, d_head: E, n_heads: H, d_vocab_out: Vo } = model.config;
   const HE = H * E;
   const N = tokens.length;
-  const sqrtE = Math.sqrt(E);
   const alloc = model.alloc;
 
   // Intermediates come from a per-model workspace reused across calls: fresh
@@ -121,8 +120,7 @@ function run(
   const v = take("v", N * HE); // [N, H, E]
   const z = take("z", N * HE); // [N, H, E]
   const attnOut = take("attnOut", N * D); // [N, D]
-  const buf = take("buf", lengths.reduce((a, b) => Math.max(a, b), 0)); // one row of scores, reused for every query and head
-  const qIdx = new Int32Array(E); // nonzero coordinates of one query (sparse-query score loop)
+  const job = jobFor(model, lengths.reduce((a, b) => Math.max(a, b), 0)); // one row of scores, reused for every query and head
   const xIdx = new Int32Array(Math.max(D, HE)); // nonzero coordinates of one input row (sparse products)
 
   model.layers.forEach((layer, l) => {
@@ -133,9 +131,9 @@ function run(
     const wholeSequences = !trace && denseAttention(layer, mode);
     for (let b = 0; b < starts.length; b++) {
       if (wholeSequences && lengths[b] >= WASM_ATTENTION_MIN_LENGTH) {
-        attendSequence(q, k, v, z, starts[b] * HE, lengths[b], H, E, sqrtE, buf, take);
+        attendSequence(job, q, k, v, z, starts[b] * HE, lengths[b], H, take);
       } else {
-        for (let i = 0; i < lengths[b]; i++) attendRow(q, k, v, z, starts[b] * HE, i, H, E, sqrtE, buf, trace, qIdx, layer.vCols);
+        for (let i = 0; i < lengths[b]; i++) attendRow(job, q, k, v, z, starts[b] * HE, i, H, trace, layer.vCols);
       }
     }
 
@@ -193,6 +191,19 @@ function addInPlace(a: FloatArray, b: FloatArray, n: number): void {
   for (let i = 0; i < n; i++) a[i] = a[i] + b[i];
 }
 
+const jobs = new WeakMap<PreparedModel, AttentionJob>();
+
+/** The model's attention record (its scratch grown to maxKeys keys): forward runs one call at a time. */
+function jobFor(model: PreparedModel, maxKeys: number): AttentionJob {
+  let job = jobs.get(model);
+  if (!job) {
+    job = attentionJob(model.precision, model.config.d_head, maxKeys);
+    jobs.set(model, job);
+  }
+  reserveKeys(job, maxKeys);
+  return job;
+}
+
 /** Arrays bigger than this (elements) are not kept in a workspace between calls. */
 const WORKSPACE_MAX_ELEMENTS = 1 << 24;
 
@@ -230,50 +241,6 @@ const WASM_ATTENTION_MIN_LENGTH = 16;
  */
 function denseAttention(layer: PreparedLayer, mode: SparseMode): boolean {
   return !usesSparse(layer.q, mode) && !usesSparse(layer.k, mode) && wasmAvailable();
-}
-
-/**
- * All heads of one sequence of T rows (starting at element rowOff0 of the
- * [*, H*E] arrays) as two products per head through the WebAssembly kernel:
- * scores = Q_h · K_hᵀ ([T, T], the masked half computed and ignored), then
- * row by row the same scaling and softmaxInPlace as attendHead, then
- * z_h = P · V_h with P zero above the diagonal. Every score and every z entry
- * is the same sum in the same order as attendHead's (adding the masked
- * 0·v terms changes nothing), so the bits equal the row-by-row path's and
- * the KV cache's.
- */
-function attendSequence(
-  q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray, rowOff0: number, T: number,
-  H: number, E: number, sqrtE: number, buf: FloatArray, take: (key: string, n: number) => FloatArray,
-): void {
-  const HE = H * E;
-  const P = panelWidth(q);
-  const qh = take("att.q", T * E); // [T, E]
-  const kT = take("att.kT", Math.ceil(T / P) * E * P).fill(0); // K_hᵀ [E, T] in panels (padding keys 0)
-  const vh = take("att.v", Math.ceil(E / P) * T * P).fill(0); // V_h [T, E] in panels (padding columns 0)
-  const scores = take("att.scores", T * T); // [T, T], then the pattern P
-  const zh = take("att.z", T * E); // [T, E]
-  for (let h = 0; h < H; h++) {
-    const col = rowOff0 + h * E;
-    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) qh[i * E + e] = q[col + i * HE + e];
-    for (let j = 0; j < T; j++) {
-      const base = (Math.floor(j / P) * E) * P + (j % P);
-      for (let e = 0; e < E; e++) kT[base + e * P] = k[col + j * HE + e];
-    }
-    for (let j = 0; j < T; j++) {
-      for (let e = 0; e < E; e++) vh[(Math.floor(e / P) * T + j) * P + (e % P)] = v[col + j * HE + e];
-    }
-    matmulWasm(qh, 0, T, E, kT, T, scores, 0, false);
-    for (let i = 0; i < T; i++) {
-      const r = i * T;
-      for (let j = 0; j <= i; j++) buf[j] = scores[r + j] / sqrtE;
-      softmaxInPlace(buf, i + 1);
-      for (let j = 0; j <= i; j++) scores[r + j] = buf[j];
-      scores.fill(0, r + i + 1, r + T);
-    }
-    matmulWasm(scores, 0, T, T, vh, E, zh, 0, false);
-    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) z[col + i * HE + e] = zh[i * E + e];
-  }
 }
 
 function recordEmbeddings(model: PreparedModel, tokens: readonly number[], cache: ActivationCache): void {

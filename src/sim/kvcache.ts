@@ -9,16 +9,24 @@
  * with one step per tree node. A push computes row t with the same kernels
  * and the same order of additions as forward(), so its logits are
  * bit-identical to forward()'s row t. Keys and values are kept head-major
- * ([H, C, E] per layer) so that attending at long contexts streams each
- * head's keys contiguously. step() plus the zero-copy logitsView() and
+ * ([L, H, C, Ep]) so that attending at long contexts streams each head's keys
+ * contiguously; from KV_WASM_MIN_CONTEXT positions on, the values and a
+ * block copy of the keys live in WebAssembly memory, where the score and
+ * value products of long contexts run as SIMD streams over the cache
+ * (attentionWasm.ts) — one pass over the context per head, so a push costs
+ * time linear in the context. step() plus the zero-copy logitsView() and
  * residualView() are the allocation-free form of push()/logits()/residual()
  * for hot loops. Shape letters: see src/model/weights.ts.
  */
 
 import type { FloatArray, Weights } from "../model/weights.ts";
-import { attendHead } from "./attention.ts";
+import { attend, attentionJob, type AttentionJob } from "./attention.ts";
+import { attentionWasm, storeKey, type AttentionWasm } from "./attentionWasm.ts";
 import { applyLinearRow, applyQkvRows, gatherNonzeros, liveBias, prepare, type PreparedModel, type SparseMode } from "./prepare.ts";
 import type { ForwardOptions } from "./forward.ts";
+
+/** Contexts from this long keep the cache in WebAssembly memory (when SIMD is available). */
+export const KV_WASM_MIN_CONTEXT = 128;
 
 /** A growing/shrinking sequence with per-layer key/value caches, preallocated to n_ctx. */
 export class IncrementalRun {
@@ -27,20 +35,21 @@ export class IncrementalRun {
   private readonly toks: Int32Array; // [C]
   private readonly resid: FloatArray[]; // L+1 × [C, D]; resid[l] = resid_pre of layer l, resid[L] = final
   private readonly q: FloatArray[]; // L × [C, H, E], kept so pattern() can be recomputed after pop()
-  // Keys and values head-major, L × [H, C, E]: one head's keys are contiguous,
+  // Keys and values head-major, [L, H, C, Ep]: one head's keys are contiguous,
   // so attending streams them (position-major rows would make each head read
-  // E of every H·E values, which at long contexts misses the cache).
-  private readonly k: FloatArray[]; // L × [H, C, E]
-  private readonly v: FloatArray[]; // L × [H, C, E]
+  // E of every H·E values, which at long contexts misses the cache). Rows are
+  // Ep ≥ E long (the WebAssembly kernel's whole vectors; padding stays 0).
+  private readonly k: FloatArray; // [L, H, C, Ep]
+  private readonly v: FloatArray; // [L, H, C, Ep], a view of wasm's memory when it is used
+  private readonly Ep: number;
+  private readonly wasm: AttentionWasm | null;
   private readonly kRow: FloatArray; // [H*E] scratch: the new position's keys
   private readonly vRow: FloatArray; // [H*E] scratch: the new position's values
   private readonly out: FloatArray; // [C, Vo] logits of every position
   private readonly z: FloatArray; // [H, E] scratch
   private readonly attnOut: FloatArray; // [D] scratch
-  private readonly buf: FloatArray; // [C] scratch score row
-  private readonly qIdx: Int32Array; // [E] scratch: nonzero coordinates of one query
+  private readonly job: AttentionJob; // one query of one head at a time; its scratch holds C keys
   private readonly xIdx: Int32Array; // [max(D, H*E)] scratch: nonzero coordinates of one input row
-  private readonly sqrtE: number;
   private n = 0;
 
   /** Prepare an empty run of `weights` (opts.cache is ignored: the run is its own cache). */
@@ -52,17 +61,26 @@ export class IncrementalRun {
     this.toks = new Int32Array(C);
     this.resid = Array.from({ length: L + 1 }, () => alloc(C * D));
     this.q = Array.from({ length: L }, () => alloc(C * H * E));
-    this.k = Array.from({ length: L }, () => alloc(C * H * E));
-    this.v = Array.from({ length: L }, () => alloc(C * H * E));
+    this.wasm = C >= KV_WASM_MIN_CONTEXT ? attentionWasm(this.model.precision, L * H, E, C) : null;
+    this.Ep = this.wasm ? this.wasm.Ep : E;
+    this.k = alloc(L * H * C * this.Ep);
+    this.v = this.wasm ? this.wasm.v : alloc(L * H * C * this.Ep);
     this.kRow = alloc(H * E);
     this.vRow = alloc(H * E);
     this.out = alloc(C * Vo);
     this.z = alloc(H * E);
     this.attnOut = alloc(D);
-    this.buf = alloc(C);
-    this.qIdx = new Int32Array(E);
+    this.job = attentionJob(this.model.precision, E, C);
+    this.job.z = this.z;
+    this.job.k = this.k;
+    this.job.v = this.v;
+    this.job.stride = this.Ep;
+    if (this.wasm) {
+      this.job.wasm = this.wasm;
+      this.job.buf = this.wasm.buf;
+      this.job.live = this.wasm.live;
+    }
     this.xIdx = new Int32Array(Math.max(D, H * E));
-    this.sqrtE = Math.sqrt(E);
   }
 
   /** Number of tokens currently in the sequence (BOS included). */
@@ -88,7 +106,6 @@ export class IncrementalRun {
       throw new Error(`IncrementalRun.push: token ${token} at position ${t} is not in the vocabulary [0, ${V})`);
     }
     const HE = H * E;
-    const sqrtE = this.sqrtE;
     const x0 = this.resid[0];
     const e0 = token * D, p0 = t * D;
     for (let d = 0; d < D; d++) x0[p0 + d] = m.W_E[e0 + d] + m.W_pos[p0 + d];
@@ -98,20 +115,18 @@ export class IncrementalRun {
       const layer = layers[l];
       const x = this.resid[l]; // [C, D], row t is this layer's resid_pre
       const next = this.resid[l + 1];
-      const ql = this.q[l], kl = this.k[l], vl = this.v[l];
+      const ql = this.q[l], kl = this.k, vl = this.v, Ep = this.Ep, w = this.wasm;
       const xIdx = this.xIdx;
       applyQkvRows(layer, x, p0, 1, xIdx, ql, this.kRow, this.vRow, t * HE, this.mode, 0);
       for (let h = 0; h < H; h++) {
-        const src = h * E, dst = (h * C + t) * E;
+        const src = h * E, dst = ((l * H + h) * C + t) * Ep;
         for (let e = 0; e < E; e++) {
           kl[dst + e] = this.kRow[src + e];
           vl[dst + e] = this.vRow[src + e];
         }
-        attendHead(
-          ql, t * HE + h * E, kl, vl, h * C * E, t + 1, E, E, sqrtE, this.z, h * E, this.buf,
-          null, null, 0, this.qIdx, layer.vCols[h],
-        );
+        if (w) storeKey(w, l * H + h, t, this.kRow, src);
       }
+      this.attendHeads(l, t);
       const nz = gatherNonzeros(this.z, 0, HE, xIdx);
       applyLinearRow(layer.o, this.z, 0, xIdx, nz, this.attnOut, 0, liveBias(layer.bo), this.mode);
       const a = this.attnOut;
@@ -192,14 +207,30 @@ export class IncrementalRun {
       throw new RangeError(`IncrementalRun.pattern: head ${head} is not in 0 .. ${H - 1}`);
     }
     const t = this.last("pattern");
-    const HE = H * E;
     // Recomputed from the cached q and keys (O(t·E)) rather than stored for every
     // position, which would cost L·H·C² memory; the arithmetic is the push's own.
-    attendHead(
-      this.q[layer], t * HE + head * E, this.k[layer], this.v[layer], head * this.model.config.n_ctx * E, t + 1, E,
-      E, this.sqrtE, this.z, head * E, this.buf, null, null, 0, this.qIdx, this.model.layers[layer].vCols[head],
-    );
-    return new Float64Array(this.buf.subarray(0, t + 1));
+    this.attendHeads(layer, t, head);
+    return new Float64Array(this.job.buf.subarray(0, t + 1));
+  }
+
+  /**
+   * Position t's query of layer l against the cached keys 0 … t, for every
+   * head (z of all heads), or for `only` (its z and the pattern in job.buf).
+   */
+  private attendHeads(l: number, t: number, only = -1): void {
+    const { d_head: E, n_heads: H, n_ctx: C } = this.model.config;
+    const job = this.job;
+    const vCols = this.model.layers[l].vCols;
+    job.q = this.q[l];
+    job.nKeys = t + 1;
+    for (let h = only < 0 ? 0 : only; h < (only < 0 ? H : only + 1); h++) {
+      job.qOff = t * H * E + h * E;
+      job.kOff = (l * H + h) * C * this.Ep;
+      if (this.wasm) this.wasm.head = l * H + h;
+      job.zOff = h * E;
+      job.vCols = vCols[h];
+      attend(job);
+    }
   }
 
   private last(caller: string): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { attendHead, softmaxInPlace } from "../../src/sim/attention.ts";
+import { softmaxInPlace } from "../../src/sim/softmax.ts";
 import { matmulDense, matmulSparse, toCsr, transpose } from "../../src/sim/kernels.ts";
 import { forward } from "../../src/sim/forward.ts";
 import { referenceForward } from "../../src/sim/reference.ts";
@@ -89,44 +89,6 @@ describe("softmax", () => {
         expect(buf.every((p) => p >= 0 && p <= 1)).toBe(true);
       }), fcParams(),
     );
-  });
-
-  it("attendHead's sparse-query and active-value-column loops give the dense loops' bits", () => {
-    // q, k, v with whole zero columns (as compiled weights make them) and sparse queries.
-    const arb = fc.record({
-      E: fc.integer({ min: 1, max: 12 }),
-      n: fc.integer({ min: 1, max: 9 }),
-      seed: fc.integer({ min: 0, max: 1e6 }),
-      density: fc.constantFrom(0.1, 0.3, 1),
-    });
-    fc.assert(
-      fc.property(arb, ({ E, n, seed, density }) => {
-        let s = seed >>> 0;
-        const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-        const live = Array.from({ length: E }, () => rand() < 0.5 || density === 1);
-        const q = Float64Array.from({ length: E }, () => (rand() < density ? (rand() - 0.5) * 40 : 0));
-        const k = Float64Array.from({ length: n * E }, () => (rand() - 0.5) * 40);
-        const v = Float64Array.from({ length: n * E }, (_, i) => (live[i % E] ? (rand() - 0.5) * 4 : 0));
-        const cols = Int32Array.from(live.flatMap((l, e) => (l ? [e] : [])));
-        const z1 = new Float64Array(E), z2 = new Float64Array(E).fill(7);
-        const b1 = new Float64Array(n), b2 = new Float64Array(n);
-        attendHead(q, 0, k, v, 0, n, E, E, Math.sqrt(E), z1, 0, b1);
-        attendHead(q, 0, k, v, 0, n, E, E, Math.sqrt(E), z2, 0, b2, null, null, 0, new Int32Array(E), cols);
-        expect(Array.from(b2)).toEqual(Array.from(b1));
-        expect(Array.from(z2)).toEqual(Array.from(z1));
-      }), fcParams(),
-    );
-  });
-
-  it("attendHead only reads keys up to nKeys (the causal mask is the loop bound)", () => {
-    const q = Float64Array.from([1]);
-    const k = Float64Array.from([0, 0, NaN]); // key 2 is poisoned; it must never be read
-    const v = Float64Array.from([2, 4, NaN]);
-    const z = new Float64Array(1);
-    const buf = new Float64Array(3);
-    attendHead(q, 0, k, v, 0, 2, 1, 1, 1, z, 0, buf);
-    expect(z[0]).toBe(3);
-    expect(Array.from(buf.subarray(0, 2))).toEqual([0.5, 0.5]);
   });
 });
 

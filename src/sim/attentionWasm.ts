@@ -1,0 +1,279 @@
+/**
+ * The KV cache's attention products in WebAssembly SIMD: the scores of one
+ * query against every cached key, and the value sum over the keys of nonzero
+ * weight, for float32 (f32x4) and float64 (f64x2), assembled byte by byte
+ * like the dense product in wasm.ts.
+ *
+ * A run that uses it keeps its values, a second copy of its keys, and its
+ * score row in one WebAssembly memory of fixed size (it never grows, so the
+ * typed-array views on it stay valid). The key copy is in blocks of W = 64
+ * bytes of keys (8 float64 or 16 float32): block b holds keys bW … bW+W−1
+ * as [E][W], so one vector load gives one coordinate of several keys and a
+ * score lane sums q[e]·k[j, e] for e ascending from +0 with a rounded
+ * multiply then a rounded add — the arithmetic of the JavaScript loops
+ * (attentionScores.ts) and of the whole-sequence product, so the bits are
+ * the same. Values stay rows of Ep (E rounded up to whole vectors, padding
+ * 0): a value lane sums p_j·v[j, e] over the listed keys in list order, as
+ * attentionValues.ts does (a listed key of weight 0 adds an exact 0).
+ * Cost per push is a contiguous stream over the context, so it grows
+ * linearly with the context.
+ */
+import type { FloatArray } from "../model/weights.ts";
+import type { AttentionJob } from "./attention.ts";
+import type { Precision } from "./prepare.ts";
+import { section, sleb, uleb, vec, wasmAvailable } from "./wasm.ts";
+
+/** Bytes of one key block row (one coordinate of W keys): four 128-bit vectors. */
+const BLOCK_BYTES = 64;
+
+/** Fewer keys than this are scored in JavaScript (the call costs more than it saves). */
+export const WASM_MIN_KEYS = 32;
+/** Fewer keys of nonzero weight than this are summed in JavaScript. */
+export const WASM_MIN_LIVE = 16;
+
+// ------------------------------------------------------------ assembly
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+const get = (i: number): number[] => [0x20, ...uleb(i)];
+const set = (i: number): number[] => [0x21, ...uleb(i)];
+const i32c = (n: number): number[] => [0x41, ...sleb(n)];
+const ADD = [0x6a], SUB = [0x6b], MUL = [0x6c], SHL = [0x74], EQZ = [0x45];
+const BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40], END = [0x0b];
+const br = (d: number): number[] => [0x0c, ...uleb(d)];
+const brIf = (d: number): number[] => [0x0d, ...uleb(d)];
+const i32load = [0x28, 2, 0];
+const simd = (code: number, ...rest: number[]): number[] => [0xfd, ...uleb(code), ...rest];
+const vload = (offset: number): number[] => simd(0x00, 4, ...uleb(offset));
+const vstore = (offset: number): number[] => simd(0x0b, 4, ...uleb(offset));
+const vzero = simd(0x0c, ...new Array<number>(16).fill(0));
+const bump = (l: number, by: number): number[] => [...get(l), ...i32c(by), ...ADD, ...set(l)];
+const countDown = (l: number): number[] => [...get(l), ...i32c(1), ...SUB, ...set(l)];
+
+interface Arith {
+  readonly es: 4 | 8;
+  readonly splat: number[];
+  readonly add: number[];
+  readonly mul: number[];
+}
+const arith = (es: 4 | 8): Arith => ({
+  es,
+  splat: es === 4 ? simd(0x09, 2, 0) : simd(0x0a, 3, 0), // v128.load32_splat / load64_splat
+  add: es === 4 ? simd(0xe4) : simd(0xf0), // f32x4.add / f64x2.add
+  mul: es === 4 ? simd(0xe6) : simd(0xf2), // f32x4.mul / f64x2.mul
+});
+
+const fnBody = (locals: number[][], code: number[]): number[] => {
+  const body = [...vec(locals), ...code, ...END];
+  return [...uleb(body.length), ...body];
+};
+
+/**
+ * dots(q, keys, blocks, E, out): for each of `blocks` key blocks ([E][W],
+ * consecutive), out gets the W dot products with q (E elements), each lane
+ * e ascending from +0.
+ */
+function dotsBody(a: Arith): number[] {
+  const [Q, KP, NB, E, OUT] = [0, 1, 2, 3, 4];
+  const [QP, EE] = [5, 6];
+  const ACC = [7, 8, 9, 10], S = 11;
+  const c: number[] = [];
+  c.push(...BLOCK, ...LOOP, ...get(NB), ...EQZ, ...brIf(1));
+  for (const r of ACC) c.push(...vzero, ...set(r));
+  c.push(...get(Q), ...set(QP), ...get(E), ...set(EE));
+  c.push(...BLOCK, ...LOOP, ...get(EE), ...EQZ, ...brIf(1));
+  c.push(...get(QP), ...a.splat, ...set(S));
+  ACC.forEach((r, i) => c.push(...get(r), ...get(S), ...get(KP), ...vload(16 * i), ...a.mul, ...a.add, ...set(r)));
+  c.push(...bump(QP, a.es), ...bump(KP, BLOCK_BYTES), ...countDown(EE), ...br(0), ...END, ...END);
+  ACC.forEach((r, i) => c.push(...get(OUT), ...get(r), ...vstore(16 * i)));
+  c.push(...bump(OUT, BLOCK_BYTES), ...countDown(NB), ...br(0), ...END, ...END);
+  return fnBody([[2, I32], [5, V128]], c);
+}
+
+/**
+ * vsum(p, live, n, v, rowBytes, z): z (nv vectors) = Σ_t p[j_t] · v[j_t·rowBytes …]
+ * over the keys j_t in order, each lane from +0: the listed keys live[0 … n)
+ * or, for the `all` form (live unused), every key 0 … n−1 — a plain stream
+ * over p and v, without the list's indirection.
+ */
+function vsumBody(a: Arith, nv: number, all: boolean): number[] {
+  const [P, LIVE, N, V, ROW, Z] = [0, 1, 2, 3, 4, 5];
+  const [J, RP] = [6, 7];
+  const ACC = Array.from({ length: nv }, (_, i) => 8 + i), S = 8 + nv;
+  const c: number[] = [];
+  for (const r of ACC) c.push(...vzero, ...set(r));
+  if (all) c.push(...get(V), ...set(RP));
+  c.push(...BLOCK, ...LOOP, ...get(N), ...EQZ, ...brIf(1));
+  if (all) {
+    c.push(...get(P), ...a.splat, ...set(S));
+  } else {
+    c.push(...get(LIVE), ...i32load, ...set(J));
+    c.push(...get(P), ...get(J), ...i32c(a.es === 4 ? 2 : 3), ...SHL, ...ADD, ...a.splat, ...set(S));
+    c.push(...get(V), ...get(J), ...get(ROW), ...MUL, ...ADD, ...set(RP));
+  }
+  ACC.forEach((r, i) => c.push(...get(r), ...get(S), ...get(RP), ...vload(16 * i), ...a.mul, ...a.add, ...set(r)));
+  if (all) c.push(...bump(P, a.es), ...get(RP), ...get(ROW), ...ADD, ...set(RP));
+  else c.push(...bump(LIVE, 4));
+  c.push(...countDown(N), ...br(0), ...END, ...END);
+  ACC.forEach((r, i) => c.push(...get(Z), ...get(r), ...vstore(16 * i)));
+  return fnBody([[2, I32], [nv + 1, V128]], c);
+}
+
+/** Vectors summed per pass of vsum over the keys (the rest of a row: passes of one). */
+const VSUM_VECTORS = 16;
+
+const NAMES = [
+  "dots32", "dots64",
+  "vsumW_32", "vsumW_64", "vsum1_32", "vsum1_64", "vsumAllW_32", "vsumAllW_64", "vsumAll1_32", "vsumAll1_64",
+] as const;
+
+function moduleBytes(): Uint8Array<ArrayBuffer> {
+  const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
+  const type = (n: number): number[] => [0x60, ...vec(Array.from({ length: n }, () => [I32])), 0];
+  const a32 = arith(4), a64 = arith(8);
+  const vsums = [false, true].flatMap((all) => [VSUM_VECTORS, 1].flatMap((nv) => [vsumBody(a32, nv, all), vsumBody(a64, nv, all)]));
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([type(5), type(6)])),
+    ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, ...uleb(1)]])), // memory, min 1 page, no maximum
+    ...section(3, vec([[0], [0], ...vsums.map(() => [1])])),
+    ...section(7, vec(NAMES.map((n, i) => [...name(n), 0x00, i]))),
+    ...section(10, vec([dotsBody(a32), dotsBody(a64), ...vsums])),
+  ];
+  return new Uint8Array(bytes);
+}
+
+type Dots = (q: number, keys: number, blocks: number, E: number, out: number) => void;
+type Vsum = (p: number, live: number, nLive: number, v: number, rowBytes: number, z: number) => void;
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The compiled module, or null where WebAssembly SIMD is off or unavailable. */
+function attentionModule(): WebAssembly.Module | null {
+  if (compiled !== undefined) return compiled;
+  compiled = null;
+  try {
+    const bytes = moduleBytes();
+    if (WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
+  } catch {
+    compiled = null;
+  }
+  return compiled;
+}
+
+// ------------------------------------------------------------ runtime
+
+/**
+ * A KV cache's attention storage in WebAssembly memory: per layer and head,
+ * the keys in blocks and the values as rows of Ep, plus the query, score,
+ * live-key and output scratch the kernels read and write. The caller points
+ * `head` at the (layer, head) it attends before each attend().
+ */
+export interface AttentionWasm {
+  readonly f32: boolean;
+  readonly E: number;
+  /** Row length of the values (E rounded up to whole vectors). */
+  readonly Ep: number;
+  /** Keys per block. */
+  readonly W: number;
+  /** Block-layout keys, L × H × ⌈C/W⌉ blocks of [E, W]. */
+  readonly kBlocks: FloatArray;
+  /** Values, L × H × [C, Ep] (padding columns 0). */
+  readonly v: FloatArray;
+  /** The score row (then the pattern), ⌈C/W⌉·W long. */
+  readonly buf: FloatArray;
+  /** Keys of nonzero weight, C long. */
+  readonly live: Int32Array;
+  /** Which layer·H + head the next attend() reads. */
+  head: number;
+  readonly blocksPerHead: number;
+  readonly C: number;
+  readonly q: FloatArray; // [Ep] the query, copied in
+  readonly z: FloatArray; // [Ep] the value sum, copied out
+  readonly dots: Dots;
+  readonly vsum8: Vsum;
+  readonly vsum1: Vsum;
+  readonly vsumAll8: Vsum;
+  readonly vsumAll1: Vsum;
+}
+
+/** Storage and kernels for L·H heads of width E over C positions, or null without WebAssembly SIMD. */
+export function attentionWasm(precision: Precision, heads: number, E: number, C: number): AttentionWasm | null {
+  const module = wasmAvailable() ? attentionModule() : null;
+  if (module === null) return null;
+  const f32 = precision === "float32";
+  const es = f32 ? 4 : 8;
+  const W = BLOCK_BYTES / es;
+  const lanes = 16 / es;
+  const Ep = Math.ceil(E / lanes) * lanes;
+  const blocksPerHead = Math.ceil(C / W);
+  const sizes = { kBlocks: heads * blocksPerHead * E * W, v: heads * C * Ep, buf: blocksPerHead * W, q: Ep, z: Ep };
+  let bytes = 0;
+  const at: Record<string, number> = {};
+  for (const [k, n] of Object.entries(sizes)) {
+    at[k] = bytes;
+    bytes += Math.ceil((n * es) / 16) * 16;
+  }
+  at.live = bytes;
+  bytes += C * 4;
+  const pages = Math.ceil(bytes / 65536) + 1;
+  const memory = new WebAssembly.Memory({ initial: pages });
+  const ex = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Record<(typeof NAMES)[number], Dots & Vsum>;
+  const View = f32 ? Float32Array : Float64Array;
+  const view = (k: keyof typeof sizes): FloatArray => new View(memory.buffer, at[k], sizes[k]);
+  return {
+    f32, E, Ep, W, C, blocksPerHead, head: 0,
+    kBlocks: view("kBlocks"), v: view("v"), buf: view("buf"), q: view("q"), z: view("z"),
+    live: new Int32Array(memory.buffer, at.live, C),
+    dots: f32 ? ex.dots32 : ex.dots64,
+    vsum8: f32 ? ex.vsumW_32 : ex.vsumW_64,
+    vsum1: f32 ? ex.vsum1_32 : ex.vsum1_64,
+    vsumAll8: f32 ? ex.vsumAllW_32 : ex.vsumAllW_64,
+    vsumAll1: f32 ? ex.vsumAll1_32 : ex.vsumAll1_64,
+  };
+}
+
+/** Store key row `key` (E elements at key[kOff …]) as position t of head `head` in the block copy. */
+export function storeKey(w: AttentionWasm, head: number, t: number, key: FloatArray, kOff: number): void {
+  const { E, W } = w;
+  const base = (head * w.blocksPerHead + Math.floor(t / W)) * E * W + (t % W);
+  const kb = w.kBlocks;
+  for (let e = 0; e < E; e++) kb[base + e * W] = key[kOff + e];
+}
+
+/**
+ * Raw dot products of job's query with keys 0 … nKeys−1 of w.head into
+ * job.buf (which must be w.buf); false, having done nothing, when there
+ * are too few keys to repay the call (the JavaScript loops then run).
+ */
+export function attentionWasmScores(w: AttentionWasm, job: AttentionJob): boolean {
+  const n = job.nKeys;
+  if (n < WASM_MIN_KEYS) return false;
+  const { E, W } = w;
+  const es = w.f32 ? 4 : 8;
+  w.q.set(job.q.subarray(job.qOff, job.qOff + E));
+  const blocks = Math.ceil(n / W);
+  w.dots(w.q.byteOffset, w.kBlocks.byteOffset + w.head * w.blocksPerHead * E * W * es, blocks, E, w.buf.byteOffset);
+  return true;
+}
+
+/**
+ * job.z[zOff, zOff+E) = Σ_t buf[live[t]] · v[live[t]] of w.head over the
+ * first nLive listed keys (job.buf, job.live and job.v must be w's); false
+ * when few keys are listed (the JavaScript loops then run).
+ */
+export function attentionWasmValues(w: AttentionWasm, job: AttentionJob, nLive: number): boolean {
+  if (nLive < WASM_MIN_LIVE) return false;
+  const es = w.f32 ? 4 : 8;
+  const rowBytes = w.Ep * es;
+  const v0 = w.v.byteOffset + w.head * w.C * rowBytes;
+  const p = w.buf.byteOffset, live = w.live.byteOffset, z = w.z.byteOffset;
+  // Every key listed (soft attention): stream them in order without the list.
+  const all = nLive === job.nKeys;
+  const wide = all ? w.vsumAll8 : w.vsum8, narrow = all ? w.vsumAll1 : w.vsum1;
+  let c = 0;
+  for (; c + 16 * VSUM_VECTORS <= rowBytes; c += 16 * VSUM_VECTORS) wide(p, live, nLive, v0 + c, rowBytes, z + c);
+  for (; c < rowBytes; c += 16) narrow(p, live, nLive, v0 + c, rowBytes, z + c);
+  job.z.set(w.z.subarray(0, w.E), job.zOff);
+  return true;
+}
