@@ -2,7 +2,7 @@
  * The KV cache's attention products in WebAssembly SIMD: the scores of one
  * query against every cached key, and the value sum over the keys of nonzero
  * weight, for float32 (f32x4) and float64 (f64x2), assembled byte by byte
- * like the dense product in wasm.ts.
+ * with the assembler of the dense product (src/kernels/).
  *
  * A run that uses it keeps its values, a second copy of its keys, and its
  * score row in one WebAssembly memory of fixed size (it never grows, so the
@@ -21,7 +21,8 @@
 import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
 import type { Precision } from "./prepare.ts";
-import { section, sleb, uleb, vec, wasmAvailable } from "./wasm.ts";
+import { section, sleb, uleb, vec } from "../kernels/assembler.ts";
+import { wasmAvailable } from "./wasm.ts";
 
 /** Bytes of one key block row (one coordinate of W keys): four 128-bit vectors. */
 const BLOCK_BYTES = 64;
