@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { escapeControls, lineAndColumn, MAX_PRINTED_DIAGNOSTICS, ProgramError } from "../lang/diagnostics.ts";
 import { type CommandEntry, commands } from "./commands.ts";
 import { CircuitsError, WeightsFileError } from "../errors.ts";
-import { errorKind, exitCodeOf } from "./exitCodes.ts";
+import { errorKind, EXIT, exitCodeOf } from "./exitCodes.ts";
 import { UsageError } from "./usageError.ts";
 
 /** The package's version, from package.json (two levels up from both src/cli and dist/cli). */
@@ -32,13 +32,13 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(topHelp());
-    return name ? 0 : 2;
+    return name ? EXIT.ok : EXIT.badInput;
   }
   if (name === "--version" || name === "-V") {
     // The kernel line is a validate of a tiny module (src/kernels/choice.ts), loaded only here.
     const { kernelDescription } = await import("../kernels/choice.ts");
     console.log(`${version()}\nkernel: ${kernelDescription()}`);
-    return 0;
+    return EXIT.ok;
   }
   const entry: CommandEntry | undefined = commands.find((c) => c.name === name);
   if (!entry) throw new UsageError(`unknown command '${name}' (commands: ${commands.map((c) => c.name).join(", ")})`);
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   const args = parseCommandArgs(cmd, rest);
   if (args.values.help) {
     console.log(`circuits ${cmd.name} — ${cmd.summary}\n\n${cmd.help}`);
-    return 0;
+    return EXIT.ok;
   }
   return cmd.run(args);
 }
