@@ -55,7 +55,7 @@ describe("start-up imports", () => {
 
   it("the CLI entry reaches no command, no Ohm, no mathjs", () => {
     const g = staticGraph("src/cli/main.ts");
-    expect(rel(g.files).sort()).toEqual(["src/cli/commands.ts", "src/cli/main.ts", "src/cli/usageError.ts", "src/lang/diagnostics.ts", "src/lang/tokens.ts"]);
+    expect(rel(g.files).sort()).toEqual(["src/cli/commands.ts", "src/cli/exitCodes.ts", "src/cli/main.ts", "src/cli/usageError.ts", "src/errors.ts", "src/lang/diagnostics.ts"]);
     expect([...g.packages].filter((p) => !p.startsWith("node:"))).toEqual([]);
   });
 
