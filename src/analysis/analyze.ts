@@ -9,6 +9,7 @@ import { firstNonFinite, formatEntry, largestEntry } from "../model/finite.ts";
 import { stateDict, type Weights } from "../model/weights.ts";
 import { table } from "../report/table.ts";
 import { analyzeComposition, compareGraphs, type CompositionAnalysis, formatEdge, type GraphEdge, headLevel } from "./composition.ts";
+import { compiledComposition, compiledHeadIds } from "./compiledGraph.ts";
 import { COPIER_SCORE, copyingScores, type HeadCopying } from "./copying.ts";
 import { type DetectionReport, type DetectOptions, detectHeads, ForwardOverflow, headKind } from "./detect.ts";
 import type { NamedLayout } from "./named.ts";
@@ -94,9 +95,10 @@ export function analyzeModel(weights: Weights, opts: AnalyzeOptions = {}): Model
  * renamed to their ids (layer, index) and features dropped.
  */
 function compareWithProgram(c: CompositionAnalysis, program: Program, named: boolean): GraphComparison {
-  let truth: GraphEdge[] = [...program.composition];
+  // A count's conditions are read by its hidden .mean head one block earlier (compiledGraph.ts).
+  let truth: GraphEdge[] = compiledComposition(program);
   if (!named) {
-    const id = new Map(program.layers.flatMap((heads, l) => heads.map((h, k) => [h.name, `L${l}H${k}`] as const)));
+    const id = compiledHeadIds(program);
     truth = headLevel(truth.map((e) => ({ ...e, from: id.get(e.from)!, to: id.get(e.to)! })));
   }
   const cmp = compareGraphs(c.detected, truth);

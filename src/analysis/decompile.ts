@@ -45,6 +45,17 @@ export interface Decompiled {
   readonly heads: readonly (RecoveredHead & { readonly name: string })[];
 }
 
+/**
+ * Counts compile to two heads and extra position directions that readHead
+ * does not read back yet; say so, rather than fail later on the embedding.
+ */
+function refuseCounts(layout: NamedLayout): void {
+  const counts = layout.blocks.filter((b) => b.kind === "count").map((b) => b.writtenBy ?? b.name);
+  if (counts.length) {
+    throw new DecompileError(`the model has count heads (${counts.map((n) => n.replace(/\.mean$/, "")).join(", ")}), which decompile cannot read back yet; analyze and verify do read counting models`);
+  }
+}
+
 /** Recover the program a compiled model implements (needs the model's layout). */
 export function decompile(weights: Weights, opts: DecompileOptions): Decompiled {
   const { layout } = opts;
@@ -52,6 +63,7 @@ export function decompile(weights: Weights, opts: DecompileOptions): Decompiled 
   // A tampered layout would print a different program: refuse it here, for library callers too.
   checkLayoutSelf(layout);
   checkLayoutAgainst(layout, weights, opts.tokens);
+  refuseCounts(layout);
   checkEmbedding(weights, layout);
   const active = activeHeads(weights);
   if (!active.length) throw new DecompileError("the model has no nonzero heads");

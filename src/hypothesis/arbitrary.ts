@@ -9,7 +9,9 @@
  * as a plain natural number — and resolve it against the features actually
  * available (`pick mod candidates`). Every plan resolves to a valid program,
  * and plans shrink like ordinary records: fewer layers, fewer heads, fewer
- * conditions, offset heads before match heads, picks toward 0 (= `token`).
+ * conditions, offset heads before match and count heads, picks toward 0
+ * (= `token`). Counts respect E038: none in layer 1, and their conditions
+ * read only features written two layers earlier.
  * The resolved spec is rendered to source text and loaded with the real
  * checker, so a generated program that does not load is a checker bug (the
  * arbitrary throws and fast-check reports the shrunk plan).
@@ -21,7 +23,7 @@ import fc from "fast-check";
 import { load } from "../lang/check.ts";
 import type { CompositionEdge, DomainKind, Program } from "../lang/program.ts";
 
-export type RuleName = "latest" | "earliest" | "every";
+export type RuleName = "latest" | "earliest" | "every" | "count";
 
 /** One `where` conjunct as written: f[j] (+ keyShift) == g[i] (+ queryShift). */
 export interface GenEquality {
@@ -85,7 +87,8 @@ type HeadPlan =
       readonly strict: boolean;
       readonly where: readonly EqualityPlan[];
       readonly copies: readonly number[];
-    };
+    }
+  | { readonly kind: "count"; readonly strict: boolean; readonly where: readonly EqualityPlan[]; readonly copies: readonly number[] };
 
 interface ProgramPlan {
   readonly layers: readonly (readonly HeadPlan[])[];
@@ -106,14 +109,20 @@ const arbEqualityPlan: fc.Arbitrary<EqualityPlan> = fc.record({
 
 const arbCopies = fc.array(pick, { minLength: 1, maxLength: 2 });
 
-// With cross-shrinking, oneof shrinks toward its first alternative: a match
-// head becomes an offset head when the failure allows it.
+// With cross-shrinking, oneof shrinks toward its first alternative: a count
+// or match head becomes an offset head when the failure allows it.
 const arbHeadPlan: fc.Arbitrary<HeadPlan> = fc.oneof(
   { withCrossShrink: true },
   fc.record({ kind: fc.constant("offset" as const), k: fc.integer({ min: 0, max: 3 }), copies: arbCopies }),
   fc.record({
     kind: fc.constant("match" as const),
     rule: fc.constantFrom<RuleName>("latest", "earliest", "every"),
+    strict: fc.boolean(),
+    where: fc.array(arbEqualityPlan, { maxLength: 2 }),
+    copies: arbCopies,
+  }),
+  fc.record({
+    kind: fc.constant("count" as const),
     strict: fc.boolean(),
     where: fc.array(arbEqualityPlan, { maxLength: 2 }),
     copies: arbCopies,
@@ -139,10 +148,14 @@ export function resolvePlan(plan: ProgramPlan): ProgramSpec {
   ];
   let headCount = 0;
   const layers: GenHead[][] = [];
-  for (const layerPlan of plan.layers) {
+  // Program layer (built-ins 0) of every feature written so far.
+  const writtenIn = new Map<string, number>([["token", 0], ["pos", 0]]);
+  plan.layers.forEach((layerPlan, l) => {
     // Only features written by earlier layers are visible in this one.
     const visible = [...features];
-    const comparable = visible.filter((f) => !f.distribution);
+    // A count's conditions must be written two layers before it (E038: the
+    // compiled count averages over its matches one layer early).
+    const countable = visible.filter((f) => !f.distribution && writtenIn.get(f.name)! <= l - 1);
     const heads: GenHead[] = [];
     for (const hp of layerPlan) {
       const name = `h${++headCount}`;
@@ -150,6 +163,9 @@ export function resolvePlan(plan: ProgramPlan): ProgramSpec {
       if (hp.kind === "offset") {
         select = { kind: "offset", k: hp.k };
       } else {
+        // Layer 1 holds no count: there the plan resolves to a `latest` head.
+        const counting = hp.kind === "count" && l >= 1;
+        const comparable = counting ? countable : visible.filter((f) => !f.distribution);
         const where = hp.where.map((e): GenEquality => {
           const key = comparable[e.key % comparable.length]!;
           const partners = comparable.filter((f) => f.domain === key.domain);
@@ -164,7 +180,8 @@ export function resolvePlan(plan: ProgramPlan): ProgramSpec {
             flip: e.flip,
           };
         });
-        select = { kind: "match", rule: hp.rule, strict: hp.strict, where };
+        const rule: RuleName = hp.kind === "match" ? hp.rule : counting ? "count" : "latest";
+        select = { kind: "match", rule, strict: hp.strict, where };
       }
       const copies = hp.copies.map((p) => {
         const from = visible[p % visible.length]!;
@@ -175,12 +192,13 @@ export function resolvePlan(plan: ProgramPlan): ProgramSpec {
           distribution: from.distribution || (select.kind === "match" && select.rule === "every"),
           head: name,
         });
+        writtenIn.set(to, l + 1);
         return { from: from.name, to };
       });
       heads.push({ name, select, copies });
     }
     layers.push(heads);
-  }
+  });
   // Output candidates: written token features, newest first, then `token`
   // itself, so the usual (and shrunk-to) output is the last head's result.
   const outputs = features.filter((f) => f.domain === "token" && f.head !== null).reverse();

@@ -11,7 +11,8 @@ import { describe, expect, it } from "vitest";
 import { decompile, DecompileError } from "../../src/analysis/decompile.ts";
 import { layoutFromJson } from "../../src/analysis/named.ts";
 import { compile } from "../../src/compiler/compile.ts";
-import { layoutToJson } from "../../src/compiler/layout.ts";
+import { countHeads, layoutToJson } from "../../src/compiler/layout.ts";
+import { load } from "../../src/lang/check.ts";
 import type { Program } from "../../src/lang/program.ts";
 import type { Tensor, Weights } from "../../src/model/weights.ts";
 import { decodeWeights, encodeWeights } from "../../src/model/weightsFile.ts";
@@ -69,7 +70,8 @@ describe("decompiling the example programs", () => {
 describe("decompiling random programs", () => {
   it("gives the same checked program, and the same values of every feature on random inputs", () => {
     fc.assert(
-      fc.property(arbProgram(), fc.array(fc.array(fc.nat({ max: 4 }), { maxLength: 15 }), { minLength: 1, maxLength: 3 }), ({ program, source }, raws) => {
+      // Counting programs are refused (see the test below): decompile does not read count heads yet.
+      fc.property(arbProgram().filter(({ program: p }) => !countHeads(p).length), fc.array(fc.array(fc.nat({ max: 4 }), { maxLength: 15 }), { minLength: 1, maxLength: 3 }), ({ program, source }, raws) => {
         const d = roundTrip(program);
         expect(canonical(d.program)).toEqual(canonical(program));
         for (const raw of raws) {
@@ -85,6 +87,24 @@ describe("decompiling random programs", () => {
       }),
       fcParams({ numRuns: 80, seed: 77 }),
     );
+  });
+
+  it("refuses a counting model in one line naming the count (fast-check's shrunk counterexample)", () => {
+    const counting = `vocab a b
+context 4
+
+layer 1
+  head h1: select j = i; copy token[j] as f1
+
+layer 2
+  head h2: select count j <= i; copy token[j] as f2
+
+output f2
+`;
+    const model = compile(load({ path: "counting", text: counting }));
+    const layout = layoutFromJson(JSON.parse(JSON.stringify(layoutToJson(model.layout))), model.weights.config.d_model);
+    expect(() => decompile(model.weights, { layout })).toThrow(DecompileError);
+    expect(() => decompile(model.weights, { layout })).toThrow(/^the model has count heads \(h2\), which decompile cannot read back yet/);
   });
 });
 

@@ -11,7 +11,7 @@ import { IncrementalRun } from "../../src/sim/kvcache.ts";
 import { mulberry32 } from "../../src/sim/random.ts";
 import { arbProgram, arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
 import { loadProgram, loadSource, programNames } from "../support/programs.ts";
-import { selectedKeys } from "../support/selection.ts";
+import { meanKeys, selectedKeys } from "../support/selection.ts";
 import { fcParams } from "../support/seed.ts";
 
 const programs = programNames();
@@ -69,13 +69,17 @@ describe("long contexts", () => {
 });
 
 describe("random programs", () => {
-  it("compiled runs decode to the symbolic values at every layer and position (float64)", () => {
+  it("compiled runs decode to the symbolic values at every layer and position (float64), counts included", () => {
+    let counting = 0;
     fc.assert(
       fc.property(arbProgramWithInput(), ({ program, input }) => {
+        if (input.length >= 2 && program.layers.flat().some((h) => h.select.kind === "match" && h.select.rule === "count")) counting++;
         expect(compareSequence(compile(program), input)).toBeNull();
       }),
       fcParams({ numRuns: 150 }),
     );
+    // The generator reaches count heads often enough for this to test them (about half its programs).
+    expect(counting).toBeGreaterThanOrEqual(30);
   });
 
   it("float32 runs decode correctly too", () => {
@@ -98,7 +102,8 @@ describe("random programs", () => {
         for (const c of model.circuits) {
           const pattern = cache!.get(`blocks.${c.block}.attn.hook_pattern`)!.data;
           for (let i = 0; i < T; i++) {
-            const keys = selectedKeys(run, c.head, i);
+            // A count's .mean head (see scales.ts) is uniform over BOS and the matches, like `every`.
+            const keys = c.head.name.endsWith(".mean") ? meanKeys(run, c.head, i) : selectedKeys(run, c.head, i);
             const row = (c.index * T + i) * T;
             const mass = keys.reduce((s, j) => s + pattern[row + j]!, 0);
             expect(mass).toBeGreaterThanOrEqual(1 - model.scales.epsilon);

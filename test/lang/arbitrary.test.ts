@@ -39,10 +39,10 @@ describe("arbProgram", () => {
           expect(program.features.get(f.name), f.name).toMatchObject({ domain: f.domain, distribution: f.distribution, head: f.head });
         }
         expect(program.composition.map(edgeKey).sort()).toEqual(specComposition(spec).map(edgeKey).sort());
-        // A head is beyond pure induction exactly when it compares positions.
+        // A head is beyond pure induction exactly when it counts or compares positions.
         const beyond = spec.layers
           .flat()
-          .filter((h) => h.select.kind === "match" && h.select.where.some((e) => spec.features.find((f) => f.name === e.key)!.domain === "pos"))
+          .filter((h) => h.select.kind === "match" && (h.select.rule === "count" || h.select.where.some((e) => spec.features.find((f) => f.name === e.key)!.domain === "pos")))
           .map((h) => h.name);
         expect([...program.beyondInduction]).toEqual(beyond);
         expect(renderSpec(spec)).toBe(source);
@@ -78,7 +78,10 @@ describe("arbProgram", () => {
               expect(Math.abs(c.shift)).toBeLessThanOrEqual(k.domain === "pos" ? 1 : 0);
               expect(k.layer).toBeLessThan(h.layer);
               expect(q.layer).toBeLessThan(h.layer);
+              // E038: a count's conditions are written two layers before it.
+              if (h.select.rule === "count") expect(Math.max(k.layer, q.layer)).toBeLessThanOrEqual(h.layer - 2);
             }
+            if (h.select.rule === "count") expect(h.layer).toBeGreaterThanOrEqual(2);
           }
         }
         expect(program.features.get(program.output)!.domain).toBe("token");
@@ -88,7 +91,7 @@ describe("arbProgram", () => {
     );
   });
 
-  it("reaches every construct: each rule, both bounds, shifts on both sides, flipped sides, distributions, 3 layers", () => {
+  it("reaches every construct: each rule (count included), both bounds, shifts on both sides, flipped sides, distributions, 3 layers", () => {
     const seen = new Set<string>();
     for (const { spec, source } of fc.sample(arbProgram(), { numRuns: 150, seed: 7 })) {
       for (const h of spec.layers.flat()) {
@@ -108,7 +111,7 @@ describe("arbProgram", () => {
       if (spec.features.find((f) => f.name === spec.output)?.distribution) seen.add("distribution output");
       expect(() => parse({ path: "g", text: source })).not.toThrow();
     }
-    for (const want of ["offset 0", "offset 3", "latest", "earliest", "every", "<", "<=", "two conditions", "key shift", "query shift", "flipped", "3 layers", "distribution output"]) {
+    for (const want of ["offset 0", "offset 3", "latest", "earliest", "every", "count", "<", "<=", "two conditions", "key shift", "query shift", "flipped", "3 layers", "distribution output"]) {
       expect(seen, want).toContain(want);
     }
   });
