@@ -123,6 +123,14 @@ describe("what does not qualify is refused with its reason", () => {
     }
     expect(symmetryObstacle(compile(loadProgram("bigram-induction"), { precision: "float64" }))).toMatch(/head 'induction'/);
   });
+
+  it("a count head falls back to the full walk (regression: proofs/symmetry.test.ts, seed 1212, threw 'Space: no direction c0:a')", () => {
+    const text = "vocab a b\ncontext 4\nlayer 1\n  head h1: select j = i; copy token[j] as f1\nlayer 2\n" +
+      "  head h2: select count j <= i where token[j] == token[i]; copy token[j] as f2\n  head h3: select j = i; copy token[j] as f3\noutput f3\n";
+    const m = compile(loadSource(text), { precision: "float64" });
+    expect(semanticObstacle(m.program)).toBeNull();
+    expect(symmetryObstacle(m)).toMatch(/^head 'h2' is a count/);
+  });
 });
 
 describe("the class tree", () => {
