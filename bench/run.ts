@@ -570,7 +570,7 @@ function generation(): void {
     ),
     "",
     `Exponent of time per token in context (log-log slope): with the cache ${kExp.toFixed(2)} over ${contexts[0]}–${contexts[contexts.length - 1]}`,
-    `(${kExpTail.toFixed(2)} over the largest three: the D²-sized projections dominate short contexts, attention ∝ context the long ones);`,
+    `(${kExpTail.toFixed(2)} over the largest three: short contexts are dominated by the D²-sized projections and per-push overhead, long ones by streaming the cache, whose 16 MB at 4,096 in float64 leaves the shared cache);`,
     `without ${nExp.toFixed(2)}. All ${C} tokens with the cache through generate(): ${fmt.spread(gen, (s: number) => `${fmt.num(s)} s`)} in float64,`,
     `${fmt.spread(gen32, (s: number) => `${fmt.num(s)} s`)} in float32 (pushes alone, float64: ${fmt.num(total.sort((a, b) => a - b)[1]!)} s).`,
     "",
