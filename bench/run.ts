@@ -25,7 +25,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { cpus, homedir, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AUTO_WORKERS_MIN_SEQUENCES } from "../src/cli/checkCmd.ts";
@@ -79,6 +79,15 @@ const ONLY = parseOnly(process.argv.slice(2));
 /** `--commit`: write the committed bench/RESULTS.md and bench/results.json (default: bench/out/, ignored). */
 const COMMIT = process.argv.includes("--commit");
 const OUT_DIR = COMMIT ? join(ROOT, "bench") : join(ROOT, "bench/out");
+
+const HOME_AT_PATH_START = new RegExp(`(^|[\\s:=])${homedir().replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/`, "g");
+
+/** JSON replacer: paths under this clone become repository-relative and the home directory "~", so the committed file names nothing of one machine's layout. */
+function portablePaths(_key: string, value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  // The home directory only where a path starts (after a space, ':' or '='), not inside one such as …/openblas/root/usr.
+  return value.split(ROOT).join("").replace(HOME_AT_PATH_START, "$1~/");
+}
 
 /** The sections named by `--only a,b` (or `--only=a,b`); null: all of them. */
 function parseOnly(args: readonly string[]): Set<Section> | null {
@@ -881,7 +890,7 @@ async function main(): Promise<void> {
     return;
   }
   mkdirSync(OUT_DIR, { recursive: true });
-  writeFileSync(join(OUT_DIR, "results.json"), `${JSON.stringify(results, null, 1)}\n`);
+  writeFileSync(join(OUT_DIR, "results.json"), `${JSON.stringify(results, portablePaths, 1)}\n`);
   writeFileSync(join(OUT_DIR, "RESULTS.md"), `${[...header, ...md].join("\n")}\n`);
   log(`wrote ${join(OUT_DIR, "results.json")} and ${join(OUT_DIR, "RESULTS.md")}${COMMIT ? " (the committed copies)" : " (--commit writes the committed bench/ copies)"}`);
 }
