@@ -16,9 +16,8 @@ import { checkLayoutAgainst, checkLayoutSelf } from "../analysis/layoutCheck.ts"
 import { checkSidecar } from "../model/pairCheck.ts";
 import { checkRegularFile, MODEL_FILE_LIMIT } from "./readInput.ts";
 import { LayoutError, layoutFromJson, type NamedLayout } from "../analysis/named.ts";
-import { type Command, finiteNumber, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
+import { type Command, finiteNumber, inContext, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 import { verdict } from "./exitCodes.ts";
-import { CircuitsError } from "../errors.ts";
 
 /** A model to analyse, with whatever names and program came with it. */
 export interface AnalysisInput {
@@ -42,34 +41,27 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
     const model = compile(loadProgramFile(path, cmd), { precision: "float64" });
     return { weights: model.weights, layout: model.layout, tokens: model.tokens, program: model.program, bos: 0, notes: [] };
   }
-  let loaded: LoadedForeign;
   try {
     checkRegularFile(path, MODEL_FILE_LIMIT, "model file");
   } catch (e) {
     throw new UsageError(`${cmd}: ${(e as Error).message}`);
   }
-  try {
-    loaded = decodeForeign(readWeightsBytes(path), `loadWeights: ${path}`);
-    checkSidecar(path, loaded.metadata);
-  } catch (e) {
-    if (e instanceof CircuitsError) throw e.within(cmd);
-    throw e;
-  }
+  const loaded: LoadedForeign = inContext(cmd, () => {
+    const foreign = decodeForeign(readWeightsBytes(path), `loadWeights: ${path}`);
+    checkSidecar(path, foreign.metadata);
+    return foreign;
+  });
   const { weights, attentionOnly, notes } = loaded.model;
   if (loaded.layout !== undefined && !attentionOnly) {
     throw new UsageError(`${cmd}: ${path}: the file has a layout (named directions of a compiled model) but also LayerNorm or MLP tensors, which compiled models never have`);
   }
-  let layout: NamedLayout | undefined;
-  try {
-    layout = loaded.layout === undefined ? undefined : layoutFromJson(loaded.layout, weights.config.d_model);
-    if (layout) {
-      checkLayoutSelf(layout);
-      checkLayoutAgainst(layout, weights, loaded.tokens);
-    }
-  } catch (e) {
-    if (e instanceof LayoutError) throw e.within(`${cmd}: ${path}`);
-    throw e;
-  }
+  const layout: NamedLayout | undefined = inContext(`${cmd}: ${path}`, () => {
+    if (loaded.layout === undefined) return undefined;
+    const named = layoutFromJson(loaded.layout, weights.config.d_model);
+    checkLayoutSelf(named);
+    checkLayoutAgainst(named, weights, loaded.tokens);
+    return named;
+  }, LayoutError);
   // A compiled file stores its source; it is only ever compared with, never used to detect.
   let program: Program | undefined;
   const text = loaded.metadata.program;
@@ -87,12 +79,7 @@ export function loadAnalysisInput(path: string | undefined, cmd: string): Analys
 
 /** analyzeModel, with weights it cannot use refused as a one-line UsageError naming the file. */
 export function analyzeOrRefuse(path: string, cmd: string, weights: Weights, opts: AnalyzeOptions): ModelAnalysis {
-  try {
-    return analyzeModel(weights, opts);
-  } catch (e) {
-    if (e instanceof WeightsRangeError) throw e.within(`${cmd}: ${path}`);
-    throw e;
-  }
+  return inContext(`${cmd}: ${path}`, () => analyzeModel(weights, opts), WeightsRangeError);
 }
 
 export const analyzeCommand: Command = {

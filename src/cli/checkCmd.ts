@@ -7,7 +7,7 @@ import { type CheckResult, checkExhaustive, checkRandom, countInRange, shardRang
 import { checkClasses, classesInRange, classShardRange, classSplit, SymmetryError } from "../verify/classes.ts";
 import { symmetryObstacle } from "../verify/symmetry.ts";
 import { shardFromEnv } from "./shardEnv.ts";
-import { type Command, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
+import { type Command, inContext, int, loadProgramFile, printJson, str, UsageError } from "./command.ts";
 import { epsilonOption, precisionOption, scalesSummary } from "./compileOptions.ts";
 import type { Program } from "../lang/program.ts";
 import { loadWeights } from "../model/weightsFile.ts";
@@ -15,7 +15,6 @@ import { checkWeights, CheckWeightsError, type HeadPlace } from "../recover/chec
 import { formatCheckWeights } from "../recover/format.ts";
 import type { ParsedArgs } from "./command.ts";
 import { EXIT, verdict } from "./exitCodes.ts";
-import { CircuitsError } from "../errors.ts";
 
 /** Parse --alphabet a,b,c into vocabulary indices. */
 export function alphabetOption(program: Program, spec: string | undefined): number[] | undefined {
@@ -238,13 +237,7 @@ function checkGivenWeights(args: ParsedArgs): number {
   if (args.values["no-symmetry"]) throw new UsageError("check: --no-symmetry does not apply to --weights checks");
   const program = loadProgramFile(args.positionals[0], "check");
   if (args.positionals.length > 1) throw new UsageError(`check: unexpected argument '${args.positionals[1]}'`);
-  let loaded: ReturnType<typeof loadWeights>;
-  try {
-    loaded = loadWeights(modelPath);
-  } catch (e) {
-    if (e instanceof CircuitsError) throw e.within("check");
-    throw e;
-  }
+  const loaded = inContext("check", () => loadWeights(modelPath));
   const exhaustive = Boolean(args.values.exhaustive);
   if (exhaustive && str(args, "max-length") === undefined) throw new UsageError("check: --exhaustive needs --max-length L");
   if (exhaustive && (str(args, "samples") !== undefined || str(args, "seed") !== undefined)) {
@@ -254,17 +247,14 @@ function checkGivenWeights(args: ParsedArgs): number {
   const bar = progressBar("checking");
   let result: ReturnType<typeof checkWeights>;
   try {
-    result = checkWeights(loaded.weights, program, {
+    result = inContext(`check: ${modelPath} vs ${program.source.path}`, () => checkWeights(loaded.weights, program, {
       tokens: loaded.tokens,
       samples: int(args, "samples", 200, 1, 1e6),
       seed: int(args, "seed", 1, 0, 2 ** 32 - 1),
       exhaustiveLength: exhaustive ? int(args, "max-length", 0, 1, 1e6) : undefined,
       map: mapOption(str(args, "map")),
       onProgress: bar.update,
-    });
-  } catch (e) {
-    if (e instanceof CheckWeightsError) throw e.within(`check: ${modelPath} vs ${program.source.path}`);
-    throw e;
+    }), CheckWeightsError);
   } finally {
     bar.end();
   }

@@ -6,6 +6,7 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import { load } from "../lang/check.ts";
 import type { Program } from "../lang/program.ts";
 import { PROGRAM_FILE_LIMIT, readTextFile } from "./readInput.ts";
+import { CircuitsError } from "../errors.ts";
 import { UsageError } from "./usageError.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -45,6 +46,25 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
   } catch (e) {
     if (e instanceof UsageError) throw e;
     throw new UsageError(`${(e as Error).message} (see 'circuits ${cmd.name} --help')`);
+  }
+}
+
+/**
+ * Run `f`; a CircuitsError of class `only` escaping it is prefixed with where
+ * it happened ("check: m.safetensors") and rethrown, keeping its kind and
+ * fields. UsageErrors already name their command and pass unchanged, and so
+ * does anything else (a bug). Works for async `f` too.
+ */
+export function inContext<T>(context: string, f: () => T, only: abstract new (...args: never[]) => CircuitsError = CircuitsError): T {
+  const prefix = (e: unknown): never => {
+    if (e instanceof only && !(e instanceof UsageError)) throw e.within(context);
+    throw e;
+  };
+  try {
+    const out = f();
+    return (out instanceof Promise ? out.catch(prefix) : out) as T;
+  } catch (e) {
+    return prefix(e);
   }
 }
 

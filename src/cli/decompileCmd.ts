@@ -13,9 +13,8 @@ import { formatRecovery } from "../recover/format.ts";
 import { recoverProgram, type RecoverResult } from "../recover/search.ts";
 import { progressBar } from "../report/progress.ts";
 import { analyzeOrRefuse, loadAnalysisInput } from "./analyzeCmd.ts";
-import { type Command, int, type ParsedArgs, printJson, str, UsageError } from "./command.ts";
+import { type Command, inContext, int, type ParsedArgs, printJson, str, UsageError } from "./command.ts";
 import { EXIT, verdict } from "./exitCodes.ts";
-import { CircuitsError } from "../errors.ts";
 
 /** A number option in [min, max], or the default. */
 function fraction(args: ParsedArgs, name: string, dflt: number): number {
@@ -76,13 +75,8 @@ export const decompileCommand: Command = {
       return EXIT.found;
     }
     if (!input.layout) return searchWithoutLayout(args, path!, input);
-    let result: ReturnType<typeof decompile>;
-    try {
-      result = decompile(input.weights, { layout: input.layout, tokens: input.tokens, path: `${path} (decompiled)` });
-    } catch (e) {
-      if (e instanceof CircuitsError) throw e.within(`decompile: ${path}`);
-      throw e;
-    }
+    const layout = input.layout;
+    const result = inContext(`decompile: ${path}`, () => decompile(input.weights, { layout, tokens: input.tokens, path: `${path} (decompiled)` }));
     if (args.values.json) {
       printJson({
         program: result.text,
@@ -97,7 +91,7 @@ function searchWithoutLayout(args: ParsedArgs, path: string, input: ReturnType<t
   const bar = progressBar("searching");
   let r: RecoverResult;
   try {
-    r = recoverProgram(input.weights, {
+    r = inContext(`decompile: ${path}`, () => recoverProgram(input.weights, {
       tokens: input.tokens,
       seed: int(args, "seed", 1, 0, 2 ** 32 - 1),
       repeats: int(args, "repeats", 32, 0, 10_000),
@@ -106,10 +100,7 @@ function searchWithoutLayout(args: ParsedArgs, path: string, input: ReturnType<t
       minAttention: fraction(args, "min-attention", 0.5),
       minAgreement: fraction(args, "min-agreement", 0.8),
       onProgress: bar.update,
-    });
-  } catch (e) {
-    if (e instanceof CircuitsError && !(e instanceof UsageError)) throw e.within(`decompile: ${path}`);
-    throw e;
+    }));
   } finally {
     bar.end();
   }

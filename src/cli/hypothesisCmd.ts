@@ -5,18 +5,13 @@ import { testExhaustive } from "../hypothesis/exhaustive.ts";
 import { HypothesisFileError, loadHypothesisFile } from "../hypothesis/userFile.ts";
 import { progressBar } from "../report/progress.ts";
 import { table } from "../report/table.ts";
-import { type Command, int, printJson, UsageError } from "./command.ts";
+import { type Command, inContext, int, printJson, UsageError } from "./command.ts";
 import { EXIT, verdict } from "./exitCodes.ts";
 
 /** The hypotheses to choose from: the file's, or the built-in catalog. */
 async function available(file: string | undefined): Promise<readonly SomeHypothesis[]> {
   if (file === undefined) return HYPOTHESES.map(eraseCaseType);
-  try {
-    return await loadHypothesisFile(file);
-  } catch (e) {
-    if (e instanceof HypothesisFileError) throw e.within("hypothesis");
-    throw e;
-  }
+  return inContext("hypothesis", () => loadHypothesisFile(file), HypothesisFileError);
 }
 
 export const hypothesisCommand: Command = {

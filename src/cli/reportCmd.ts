@@ -19,7 +19,7 @@ import { checkTrainLog, TrainingLogError } from "../view/sections/training.ts";
 import { encodeSubjectInput, type ReportSubject } from "../view/subject.ts";
 import { loadSubject } from "./reportSubject.ts";
 import { analyzeOrRefuse } from "./analyzeCmd.ts";
-import { type Command, int, printJson, str, UsageError } from "./command.ts";
+import { type Command, inContext, int, printJson, str, UsageError } from "./command.ts";
 import { readTextFile } from "./readInput.ts";
 import { EXIT } from "./exitCodes.ts";
 
@@ -73,12 +73,7 @@ function readTrainingLog(path: string): TrainLog {
   } catch (e) {
     throw new UsageError(`report: training log '${path}' is not JSON (${(e as Error).message})`);
   }
-  try {
-    return checkTrainLog(json, `training log '${path}'`);
-  } catch (e) {
-    if (e instanceof TrainingLogError) throw e.within("report");
-    throw e;
-  }
+  return inContext("report", () => checkTrainLog(json, `training log '${path}'`), TrainingLogError);
 }
 
 export const reportCommand: Command = {

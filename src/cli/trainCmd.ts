@@ -9,9 +9,8 @@ import { loadCheckpoint } from "../train/checkpoint.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../train/config.ts";
 import { DataError, type DataSpec } from "../train/data.ts";
 import { train, type TrainLog, type TrainProgress } from "../train/loop.ts";
-import { type Command, int, loadProgramFile, type ParsedArgs, printJson, str, UsageError } from "./command.ts";
+import { type Command, inContext, int, loadProgramFile, type ParsedArgs, printJson, str, UsageError } from "./command.ts";
 import { EXIT } from "./exitCodes.ts";
-import { CircuitsError } from "../errors.ts";
 
 /** A number option within [min, max], or the default. */
 function num(args: ParsedArgs, name: string, dflt: number, min: number, max: number, openMin = false): number {
@@ -56,13 +55,7 @@ function configFrom(args: ParsedArgs, programs: Map<string, Program>): { config:
   if (resumePath !== undefined) {
     const given = FIXED_BY_CHECKPOINT.filter((f) => args.values[f] !== undefined);
     if (given.length) throw new UsageError(`train: --${given[0]} cannot be given with --resume (the checkpoint fixes it)`);
-    let resume: ReturnType<typeof loadCheckpoint>;
-    try {
-      resume = loadCheckpoint(resumePath);
-    } catch (e) {
-      if (e instanceof CircuitsError) throw e.within("train");
-      throw e;
-    }
+    const resume = inContext("train", () => loadCheckpoint(resumePath));
     const c = resume.config;
     const steps = int(args, "steps", c.steps, 0, 1e9);
     if (steps < resume.step) throw new UsageError(`train: --steps ${steps} is below the checkpoint's step ${resume.step}`);
@@ -207,19 +200,13 @@ export const trainCommand: Command = {
     const output = str(args, "output") ?? str(args, "resume");
     if (output !== undefined && !output.endsWith(".safetensors")) throw new UsageError(`train: -o must name a .safetensors file, got '${output}'`);
     const logPath = str(args, "log");
-    let result: ReturnType<typeof train>;
-    try {
-      result = train({
+    const result = inContext("train", () => train({
         config,
         resume,
         output,
         loadProgram: (path) => programs.get(path) ?? loadProgramFile(path, "train"),
         onProgress: progressPrinter(),
-      });
-    } catch (e) {
-      if (e instanceof DataError) throw e.within("train");
-      throw e;
-    }
+      }), DataError);
     const { log } = result;
     if (logPath) writeFileAtomic(logPath, `${JSON.stringify(log)}\n`);
     if (args.values.json) printJson(log);
