@@ -57,10 +57,14 @@ type OwnThroughput = (config: Record<string, unknown>, steps: number) => { token
 
 /**
  * The project's trainer behind the bench's contract, or null when src/train
- * is not there. It times warm steps of the reference configuration (with the
- * trainer's helper thread where it has one); the bump is not chased here — a
- * whole run takes minutes — and is measured by `npm run experiments` instead,
- * so bumpStep is null.
+ * is not there. It times warm steps of the reference configuration itself
+ * (not `circuits train`'s defaults, which change the data and the learning
+ * rate so that an induction circuit forms): the same shape, batch, [BOS] r r
+ * with |r| = 31 on half the batch, Adam at 1e-3 without weight decay, and
+ * N(0, 0.1²) weights (the trainer's 0.8/√d_model at d_model 64), with the
+ * trainer's helper thread where it has one. The bump is not chased here — a
+ * whole run takes minutes — and is measured by `npm run experiments`
+ * instead, so bumpStep is null.
  */
 export async function loadTrainer(root: string): Promise<TrainThroughput | null> {
   const file = join(root, "src/train/index.ts");
@@ -70,8 +74,12 @@ export async function loadTrainer(root: string): Promise<TrainThroughput | null>
   const own = mod.trainThroughput as OwnThroughput;
   const base = mod.DEFAULT_TRAIN_CONFIG;
   return async (req) => {
+    const c = req.config;
+    const optimizer = { ...(base.optimizer as Record<string, unknown>), lr: c.lr, weightDecay: 0 };
+    const data = { kind: "repeat", vocab: c.d_vocab - 1, repeatFraction: 0.5, repeatLength: "fixed", layout: "once" };
+    const config = { ...base, d_model: c.d_model, n_heads: c.n_heads, d_head: c.d_head, n_layers: c.n_layers, n_ctx: c.n_ctx, batch: c.batch, data, optimizer, seed: req.seed };
     const steps = Math.max(10, Math.min(req.maxSteps, 100));
-    const r = own({ ...base, seed: req.seed }, steps);
+    const r = own(config, steps);
     return { tokensPerSecond: r.tokensPerSecond, steps, seconds: r.secondsPerStep * steps, bumpStep: null, threads: r.threads ?? 1 };
   };
 }
