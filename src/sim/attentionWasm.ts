@@ -15,8 +15,10 @@
  * the same. Values stay rows of Ep (E rounded up to whole vectors, padding
  * 0): a value lane sums p_j·v[j, e] over the listed keys in list order, as
  * attentionValues.ts does (a listed key of weight 0 adds an exact 0).
- * Cost per push is a contiguous stream over the context, so it grows
- * linearly with the context.
+ * Between the two, the scores are scaled and, when every key's exponent is
+ * in expNeg's polynomial range, turned into the pattern here too
+ * (softmaxWasmCode.ts); other rows go to softmaxLive. Cost per push is a
+ * contiguous stream over the context, so it grows linearly with the context.
  */
 import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";

@@ -12,9 +12,10 @@
  * ([L, H, C, Ep]) so that attending at long contexts streams each head's keys
  * contiguously; from KV_WASM_MIN_CONTEXT positions on, the values and a
  * block copy of the keys live in WebAssembly memory, where the score and
- * value products of long contexts run as SIMD streams over the cache
- * (attentionWasm.ts) — one pass over the context per head, so a push costs
- * time linear in the context. step() plus the zero-copy logitsView() and
+ * value products and the softmax of long contexts run as SIMD streams over
+ * the cache (attentionWasm.ts) — one pass over the context per head, so a
+ * push costs time linear in the context — and the projections of a push
+ * run through a one-row SIMD product (rowProduct.ts). step() plus the zero-copy logitsView() and
  * residualView() are the allocation-free form of push()/logits()/residual()
  * for hot loops. Shape letters: see src/model/weights.ts.
  */
