@@ -25,7 +25,7 @@ const set = (i: number): number[] => [0x21, ...uleb(i)];
 const i32c = (n: number): number[] => [0x41, ...sleb(n)];
 const f64c = (x: number): number[] => [0x44, ...new Uint8Array(Float64Array.of(x).buffer)];
 const f32c = (x: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(x).buffer)];
-const ADD = [0x6a], SUB = [0x6b], AND = [0x71], SHL = [0x74], EQZ = [0x45], EQ = [0x46];
+const ADD = [0x6a], SUB = [0x6b], AND = [0x71], SHL = [0x74], SHR_U = [0x76], EQZ = [0x45], EQ = [0x46];
 const F64ADD = [0xa0];
 const BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40], END = [0x0b];
 const br = (d: number): number[] => [0x0c, ...uleb(d)];
@@ -47,6 +47,7 @@ const PROMOTE = simd(0x5f), DEMOTE = simd(0x5e), BITSELECT = simd(0x52);
 const TRUNC_I32 = simd(0xfc); // i32x4.trunc_sat_f64x2_s_zero
 const I32X4_EXTRACT = (lane: number): number[] => simd(0x1b, lane);
 const F64X2_REPLACE = (lane: number): number[] => simd(0x22, lane);
+const F64X2_EXTRACT = (lane: number): number[] => simd(0x21, lane);
 const I32X4_SHR_S = simd(0xac), I32X4_ADD = simd(0xae), I64X2_EXTEND_LOW = simd(0xc7), I64X2_SHL = simd(0xcb);
 const bump = (l: number, by: number): number[] => [...get(l), ...i32c(by), ...ADD, ...set(l)];
 const countDown = (l: number): number[] => [...get(l), ...i32c(1), ...SUB, ...set(l)];
@@ -112,6 +113,7 @@ export function expNormBody(es: 4 | 8): number[] {
   const [MX, CS, CR, CHI, CLO, CHALF, CC3, CC4, C1023, X, K, R, R2, KI, F, V] = Array.from({ length: 16 }, (_, i) => 7 + i);
   const SUM = 23;
   const [P, J, SP, CNT] = [24, 25, 26, 27];
+  const [EV, TP] = [28, 29];
   const splat = (x: number, l: number): number[] => [...f64c(x), ...F64X2_SPLAT, ...set(l)];
   const c: number[] = [];
   c.push(...get(MAX), ...F64X2_SPLAT, ...set(MX));
@@ -121,8 +123,8 @@ export function expNormBody(es: 4 | 8): number[] {
   const mul = F64X2.mul, add = F64X2.add, sub = F64X2.sub;
   /** Table entry of lane `lane` of KI: frac[(ki & 255)]. */
   const fracOf = (lane: number): number[] => [...get(FRAC), ...get(KI), ...I32X4_EXTRACT(lane), ...i32c(255), ...AND, ...i32c(3), ...SHL, ...ADD, ...f64load];
-  /** scratch[SP + off] = expNeg of the two lanes of X. */
-  const expOfX = (off: number): number[] => [
+  /** scratch[SP + off] = expNeg of the two lanes of X; with `sum`, both added to SUM, lane 0 first. */
+  const expOfX = (off: number, sum: boolean): number[] => [
     // k = x·S + ROUND − ROUND; r = x − k·HI − k·LO
     ...get(X), ...get(CS), ...mul, ...get(CR), ...add, ...get(CR), ...sub, ...set(K),
     ...get(X), ...get(K), ...get(CHI), ...mul, ...sub, ...get(K), ...get(CLO), ...mul, ...sub, ...set(R),
@@ -132,24 +134,31 @@ export function expNormBody(es: 4 | 8): number[] {
     // q = r + r²·(0.5 + r·C3 + r²·C4), kept in X
     ...get(R), ...get(R2), ...get(CHALF), ...get(R), ...get(CC3), ...mul, ...add, ...get(R2), ...get(CC4), ...mul, ...add, ...mul, ...add, ...set(X),
     // (f + f·q) · 2^(ki >> 8)
-    ...get(SP), ...get(F), ...get(F), ...get(X), ...mul, ...add,
+    ...get(F), ...get(F), ...get(X), ...mul, ...add,
     ...get(KI), ...i32c(8), ...I32X4_SHR_S, ...get(C1023), ...I32X4_ADD, ...I64X2_EXTEND_LOW, ...i32c(52), ...I64X2_SHL,
-    ...mul, ...vstore(off),
+    ...mul, ...set(EV), ...get(SP), ...get(EV), ...vstore(off),
+    ...(sum ? [0, 1].flatMap((lane) => [...get(SUM), ...get(EV), ...F64X2_EXTRACT(lane), ...F64ADD, ...set(SUM)]) : []),
   ];
-  // Exponents.
-  const pass1: number[] = [];
-  if (es === 8) {
-    pass1.push(...get(P), ...vload(0), ...get(MX), ...sub, ...set(X), ...expOfX(0), ...bump(SP, 16));
-  } else {
-    pass1.push(...get(P), ...vload(0), ...set(V));
-    pass1.push(...get(V), ...PROMOTE, ...get(MX), ...sub, ...set(X), ...expOfX(0));
-    pass1.push(...get(V), ...get(V), ...HIGH_HALF, ...PROMOTE, ...get(MX), ...sub, ...set(X), ...expOfX(16), ...bump(SP, 32));
-  }
-  pass1.push(...bump(P, 16), ...countDown(CNT));
-  c.push(...get(BUF), ...set(P), ...get(SCR), ...set(SP), ...get(NV), ...set(CNT), ...whileNonzero(CNT, pass1));
-  // Their sum, key by key.
-  c.push(...f64c(0), ...set(SUM), ...get(SCR), ...set(SP), ...get(N), ...set(CNT));
-  c.push(...whileNonzero(CNT, [...get(SUM), ...get(SP), ...f64load, ...F64ADD, ...set(SUM), ...bump(SP, 8), ...countDown(CNT)]));
+  // The exponents, and their sum key by key: added as they are made over the
+  // whole vectors of keys below n (the adds overlap the next exponents), then
+  // the last vector's keys below n from the scratch.
+  const pass1 = (sum: boolean): number[] => {
+    const b: number[] = [];
+    if (es === 8) {
+      b.push(...get(P), ...vload(0), ...get(MX), ...sub, ...set(X), ...expOfX(0, sum), ...bump(SP, 16));
+    } else {
+      b.push(...get(P), ...vload(0), ...set(V));
+      b.push(...get(V), ...PROMOTE, ...get(MX), ...sub, ...set(X), ...expOfX(0, sum));
+      b.push(...get(V), ...get(V), ...HIGH_HALF, ...PROMOTE, ...get(MX), ...sub, ...set(X), ...expOfX(16, sum), ...bump(SP, 32));
+    }
+    return [...b, ...bump(P, 16), ...countDown(CNT)];
+  };
+  const logLanes = es === 8 ? 1 : 2;
+  c.push(...f64c(0), ...set(SUM), ...get(BUF), ...set(P), ...get(SCR), ...set(SP));
+  c.push(...get(N), ...i32c(logLanes), ...SHR_U, ...set(CNT), ...whileNonzero(CNT, pass1(true)));
+  c.push(...get(SP), ...set(TP), ...get(NV), ...get(N), ...i32c(logLanes), ...SHR_U, ...SUB, ...set(CNT), ...whileNonzero(CNT, pass1(false)));
+  c.push(...get(N), ...i32c((1 << logLanes) - 1), ...AND, ...set(CNT));
+  c.push(...whileNonzero(CNT, [...get(SUM), ...get(TP), ...f64load, ...F64ADD, ...set(SUM), ...bump(TP, 8), ...countDown(CNT)]));
   // The weights.
   c.push(...get(SUM), ...F64X2_SPLAT, ...set(MX));
   const pass3: number[] = [...get(P)];
@@ -165,5 +174,5 @@ export function expNormBody(es: 4 | 8): number[] {
   c.push(...i32c(0), ...set(J), ...get(LIVE), ...set(P));
   c.push(...BLOCK, ...LOOP, ...get(J), ...get(N), ...EQ, ...brIf(1), ...get(P), ...get(J), ...i32store, ...bump(P, 4), ...bump(J, 1), ...br(0), ...END, ...END);
   c.push(...get(SUM));
-  return fnBody([[16, V128], [1, F64], [4, I32]], c);
+  return fnBody([[16, V128], [1, F64], [4, I32], [1, V128], [1, I32]], c);
 }
