@@ -518,27 +518,36 @@ function generation(): void {
   const window = 32;
   // With the cache: push one token at a time to the end of the context; the
   // cost of a token at context c is the mean push time over the `window`
-  // positions before c. Three passes, median per context.
-  const passes: number[][] = [];
-  const total: number[] = [];
-  const cacheBefore = load1();
-  for (let pass = 0; pass < 3; pass++) {
-    const run = new IncrementalRun(weights, { precision: "float64" });
-    const stamps: number[] = [performance.now()];
-    const rand = mulberry32(pass);
-    run.step(BOS_ID);
-    for (let t = 1; t < C; t++) {
-      run.step(1 + Math.floor(rand() * 511));
-      stamps.push(performance.now());
+  // positions before c. Three passes, median per context; float64, then float32.
+  const cachedPasses = (precision: "float64" | "float32") => {
+    const passes: number[][] = [];
+    const total: number[] = [];
+    const before = load1();
+    for (let pass = 0; pass < 3; pass++) {
+      const run = new IncrementalRun(weights, { precision });
+      const stamps: number[] = [performance.now()];
+      const rand = mulberry32(pass);
+      run.step(BOS_ID);
+      for (let t = 1; t < C; t++) {
+        run.step(1 + Math.floor(rand() * 511));
+        stamps.push(performance.now());
+      }
+      total.push((stamps[stamps.length - 1]! - stamps[0]!) / 1000);
+      passes.push(contexts.map((c) => (stamps[c - 1]! - stamps[c - 1 - window]!) / window / 1000));
     }
-    total.push((stamps[stamps.length - 1]! - stamps[0]!) / 1000);
-    passes.push(contexts.map((c) => (stamps[c - 1]! - stamps[c - 1 - window]!) / window / 1000));
-  }
-  const cacheLoad = { before: cacheBefore, after: load1() };
-  const withCache = contexts.map((c, i) => {
-    const xs = passes.map((p) => p[i]!).sort((a, b) => a - b);
-    return { context: c, median: xs[1]!, min: xs[0]!, max: xs[2]! };
-  });
+    const load = { before, after: load1() };
+    const perContext = contexts.map((c, i) => {
+      const xs = passes.map((p) => p[i]!).sort((a, b) => a - b);
+      return { context: c, median: xs[1]!, min: xs[0]!, max: xs[2]! };
+    });
+    return { perContext, total, load };
+  };
+  const f64Passes = cachedPasses("float64");
+  const f32Passes = cachedPasses("float32");
+  const { total } = f64Passes;
+  const cacheLoad = { before: f64Passes.load.before, after: f32Passes.load.after };
+  const withCache = f64Passes.perContext;
+  const withCache32 = f32Passes.perContext;
   // The lead's generate() with the cache, end to end (sampling included).
   const gen = measure(() => generate(weights, [BOS_ID], { steps: C - 1, kvCache: true }), { warmup: 0, minRuns: 3, maxRuns: 3 });
   // Without: every new token reruns the whole prefix, so a token at context c costs forward(c tokens).
@@ -555,33 +564,38 @@ function generation(): void {
   const genNoCache = measure(() => generate(weights, batchOf(512, 1, 256, 3)[0]!, { steps: 8, kvCache: false }), { warmup: 0, minRuns: 3, maxRuns: 3 });
   const kExp = logLogSlope(withCache.map((r) => r.context), withCache.map((r) => r.median));
   const kExpTail = logLogSlope(withCache.slice(-3).map((r) => r.context), withCache.slice(-3).map((r) => r.median));
+  const kExp32 = logLogSlope(withCache32.map((r) => r.context), withCache32.map((r) => r.median));
+  const kExpTail32 = logLogSlope(withCache32.slice(-3).map((r) => r.context), withCache32.slice(-3).map((r) => r.median));
   const nExp = logLogSlope(withoutCache.map((r) => r.context), withoutCache.map((r) => r.median));
   results.generation = {
-    shape, window, withCache, withoutCache, totalPushSeconds: total, generateWithCache: gen, generateWithCacheFloat32: gen32, generateNoCache8StepsFrom256: genNoCache,
-    exponents: { withCache: kExp, withCacheLargestThree: kExpTail, withoutCache: nExp },
-    loads: { withCache: cacheLoad, generateFloat64: genLoad, withoutCache: noCacheLoad },
+    shape, window, withCache, withCacheFloat32: withCache32, withoutCache, totalPushSeconds: total, totalPushSecondsFloat32: f32Passes.total,
+    generateWithCache: gen, generateWithCacheFloat32: gen32, generateNoCache8StepsFrom256: genNoCache,
+    exponents: { withCache: kExp, withCacheLargestThree: kExpTail, withCacheFloat32: kExp32, withCacheFloat32LargestThree: kExpTail32, withoutCache: nExp },
+    loads: { withCache: cacheLoad, withCacheFloat64: f64Passes.load, withCacheFloat32: f32Passes.load, generateFloat64: genLoad, withoutCache: noCacheLoad },
   };
   const byC = new Map(withoutCache.map((r) => [r.context, r]));
   md.push(
     "## Generation: time per token",
     "",
-    `d_model 128, 4 heads, 2 layers, vocabulary 512, float64. With the KV cache: mean push time over the ${window} positions before`,
+    `d_model 128, 4 heads, 2 layers, vocabulary 512, float64 unless marked float32. With the KV cache: mean push time over the ${window} positions before`,
     "the context (median of 3 passes, min–max). Without: one forward over the whole prefix (what every new token costs then).",
-    `Load: ${loadCell(cacheLoad)} over the cached passes, ${loadCell(genLoad)} over generate(), ${loadCell(noCacheLoad)} over the uncached forwards.`,
+    `Load: ${loadCell(f64Passes.load)} over the cached float64 passes, ${loadCell(f32Passes.load)} over the float32 ones, ${loadCell(genLoad)} over generate(), ${loadCell(noCacheLoad)} over the uncached forwards.`,
     "",
     table(
-      ["context", "with KV cache", "without (full forward)", "speed-up"],
+      ["context", "with KV cache", "without (full forward)", "speed-up", "with KV cache, float32"],
       contexts.map((c, i) => {
-        const w = withCache[i]!;
+        const w = withCache[i]!, w32 = withCache32[i]!;
         const n = byC.get(c);
-        return [c, `${fmt.num(w.median * 1000)} ms (${fmt.num(w.min * 1000)}–${fmt.num(w.max * 1000)})`, n ? `${fmt.num(n.median * 1000)} ms (${fmt.num(n.min * 1000)}–${fmt.num(n.max * 1000)})` : "–", n ? `${fmt.num(n.median / w.median)}×` : "–"];
+        const ms = (r: { median: number; min: number; max: number }): string => `${fmt.num(r.median * 1000)} ms (${fmt.num(r.min * 1000)}–${fmt.num(r.max * 1000)})`;
+        return [c, ms(w), n ? ms(n) : "–", n ? `${fmt.num(n.median / w.median)}×` : "–", ms(w32)];
       }),
     ),
     "",
     `Exponent of time per token in context (log-log slope): with the cache ${kExp.toFixed(2)} over ${contexts[0]}–${contexts[contexts.length - 1]}`,
     `(${kExpTail.toFixed(2)} over the largest three: short contexts are dominated by the D²-sized projections and per-push overhead, long ones by streaming the cache, whose 16 MB at 4,096 in float64 leaves the shared cache);`,
-    `without ${nExp.toFixed(2)}. All ${C} tokens with the cache through generate(): ${fmt.spread(gen, (s: number) => `${fmt.num(s)} s`)} in float64,`,
-    `${fmt.spread(gen32, (s: number) => `${fmt.num(s)} s`)} in float32 (pushes alone, float64: ${fmt.num(total.sort((a, b) => a - b)[1]!)} s).`,
+    `float32 ${kExp32.toFixed(2)} (${kExpTail32.toFixed(2)} over the largest three; its cache is 8 MB at 4,096); without ${nExp.toFixed(2)}.`,
+    `All ${C} tokens with the cache through generate(): ${fmt.spread(gen, (s: number) => `${fmt.num(s)} s`)} in float64,`,
+    `${fmt.spread(gen32, (s: number) => `${fmt.num(s)} s`)} in float32 (pushes alone: ${fmt.num(total.sort((a, b) => a - b)[1]!)} s in float64, ${fmt.num(f32Passes.total.sort((a, b) => a - b)[1]!)} s in float32).`,
     "",
   );
 }

@@ -18,7 +18,7 @@
 import type { FloatArray } from "../model/weights.ts";
 import { queryNonzeros, scaleScores, scores } from "./attentionScores.ts";
 import { weightedValues } from "./attentionValues.ts";
-import { attentionWasmScores, attentionWasmValues, type AttentionWasm } from "./attentionWasm.ts";
+import { attentionWasmScale, attentionWasmScores, attentionWasmSoftmax, attentionWasmValues, type AttentionWasm } from "./attentionWasm.ts";
 import { softmaxCut, softmaxInPlace, softmaxLive } from "./softmax.ts";
 import { matmulWasm, panelWidth } from "./wasm.ts";
 import type { Precision } from "./prepare.ts";
@@ -96,11 +96,11 @@ export function attend(job: AttentionJob): void {
   const wasm = job.wasm;
   const nq = job.sparseQuery ? queryNonzeros(job) : job.E;
   // A sparse query (compiled weights) is cheaper in the loops over its few coordinates.
-  const max = wasm !== null && nq * 2 >= job.E && attentionWasmScores(wasm, job)
-    ? scaleScores(job.buf, n, job.sqrtE, job.f32)
-    : scores(job, nq);
+  const simd = wasm !== null && nq * 2 >= job.E && attentionWasmScores(wasm, job);
+  const max = simd ? attentionWasmScale(wasm, job) : scores(job, nq);
   if (job.traceScores) job.traceScores.set(job.buf.subarray(0, n), job.traceOff);
-  const nLive = softmaxLive(job.buf, n, max, job.live, softmaxCut(job.buf));
+  let nLive = simd ? attentionWasmSoftmax(wasm, job, max) : -1;
+  if (nLive < 0) nLive = softmaxLive(job.buf, n, max, job.live, softmaxCut(job.buf));
   if (job.tracePattern) job.tracePattern.set(job.buf.subarray(0, n), job.traceOff);
   if (wasm === null || !attentionWasmValues(wasm, job, nLive)) weightedValues(job, nLive);
 }

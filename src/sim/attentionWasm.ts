@@ -15,14 +15,19 @@
  * the same. Values stay rows of Ep (E rounded up to whole vectors, padding
  * 0): a value lane sums p_j·v[j, e] over the listed keys in list order, as
  * attentionValues.ts does (a listed key of weight 0 adds an exact 0).
- * Cost per push is a contiguous stream over the context, so it grows
- * linearly with the context.
+ * Between the two, the scores are scaled and, when every key's exponent is
+ * in expNeg's polynomial range, turned into the pattern here too
+ * (softmaxWasmCode.ts); other rows go to softmaxLive. Cost per push is a
+ * contiguous stream over the context, so it grows linearly with the context.
  */
 import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
 import type { Precision } from "./prepare.ts";
 import { section, sleb, uleb, vec } from "../kernels/assembler.ts";
 import { wasmAvailable } from "./wasm.ts";
+import { EXP_NEG, softmaxCut } from "./softmax.ts";
+import { scaleScores } from "./attentionScores.ts";
+import { EXP_TYPE, SCALE_TYPE, expNormBody, scaleBody } from "./softmaxWasmCode.ts";
 
 /** Bytes of one key block row (one coordinate of W keys): four 128-bit vectors. */
 const BLOCK_BYTES = 64;
@@ -120,32 +125,40 @@ function vsumBody(a: Arith, nv: number, all: boolean): number[] {
   return fnBody([[2, I32], [nv + 1, V128]], c);
 }
 
-/** Vectors summed per pass of vsum over the keys (the rest of a row: passes of one). */
-const VSUM_VECTORS = 16;
+/**
+ * Widths (in vectors) of the vsum bodies: a row of Ep is summed in passes of
+ * the widest that fits what is left of it, so a float32 row of 32 (8
+ * vectors) is one pass over the keys, not eight passes of one that would
+ * each re-read p and a sliver of every value row. Passes of 16 keep their
+ * accumulators, the weight and the load near x64's 16 vector registers.
+ */
+const VSUM_WIDTHS = [16, 8, 4, 2, 1] as const;
 
-const NAMES = [
-  "dots32", "dots64",
-  "vsumW_32", "vsumW_64", "vsum1_32", "vsum1_64", "vsumAllW_32", "vsumAllW_64", "vsumAll1_32", "vsumAll1_64",
-] as const;
+const VSUM_NAMES = [false, true].flatMap((all) =>
+  VSUM_WIDTHS.flatMap((nv) => [32, 64].map((bits) => `vsum${all ? "All" : ""}${nv}_${bits}`)),
+);
+const NAMES = ["dots32", "dots64", ...VSUM_NAMES, "scale32", "scale64", "expNorm32", "expNorm64"];
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const type = (n: number): number[] => [0x60, ...vec(Array.from({ length: n }, () => [I32])), 0];
   const a32 = arith(4), a64 = arith(8);
-  const vsums = [false, true].flatMap((all) => [VSUM_VECTORS, 1].flatMap((nv) => [vsumBody(a32, nv, all), vsumBody(a64, nv, all)]));
+  const vsums = [false, true].flatMap((all) => VSUM_WIDTHS.flatMap((nv) => [vsumBody(a32, nv, all), vsumBody(a64, nv, all)]));
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([type(5), type(6)])),
+    ...section(1, vec([type(5), type(6), SCALE_TYPE, EXP_TYPE])),
     ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, ...uleb(1)]])), // memory, min 1 page, no maximum
-    ...section(3, vec([[0], [0], ...vsums.map(() => [1])])),
-    ...section(7, vec(NAMES.map((n, i) => [...name(n), 0x00, i]))),
-    ...section(10, vec([dotsBody(a32), dotsBody(a64), ...vsums])),
+    ...section(3, vec([[0], [0], ...vsums.map(() => [1]), [2], [2], [3], [3]])),
+    ...section(7, vec(NAMES.map((n, i) => [...name(n), 0x00, ...uleb(i)]))),
+    ...section(10, vec([dotsBody(a32), dotsBody(a64), ...vsums, scaleBody(4), scaleBody(8), expNormBody(4), expNormBody(8)])),
   ];
   return new Uint8Array(bytes);
 }
 
 type Dots = (q: number, keys: number, blocks: number, E: number, out: number) => void;
 type Vsum = (p: number, live: number, nLive: number, v: number, rowBytes: number, z: number) => void;
+type Scale = (buf: number, vectors: number, sqrtE: number, out: number) => void;
+type ExpNorm = (buf: number, vectors: number, n: number, max: number, scratch: number, frac: number, live: number) => number;
 
 let compiled: WebAssembly.Module | null | undefined;
 
@@ -192,10 +205,18 @@ export interface AttentionWasm {
   readonly q: FloatArray; // [Ep] the query, copied in
   readonly z: FloatArray; // [Ep] the value sum, copied out
   readonly dots: Dots;
-  readonly vsum8: Vsum;
-  readonly vsum1: Vsum;
-  readonly vsumAll8: Vsum;
-  readonly vsumAll1: Vsum;
+  /** The passes of a value sum over a row: [byte offset in the row, listed-keys form, every-key form]. */
+  readonly vsumPasses: readonly (readonly [number, Vsum, Vsum])[];
+  readonly scale: Scale;
+  readonly expNorm: ExpNorm;
+  /** Float64 scratch of the softmax's exponents (as long as buf). */
+  readonly exps: Float64Array;
+  /** expNeg's table of 2^(i/256), copied in. */
+  readonly frac: Float64Array;
+  /** scale's lane maxima and minima (two vectors), as float64 or float32 lanes. */
+  readonly stats: FloatArray;
+  /** The smallest scaled score of the last attentionWasmScale (NaN when one was NaN). */
+  lowest: number;
 }
 
 /** Storage and kernels for L·H heads of width E over C positions, or null without WebAssembly SIMD. */
@@ -208,18 +229,24 @@ export function attentionWasm(precision: Precision, heads: number, E: number, C:
   const lanes = 16 / es;
   const Ep = Math.ceil(E / lanes) * lanes;
   const blocksPerHead = Math.ceil(C / W);
-  const sizes = { kBlocks: heads * blocksPerHead * E * W, v: heads * C * Ep, buf: blocksPerHead * W, q: Ep, z: Ep };
+  const sizes = { kBlocks: heads * blocksPerHead * E * W, v: heads * C * Ep, buf: blocksPerHead * W, q: Ep, z: Ep, stats: 32 / es };
   let bytes = 0;
   const at: Record<string, number> = {};
   for (const [k, n] of Object.entries(sizes)) {
     at[k] = bytes;
     bytes += Math.ceil((n * es) / 16) * 16;
   }
+  at.exps = bytes;
+  bytes += blocksPerHead * W * 8;
+  at.frac = bytes;
+  bytes += EXP_NEG.FRAC.length * 8;
   at.live = bytes;
   bytes += C * 4;
   const pages = Math.ceil(bytes / 65536) + 1;
   const memory = new WebAssembly.Memory({ initial: pages });
-  const ex = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Record<(typeof NAMES)[number], Dots & Vsum>;
+  const ex = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Record<string, Dots & Vsum & Scale & ExpNorm>;
+  const frac = new Float64Array(memory.buffer, at.frac, EXP_NEG.FRAC.length);
+  frac.set(EXP_NEG.FRAC);
   const View = f32 ? Float32Array : Float64Array;
   const view = (k: keyof typeof sizes): FloatArray => new View(memory.buffer, at[k], sizes[k]);
   return {
@@ -227,11 +254,25 @@ export function attentionWasm(precision: Precision, heads: number, E: number, C:
     kBlocks: view("kBlocks"), v: view("v"), buf: view("buf"), q: view("q"), z: view("z"),
     live: new Int32Array(memory.buffer, at.live, C),
     dots: f32 ? ex.dots32 : ex.dots64,
-    vsum8: f32 ? ex.vsumW_32 : ex.vsumW_64,
-    vsum1: f32 ? ex.vsum1_32 : ex.vsum1_64,
-    vsumAll8: f32 ? ex.vsumAllW_32 : ex.vsumAllW_64,
-    vsumAll1: f32 ? ex.vsumAll1_32 : ex.vsumAll1_64,
+    vsumPasses: vsumPasses(Ep / lanes, es * 8, ex),
+    scale: f32 ? ex.scale32 : ex.scale64,
+    expNorm: f32 ? ex.expNorm32 : ex.expNorm64,
+    exps: new Float64Array(memory.buffer, at.exps, blocksPerHead * W),
+    frac,
+    stats: view("stats"),
+    lowest: NaN,
   };
+}
+
+/** A row of `vectors` vectors cut into passes of the widest vsum that fits the rest. */
+function vsumPasses(vectors: number, bits: number, ex: Record<string, Vsum>): [number, Vsum, Vsum][] {
+  const passes: [number, Vsum, Vsum][] = [];
+  for (let c = 0; c < vectors; ) {
+    const nv = VSUM_WIDTHS.find((w) => w <= vectors - c)!;
+    passes.push([16 * c, ex[`vsum${nv}_${bits}`], ex[`vsumAll${nv}_${bits}`]]);
+    c += nv;
+  }
+  return passes;
 }
 
 /** Store key row `key` (E elements at key[kOff …]) as position t of head `head` in the block copy. */
@@ -271,10 +312,61 @@ export function attentionWasmValues(w: AttentionWasm, job: AttentionJob, nLive: 
   const p = w.buf.byteOffset, live = w.live.byteOffset, z = w.z.byteOffset;
   // Every key listed (soft attention): stream them in order without the list.
   const all = nLive === job.nKeys;
-  const wide = all ? w.vsumAll8 : w.vsum8, narrow = all ? w.vsumAll1 : w.vsum1;
-  let c = 0;
-  for (; c + 16 * VSUM_VECTORS <= rowBytes; c += 16 * VSUM_VECTORS) wide(p, live, nLive, v0 + c, rowBytes, z + c);
-  for (; c < rowBytes; c += 16) narrow(p, live, nLive, v0 + c, rowBytes, z + c);
+  const passes = w.vsumPasses;
+  for (let i = 0; i < passes.length; i++) {
+    const [c, listed, every] = passes[i];
+    (all ? every : listed)(p, live, nLive, v0 + c, rowBytes, z + c);
+  }
   job.z.set(w.z.subarray(0, w.E), job.zOff);
   return true;
+}
+
+/** Switches for benchmarks (results do not depend on them, only speed). */
+export const kvWasmSettings = {
+  /** Scale and softmax in WebAssembly (else scaleScores and softmaxLive in JavaScript). */
+  softmax: true,
+};
+
+/**
+ * Scale the raw dot products attentionWasmScores left in job.buf by 1/√E
+ * (scaleScores's arithmetic) and return their maximum; records their
+ * minimum in w.lowest for attentionWasmSoftmax.
+ */
+export function attentionWasmScale(w: AttentionWasm, job: AttentionJob): number {
+  const n = job.nKeys;
+  if (!kvWasmSettings.softmax) {
+    w.lowest = NaN;
+    return scaleScores(w.buf, n, job.sqrtE, job.f32);
+  }
+  const lanes = w.f32 ? 4 : 2;
+  const vectors = Math.ceil(n / lanes);
+  const buf = w.buf;
+  // The last vector's lanes past n repeat key n−1 (what lies there is a stale
+  // block's product, possibly NaN): they change neither the maximum nor the minimum.
+  for (let j = n; j < vectors * lanes; j++) buf[j] = buf[n - 1];
+  w.scale(buf.byteOffset, vectors, job.sqrtE, w.stats.byteOffset);
+  const st = w.stats;
+  let max = -Infinity, lowest = Infinity;
+  for (let i = 0; i < lanes; i++) {
+    if (st[i] > max) max = st[i];
+    const m = st[lanes + i];
+    if (m !== m || m < lowest) lowest = m; // once NaN, it stays NaN (nothing is less)
+  }
+  w.lowest = lowest;
+  return max;
+}
+
+/**
+ * softmaxLive over the scores attentionWasmScale just scaled, in
+ * WebAssembly, when every key's exponent lies in expNeg's polynomial range
+ * and above the cut (then every key is listed): returns the count of listed
+ * keys, or −1, having done nothing, for the JavaScript softmax to run.
+ */
+export function attentionWasmSoftmax(w: AttentionWasm, job: AttentionJob, max: number): number {
+  const n = job.nKeys;
+  const floor = Math.max(softmaxCut(w.buf), EXP_NEG.MIN);
+  if (!(w.lowest - max >= floor)) return -1;
+  const lanes = w.f32 ? 4 : 2;
+  w.expNorm(w.buf.byteOffset, Math.ceil(n / lanes), n, max, w.exps.byteOffset, w.frac.byteOffset, w.live.byteOffset);
+  return n;
 }

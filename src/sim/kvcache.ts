@@ -12,9 +12,10 @@
  * ([L, H, C, Ep]) so that attending at long contexts streams each head's keys
  * contiguously; from KV_WASM_MIN_CONTEXT positions on, the values and a
  * block copy of the keys live in WebAssembly memory, where the score and
- * value products of long contexts run as SIMD streams over the cache
- * (attentionWasm.ts) — one pass over the context per head, so a push costs
- * time linear in the context. step() plus the zero-copy logitsView() and
+ * value products and the softmax of long contexts run as SIMD streams over
+ * the cache (attentionWasm.ts) — one pass over the context per head, so a
+ * push costs time linear in the context — and the projections of a push
+ * run through a one-row SIMD product (rowProduct.ts). step() plus the zero-copy logitsView() and
  * residualView() are the allocation-free form of push()/logits()/residual()
  * for hot loops. Shape letters: see src/model/weights.ts.
  */
@@ -24,6 +25,7 @@ import { attend, attentionJob, type AttentionJob } from "./attention.ts";
 import { attentionWasm, storeKey, type AttentionWasm } from "./attentionWasm.ts";
 import { applyLinearRow, applyQkvRows, gatherNonzeros, liveBias, prepare, type PreparedModel, type SparseMode } from "./prepare.ts";
 import type { ForwardOptions } from "./forward.ts";
+import { rowProduct, rowProducts, type RowProducts } from "./rowProduct.ts";
 
 /** Contexts from this long keep the cache in WebAssembly memory (when SIMD is available). */
 export const KV_WASM_MIN_CONTEXT = 128;
@@ -50,6 +52,7 @@ export class IncrementalRun {
   private readonly attnOut: FloatArray; // [D] scratch
   private readonly job: AttentionJob; // one query of one head at a time; its scratch holds C keys
   private readonly xIdx: Int32Array; // [max(D, H*E)] scratch: nonzero coordinates of one input row
+  private readonly rows: RowProducts | null; // the projections' one-row SIMD product (long contexts)
   private n = 0;
 
   /** Prepare an empty run of `weights` (opts.cache is ignored: the run is its own cache). */
@@ -81,6 +84,10 @@ export class IncrementalRun {
       this.job.live = this.wasm.live;
     }
     this.xIdx = new Int32Array(Math.max(D, H * E));
+    // Long contexts are generation: there a push's projections are a sizeable
+    // share of its fixed cost. (Short runs, the enumerations' many small
+    // models, keep the shared path and its memory.)
+    this.rows = C >= KV_WASM_MIN_CONTEXT ? rowProducts(this.model) : null;
   }
 
   /** Number of tokens currently in the sequence (BOS included). */
@@ -117,7 +124,12 @@ export class IncrementalRun {
       const next = this.resid[l + 1];
       const ql = this.q[l], kl = this.k, vl = this.v, Ep = this.Ep, w = this.wasm;
       const xIdx = this.xIdx;
-      applyQkvRows(layer, x, p0, 1, xIdx, ql, this.kRow, this.vRow, t * HE, this.mode, 0);
+      const rp = this.rows, mode = this.mode;
+      const dense = rp !== null &&
+        rowProduct(rp, layer.q, x, p0, ql, t * HE, layer.bq, mode) &&
+        rowProduct(rp, layer.k, x, p0, this.kRow, 0, layer.bk, mode) &&
+        rowProduct(rp, layer.v, x, p0, this.vRow, 0, layer.bv, mode);
+      if (!dense) applyQkvRows(layer, x, p0, 1, xIdx, ql, this.kRow, this.vRow, t * HE, mode, 0);
       for (let h = 0; h < H; h++) {
         const src = h * E, dst = ((l * H + h) * C + t) * Ep;
         for (let e = 0; e < E; e++) {
@@ -127,15 +139,19 @@ export class IncrementalRun {
         if (w) storeKey(w, l * H + h, t, this.kRow, src);
       }
       this.attendHeads(l, t);
-      const nz = gatherNonzeros(this.z, 0, HE, xIdx);
-      applyLinearRow(layer.o, this.z, 0, xIdx, nz, this.attnOut, 0, liveBias(layer.bo), this.mode);
+      const bo = liveBias(layer.bo);
+      if (rp === null || !rowProduct(rp, layer.o, this.z, 0, this.attnOut, 0, bo, mode)) {
+        applyLinearRow(layer.o, this.z, 0, xIdx, gatherNonzeros(this.z, 0, HE, xIdx), this.attnOut, 0, bo, mode);
+      }
       const a = this.attnOut;
       for (let d = 0; d < D; d++) next[p0 + d] = x[p0 + d] + a[d];
     }
 
     const xf = this.resid[layers.length];
-    const nf = gatherNonzeros(xf, p0, D, this.xIdx);
-    applyLinearRow(m.unembed, xf, p0, this.xIdx, nf, this.out, t * Vo, liveBias(m.b_U), this.mode);
+    const bU = liveBias(m.b_U);
+    if (this.rows === null || !rowProduct(this.rows, m.unembed, xf, p0, this.out, t * Vo, bU, this.mode)) {
+      applyLinearRow(m.unembed, xf, p0, this.xIdx, gatherNonzeros(xf, p0, D, this.xIdx), this.out, t * Vo, bU, this.mode);
+    }
     this.toks[t] = token;
     this.n = t + 1;
   }

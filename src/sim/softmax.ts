@@ -22,6 +22,12 @@ const FRAC = Float64Array.from({ length: 256 }, (_, i) => 2 ** (i / 256));
 const C3 = 1 / 6, C4 = 1 / 24;
 
 /**
+ * expNeg's constants and table, for the WebAssembly softmax
+ * (softmaxWasmCode.ts), which evaluates the same steps on the same values.
+ */
+export const EXP_NEG = { STEPS_PER_LN2, LN2_HI, LN2_LO, ROUND, C3, C4, FRAC, MIN: -708 } as const;
+
+/**
  * exp(x) for the x ≤ 0 that softmax meets, within about one unit in the last
  * place of Math.exp, and cheaper (Math.exp is a call into the runtime; this
  * is a few multiply-adds V8 keeps in registers). exp(0) is exactly 1, so the
