@@ -94,3 +94,32 @@ export function productTiles(
   d[G.kblock / 4] = Math.max(1, t.kblock);
   runJob(k, es === 4 ? "gemmJob32" : "gemmJob64", DESC_ADDR, n, scratch[0], scratch[1], share && n >= 2);
 }
+
+/** Store product `p` as record `i` of a product list (gemmList32/64) whose records start at byte `at`. */
+export function writeProduct(k: Kernels, at: number, i: number, p: ProductArgs): void {
+  const G = GEMM_JOB;
+  const d = new Int32Array(k.memory.buffer, at + i * G.bytes, G.bytes / 4);
+  d[G.a / 4] = p.a;
+  d[G.b / 4] = p.b;
+  d[G.out / 4] = p.out;
+  d[G.M / 4] = p.M;
+  d[G.K / 4] = p.K;
+  d[G.N / 4] = p.N;
+  d[G.ars / 4] = p.ars;
+  d[G.aks / 4] = p.aks;
+  d[G.bks / 4] = p.bks;
+  d[G.bps / 4] = p.bps;
+  d[G.ors / 4] = p.ors;
+  d[G.mode / 4] = p.mode;
+  d[G.bias / 4] = p.bias;
+}
+
+/**
+ * The n products written at byte `at` (writeProduct), each whole by one
+ * call, shared with the helper thread product by product when `share`:
+ * modes may be causal (a product's rows are never split).
+ */
+export function productList(k: Kernels, es: 4 | 8, at: number, n: number, share: boolean): void {
+  if (n <= 0) return;
+  runJob(k, es === 4 ? "gemmList32" : "gemmList64", at, n, TMP0, TMP1, share && n >= 2);
+}

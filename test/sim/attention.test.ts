@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { divide, exp, max, multiply, subtract, sum } from "mathjs";
 import { describe, expect, it } from "vitest";
 import { attend, attentionJob, type AttentionJob } from "../../src/sim/attention.ts";
+import { wholeSequenceStats } from "../../src/sim/attentionSequences.ts";
 import { forward, forwardBatch } from "../../src/sim/forward.ts";
 import { IncrementalRun, KV_WASM_MIN_CONTEXT } from "../../src/sim/kvcache.ts";
 import { attentionWasm, storeKey, WASM_MIN_KEYS } from "../../src/sim/attentionWasm.ts";
@@ -272,7 +273,9 @@ describe("every path × every precision on whole models", () => {
     const weights = randomWeights({ d_model: 8, d_head: 4, n_heads: 2, n_layers: 2, n_ctx: 40, d_vocab: 5 }, 3);
     const tokens = Array.from({ length: 40 }, (_, i) => (i * 7) % 5);
     for (const precision of PRECISIONS) {
+      const runs = wholeSequenceStats.runs;
       const plain = forward(weights, tokens, { precision }).logits;
+      expect(wholeSequenceStats.runs, `${precision}: one whole-sequence pass per layer`).toBe(runs + 2);
       const run = new IncrementalRun(weights, { precision });
       tokens.forEach((tok, t) => expectIdentical(run.push(tok), rowOf(plain, t, 5), `${precision} position ${t}`));
     }
