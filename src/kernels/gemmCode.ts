@@ -210,24 +210,3 @@ export function gemmJobBody(es: 4 | 8, gemmFn: number): number[] {
   ];
   return funcBody([[7, I32]], code);
 }
-
-/**
- * gemmList32/64(desc, c, scratch): product c of a list — a record of
- * GEMM_JOB.bytes bytes at desc + c·GEMM_JOB.bytes holding a product's
- * operands (the fields a … bias; the tiling fields are unused), run whole
- * by one call. Many equal small products (one per head and sequence, with
- * causal modes, which a tile of one product could not keep) shared by the
- * threads product by product.
- */
-export function gemmListBody(gemmFn: number): number[] {
-  const [D, C, SCR, R] = [0, 1, 2, 3];
-  const G = GEMM_JOB;
-  const ld = (f: number) => [...get(R), ...I32_LOAD(f)];
-  const code = [
-    ...get(D), ...get(C), ...i32(G.bytes), ...MUL, ...ADD, ...set(R),
-    ...ld(G.a), ...ld(G.b), ...ld(G.out), ...ld(G.M), ...ld(G.K), ...ld(G.N),
-    ...ld(G.ars), ...ld(G.aks), ...ld(G.bks), ...ld(G.bps), ...ld(G.ors), ...ld(G.mode), ...ld(G.bias),
-    ...get(SCR), ...call(gemmFn),
-  ];
-  return funcBody([[1, I32]], code);
-}

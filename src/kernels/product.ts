@@ -95,7 +95,7 @@ export function productTiles(
   runJob(k, es === 4 ? "gemmJob32" : "gemmJob64", DESC_ADDR, n, scratch[0], scratch[1], share && n >= 2);
 }
 
-/** Store product `p` as record `i` of a product list (gemmList32/64) whose records start at byte `at`. */
+/** Store product `p`'s operands (GEMM_JOB's fields a … bias) as record `i` of records GEMM_JOB.bytes apart from byte `at`. */
 export function writeProduct(k: Kernels, at: number, i: number, p: ProductArgs): void {
   const G = GEMM_JOB;
   const d = new Int32Array(k.memory.buffer, at + i * G.bytes, G.bytes / 4);
@@ -112,14 +112,4 @@ export function writeProduct(k: Kernels, at: number, i: number, p: ProductArgs):
   d[G.ors / 4] = p.ors;
   d[G.mode / 4] = p.mode;
   d[G.bias / 4] = p.bias;
-}
-
-/**
- * The n products written at byte `at` (writeProduct), each whole by one
- * call, shared with the helper thread product by product when `share`:
- * modes may be causal (a product's rows are never split).
- */
-export function productList(k: Kernels, es: 4 | 8, at: number, n: number, share: boolean): void {
-  if (n <= 0) return;
-  runJob(k, es === 4 ? "gemmList32" : "gemmList64", at, n, TMP0, TMP1, share && n >= 2);
 }

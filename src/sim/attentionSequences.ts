@@ -1,30 +1,34 @@
 /**
  * Causal attention of whole sequences on dense heads, with q, k, v and z in
- * the kernel module's memory (src/kernels/): for every (sequence, head) pair
- * the scores S = Q_h·K_hᵀ (only the causal part: CAUSAL_N) and the value sum
- * z_h = P·V_h (the sum stops at the diagonal: K_UPTO) are products of one
- * product list each, shared with the helper thread pair by pair; Q, V and z
- * are read and written where they lie (row stride H·E), only K_hᵀ is copied
- * (the product reads B's columns in panels). Between the two lists this
- * thread scales and softmaxes every row with attend()'s functions.
+ * the kernel module's memory (src/kernels/): every (sequence, head) pair is
+ * one chunk of the module's attnPair job (src/kernels/attentionCode.ts),
+ * shared with the helper thread pair by pair — the scores S = Q_h·K_hᵀ (only
+ * the causal part: CAUSAL_N), each row scaled and softmaxed in place with
+ * the JavaScript softmax's arithmetic, then z_h = P·V_h (the sum stops at the
+ * diagonal: K_UPTO). Q, V and z are read and written where they lie (row
+ * stride H·E); only K_hᵀ is copied (the product reads B's columns in panels).
+ * A pair whose row leaves the module's exponential (see attentionCode.ts) is
+ * finished here with softmaxRow and one product call.
  *
  * Every score and every z entry is the same sum in the same order as the
  * row-by-row loops' (e ascending, then keys ascending from +0; the masked
- * keys' 0·v terms add nothing), so the bits equal attendRow's and the KV
- * cache's.
+ * keys' 0·v terms add nothing to finite sums), and every weight the same
+ * softmax, so the bits equal attendRow's and the KV cache's.
  */
-import { OPERANDS_END } from "../kernels/exports.ts";
-import { CAUSAL_N, GEMM_JOB, K_UPTO, PANEL_BYTES } from "../kernels/gemmCode.ts";
+import { ATTN_PAIR } from "../kernels/attentionCode.ts";
+import { OPERANDS_END, TMP0, TMP1 } from "../kernels/exports.ts";
+import { CAUSAL_N, K_UPTO, PANEL_BYTES, ROWS } from "../kernels/gemmCode.ts";
+import { runJob } from "../kernels/helper.ts";
 import { ensureMemory, kernelModule } from "../kernels/module.ts";
-import { productList, writeProduct } from "../kernels/product.ts";
+import { productCall, writeProduct, type ProductArgs } from "../kernels/product.ts";
 import type { FloatArray } from "../model/weights.ts";
 import { reserveKeys, type AttentionJob } from "./attention.ts";
 import { scaleScores } from "./attentionScores.ts";
-import { softmaxCut, softmaxLive } from "./softmax.ts";
+import { FRAC, POW2, softmaxCut, softmaxLive } from "./softmax.ts";
 import { kernelBuffer, PARALLEL_MIN_MACS, wasmAvailable } from "./wasm.ts";
 
-/** Calls of attendSequences that attended (tests check that the whole-sequence path is the one they cover). */
-export const wholeSequenceStats = { runs: 0 };
+/** Calls of attendSequences that attended, and pairs the module left to JavaScript (tests check what they cover). */
+export const wholeSequenceStats = { runs: 0, finishedInJs: 0 };
 
 /** Score elements (all pairs of one list) held at once: pairs beyond go in a later round. */
 const SCORE_ELEMENTS = 1 << 21;
@@ -99,55 +103,94 @@ export function attendSequences(
   rounds.push(pairs.length);
   const scores = moduleArray("attention.scores", maxScores, f32);
   const kT = moduleArray("attention.keysT", maxKeys, f32);
-  const list = moduleArray("attention.products", Math.ceil((2 * maxPairs * GEMM_JOB.bytes) / es), f32);
-  if (!scores || !kT || !list) return false;
+  const records = moduleArray("attention.pairs", Math.ceil((maxPairs * ATTN_PAIR.bytes) / 8), false);
+  const tables = expTables();
+  if (!scores || !kT || !records || !tables) return false;
   reserveKeys(job, maxT);
-  const buf = job.buf, live = job.live, cut = softmaxCut(buf), sqrtE = job.sqrtE;
+  const cut = softmaxCut(job.buf), sqrtE = job.sqrtE;
   const qA = q.byteOffset, kA = k.byteOffset, vA = v.byteOffset, zA = z.byteOffset;
-  const sA = scores.byteOffset, kTA = kT.byteOffset, scoreList = list.byteOffset;
-  const valueList = scoreList + maxPairs * GEMM_JOB.bytes;
+  const sA = scores.byteOffset, kTA = kT.byteOffset, at = records.byteOffset;
+  const i32 = new Int32Array(km.memory.buffer), f64 = new Float64Array(km.memory.buffer);
+  const P = ATTN_PAIR;
+  const valueProducts: ProductArgs[] = [];
 
   for (let r = 0; r + 1 < rounds.length; r++) {
     const p0 = rounds[r]!, p1 = rounds[r + 1]!;
     let sOff = 0, kOff = 0, macs = 0;
+    valueProducts.length = 0;
     for (let p = p0, i = 0; p < p1; p += 2, i++) {
       const b = pairs[p]!, h = pairs[p + 1]!;
       const T = lengths[b]!, Tp = Math.ceil(T / PE) * PE;
       const col = starts[b]! * HE + h * E; // element of q, k, v, z at (row 0, head h)
       transposeKeys(k, col, HE, T, E, kT, kOff, Tp);
-      writeProduct(km, scoreList, i, {
+      const rec = at + i * P.bytes;
+      writeProduct(km, rec + P.scores, 0, {
         a: qA + col * es, b: kTA + kOff * es, out: sA + sOff * es, M: T, K: E, N: T,
         ars: HE * es, aks: es, bks: Tp * es, bps: PANEL_BYTES, ors: Tp * es, mode: CAUSAL_N, bias: 0,
       });
-      writeProduct(km, valueList, i, {
+      const values = {
         a: sA + sOff * es, b: vA + col * es, out: zA + col * es, M: T, K: T, N: E,
         ars: Tp * es, aks: es, bks: HE * es, bps: PANEL_BYTES, ors: HE * es, mode: K_UPTO, bias: 0,
-      });
+      };
+      writeProduct(km, rec + P.values, 0, values);
+      valueProducts.push(values);
+      i32[(rec + P.T) >> 2] = T;
+      i32[(rec + P.flag) >> 2] = 0;
+      i32[(rec + P.tables) >> 2] = tables;
+      f64[(rec + P.sqrtE) >> 3] = sqrtE;
+      f64[(rec + P.cut) >> 3] = cut;
       sOff += T * Tp;
       kOff += E * Tp;
-      macs += (T * (T + 1) / 2) * E;
+      macs += T * (T + 1) * E; // scores and values, the causal half each
     }
     const n = (p1 - p0) / 2;
-    const share = macs >= PARALLEL_MIN_MACS;
-    productList(km, es as 4 | 8, scoreList, n, share);
+    runJob(km, f32 ? "attnPair32" : "attnPair64", at, n, TMP0, TMP1, macs >= PARALLEL_MIN_MACS);
+    // Pairs the module stopped (a key outside its exponential's range): the rest in JavaScript.
     sOff = 0;
-    for (let p = p0; p < p1; p += 2) {
+    for (let p = p0, i = 0; p < p1; p += 2, i++) {
       const T = lengths[pairs[p]!]!, Tp = Math.ceil(T / PE) * PE;
-      for (let i = 0; i < T; i++) {
-        const row = sOff + i * Tp;
-        for (let j = 0; j <= i; j++) buf[j] = scores[row + j]!;
-        const max = scaleScores(buf, i + 1, sqrtE, f32);
-        softmaxLive(buf, i + 1, max, live, cut);
-        for (let j = 0; j <= i; j++) scores[row + j] = buf[j]!;
-        // K_UPTO reads a row up to the end of its block of four: masked keys weigh 0 there.
-        for (let j = i + 1, end = Math.min(T, i + 4); j < end; j++) scores[row + j] = 0;
+      const flag = i32[(at + i * P.bytes + P.flag) >> 2]!;
+      if (flag > 0) {
+        wholeSequenceStats.finishedInJs++;
+        for (let row = flag - 1; row < T; row++) softmaxRow(job, scores, sOff + row * Tp, row, T, row > flag - 1, cut);
+        productCall(km, es as 4 | 8, valueProducts[i]!);
       }
       sOff += T * Tp;
     }
-    productList(km, es as 4 | 8, valueList, n, share);
   }
   wholeSequenceStats.runs++;
   return true;
+}
+
+/**
+ * Row i of a pair's scores (at element `row` of `scores`) in place: scaled
+ * (unless `scale` is false: the module left it scaled), softmaxed over keys
+ * 0 … i, and zero over the masked keys the value product reads.
+ */
+function softmaxRow(job: AttentionJob, scores: FloatArray, row: number, i: number, T: number, scale: boolean, cut: number): void {
+  const buf = job.buf;
+  for (let j = 0; j <= i; j++) buf[j] = scores[row + j]!;
+  let max = -Infinity;
+  if (scale) max = scaleScores(buf, i + 1, job.sqrtE, job.f32);
+  else for (let j = 0; j <= i; j++) if (buf[j]! > max) max = buf[j]!;
+  softmaxLive(buf, i + 1, max, job.live, cut);
+  for (let j = 0; j <= i; j++) scores[row + j] = buf[j]!;
+  for (let j = i + 1, end = Math.min(T, i + ROWS); j < end; j++) scores[row + j] = 0;
+}
+
+let tablesAt = -1;
+
+/** Byte address of expNeg's tables (FRAC, then POW2) in the module's memory, copied there once; −1 if they do not fit. */
+function expTables(): number {
+  const t = moduleArray("attention.expTables", FRAC.length + POW2.length, false);
+  if (!t) return -1;
+  // (refilled whenever the array was handed out afresh, which zeroes it)
+  if (t.byteOffset !== tablesAt || t[0] !== FRAC[0]) {
+    t.set(FRAC, 0);
+    t.set(POW2, FRAC.length);
+    tablesAt = t.byteOffset;
+  }
+  return tablesAt;
 }
 
 /** kT[kOff + e·Tp + j] = k[col + j·ld + e] for j < T (columns T … Tp−1 zero): K_hᵀ, row-major with rows of Tp. */

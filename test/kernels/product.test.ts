@@ -10,8 +10,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { threadSettings } from "../../src/kernels/helper.ts";
 import { kernelDescription, kernelModule, kernelSettings, mulAddChoice } from "../../src/kernels/module.ts";
-import { productCall, productList, productTiles, writeProduct } from "../../src/kernels/product.ts";
-import { BIAS, ACCUMULATE, CAUSAL_N, GEMM_JOB, K_UPTO, PANEL_BYTES } from "../../src/kernels/gemmCode.ts";
+import { productCall, productTiles } from "../../src/kernels/product.ts";
+import { BIAS, ACCUMULATE } from "../../src/kernels/gemmCode.ts";
 import { addBias, matmulDense, transpose } from "../../src/sim/kernels.ts";
 import { mulberry32 } from "../../src/sim/random.ts";
 import { kernelBuffer, matmulWasm, matmulWasmRows, packPanels, wasmAvailable, wasmSettings } from "../../src/sim/wasm.ts";
@@ -216,50 +216,6 @@ describe.runIf(wasmAvailable())("matmulWasmRows: strided, unpacked operands", ()
         }
       }),
       fcParams({ numRuns: 120 }),
-    );
-  });
-});
-
-describe.runIf(wasmAvailable())("productList: many whole products, shared product by product", () => {
-  it("each product of a list (causal modes included) gives productCall's bits, on this thread and on the helper thread", () => {
-    const k = kernelModule()!;
-    const dims = fc.record({
-      n: fc.integer({ min: 1, max: 6 }), T: fc.integer({ min: 1, max: 20 }), E: fc.integer({ min: 1, max: 12 }),
-      f32: fc.boolean(), mode: fc.constantFrom(0, CAUSAL_N, K_UPTO), seed: fc.integer({ min: 0, max: 1e6 }),
-    });
-    fc.assert(
-      fc.property(dims, ({ n, T, E, f32, mode, seed }) => {
-        const rand = mulberry32(seed);
-        const precision = f32 ? "float32" : "float64";
-        const es = f32 ? 4 : 8;
-        // product i: out_i[T, T] = A_i[T, E] · B_i[E, T] (row-major, strided by their widths)
-        const a = kernelBuffer("list.a", n * T * E, precision)!, b = kernelBuffer("list.b", n * E * T, precision)!;
-        for (let i = 0; i < a.length; i++) a[i] = rand() - 0.5;
-        for (let i = 0; i < b.length; i++) b[i] = rand() - 0.5;
-        const want = kernelBuffer("list.want", n * T * T, precision)!, got = kernelBuffer("list.got", n * T * T, precision)!;
-        const records = kernelBuffer("list.records", Math.ceil((n * GEMM_JOB.bytes) / 4), "float32")!;
-        const args = (i: number, out: number) => ({
-          a: a.byteOffset + i * T * E * es, b: b.byteOffset + i * E * T * es, out: out + i * T * T * es, M: T, K: E, N: T,
-          ars: E * es, aks: es, bks: T * es, bps: PANEL_BYTES, ors: T * es, mode, bias: 0,
-        });
-        plain(() => {
-          for (let i = 0; i < n; i++) productCall(k, es, args(i, want.byteOffset));
-          for (let i = 0; i < n; i++) writeProduct(k, records.byteOffset, i, args(i, got.byteOffset));
-        });
-        for (const helperOnly of [false, true]) {
-          got.fill(0); // entries a causal product leaves unwritten stay 0, as in want
-          const was = threadSettings.helperOnly, chunks = threadSettings.helperChunks;
-          threadSettings.helperOnly = helperOnly;
-          try {
-            plain(() => productList(k, es, records.byteOffset, n, true));
-          } finally {
-            threadSettings.helperOnly = was;
-          }
-          if (helperOnly) expect(threadSettings.helperChunks - chunks, "products the helper ran").toBe(n);
-          for (let i = 0; i < want.length; i++) expect(got[i], `${helperOnly ? "helper" : "this thread"}: element ${i}`).toBe(want[i]);
-        }
-      }),
-      fcParams({ numRuns: 60 }),
     );
   });
 });
