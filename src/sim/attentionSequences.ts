@@ -31,7 +31,7 @@ import { kernelBuffer, PARALLEL_MIN_MACS, wasmAvailable } from "./wasm.ts";
 export const wholeSequenceStats = { runs: 0, finishedInJs: 0 };
 
 /** Score elements (all pairs of one list) held at once: pairs beyond go in a later round. */
-const SCORE_ELEMENTS = 1 << 21;
+const SCORE_ELEMENTS = 1 << 20;
 
 const arrays = new Map<string, FloatArray>();
 
@@ -46,12 +46,13 @@ const arrays = new Map<string, FloatArray>();
 export function moduleArray(name: string, n: number, f32: boolean): FloatArray | null {
   const k = wasmAvailable() ? kernelModule() : null;
   if (!k) return null;
+  // Both precisions share the name's memory (one forward uses one precision at a time).
   const key = `${name}.${f32 ? 32 : 64}`;
   let a = arrays.get(key);
   if (!a || a.length < n || a.buffer !== k.memory.buffer) {
     ensureMemory(k, OPERANDS_END);
     const cap = Math.max(a && a.length >= n ? a.length : 0, 2 ** Math.ceil(Math.log2(Math.max(64, n))));
-    const got = kernelBuffer(key, cap, f32 ? "float32" : "float64");
+    const got = kernelBuffer(name, cap, f32 ? "float32" : "float64");
     if (!got) return null;
     arrays.set(key, (a = got));
   }
