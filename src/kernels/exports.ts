@@ -4,7 +4,7 @@
  */
 
 /** The exports, in function-index order. */
-export const EXPORTS = ["gemm32", "gemm64", "softmax32", "scoreGrad32", "attnFwd32", "attnBwd32", "gemmJob32", "gemmJob64", "xentJob32", "layerFwd32", "layerBwd32"] as const;
+export const EXPORTS = ["gemm32", "gemm64", "softmax32", "scoreGrad32", "attnFwd32", "attnBwd32", "gemmJob32", "gemmJob64", "xentJob32", "layerFwd32", "layerBwd32", "attnPair32", "attnPair64"] as const;
 
 /** An export's name. */
 export type ExportName = (typeof EXPORTS)[number];

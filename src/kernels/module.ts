@@ -17,6 +17,7 @@ import { mulAddChoice } from "./choice.ts";
 import { EXPORTS, FN, MAX_PAGES } from "./exports.ts";
 import { gemmBody, gemmJobBody, GEMM_PARAMS, type MulAdd } from "./gemmCode.ts";
 import { trainBodies } from "../train/trainKernels.ts";
+import { attnPairBody } from "./attentionCode.ts";
 
 /** The module's bytes for one variant (memory imported as env.mem, shared). */
 export function moduleBytes(mulAdd: MulAdd): Uint8Array<ArrayBuffer> {
@@ -37,6 +38,8 @@ export function moduleBytes(mulAdd: MulAdd): Uint8Array<ArrayBuffer> {
     xentJob32: { type: 3, body: train.xentJob32 },
     layerFwd32: { type: 3, body: train.layerFwd32 },
     layerBwd32: { type: 3, body: train.layerBwd32 },
+    attnPair32: { type: 3, body: attnPairBody(4, FN.gemm32) },
+    attnPair64: { type: 3, body: attnPairBody(8, FN.gemm64) },
   };
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,

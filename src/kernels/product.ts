@@ -94,3 +94,22 @@ export function productTiles(
   d[G.kblock / 4] = Math.max(1, t.kblock);
   runJob(k, es === 4 ? "gemmJob32" : "gemmJob64", DESC_ADDR, n, scratch[0], scratch[1], share && n >= 2);
 }
+
+/** Store product `p`'s operands (GEMM_JOB's fields a … bias) as record `i` of records GEMM_JOB.bytes apart from byte `at`. */
+export function writeProduct(k: Kernels, at: number, i: number, p: ProductArgs): void {
+  const G = GEMM_JOB;
+  const d = new Int32Array(k.memory.buffer, at + i * G.bytes, G.bytes / 4);
+  d[G.a / 4] = p.a;
+  d[G.b / 4] = p.b;
+  d[G.out / 4] = p.out;
+  d[G.M / 4] = p.M;
+  d[G.K / 4] = p.K;
+  d[G.N / 4] = p.N;
+  d[G.ars / 4] = p.ars;
+  d[G.aks / 4] = p.aks;
+  d[G.bks / 4] = p.bks;
+  d[G.bps / 4] = p.bps;
+  d[G.ors / 4] = p.ors;
+  d[G.mode / 4] = p.mode;
+  d[G.bias / 4] = p.bias;
+}

@@ -2,9 +2,10 @@
  * Causal attention: the one kernel boundary every path goes through. A path
  * fills an AttentionJob (one record: where the query, keys, values and output
  * live, the scratch, the precision) and calls attend() for one query of one
- * head, attendRow() for every head of one row, or attendSequence() for every
- * row of a sequence of dense heads at once. Each step is one implementation,
- * shared by every path and both precisions:
+ * head, or attendRow() for every head of one row (attentionSequences.ts
+ * attends whole sequences of dense heads at once through the kernel
+ * module's products, with the same scaling and softmax). Each step is one
+ * implementation, shared by every path and both precisions:
  *
  *   scores     attentionScores.ts  q·k_j / √E for j < nKeys (the causal mask is the loop bound)
  *   softmax    softmax.ts          max-subtracted exponent, sum, normalise, keys of nonzero weight
@@ -20,7 +21,6 @@ import { queryNonzeros, scaleScores, scores } from "./attentionScores.ts";
 import { weightedValues } from "./attentionValues.ts";
 import { attentionWasmScale, attentionWasmScores, attentionWasmSoftmax, attentionWasmValues, type AttentionWasm } from "./attentionWasm.ts";
 import { softmaxCut, softmaxInPlace, softmaxLive } from "./softmax.ts";
-import { matmulWasm, panelWidth } from "./wasm.ts";
 import type { Precision } from "./prepare.ts";
 
 export { softmaxInPlace };
@@ -140,53 +140,5 @@ export function attendRow(
     job.vCols = vCols ? vCols[h] : null;
     if (trace) job.traceOff = h * trace.T * trace.T + i * trace.T;
     attend(job);
-  }
-}
-
-/**
- * All heads of one sequence of T rows (starting at element rowOff0 of the
- * [*, H·E] arrays) as two products per head through the WebAssembly kernel:
- * scores = Q_h · K_hᵀ ([T, T], the masked half computed and ignored), then
- * row by row the same scaling and softmax as attend(), then z_h = P · V_h
- * with P zero above the diagonal. Every score and every z entry is the same
- * sum in the same order as attend()'s (the masked and zero-weight 0·v terms
- * change nothing), so the bits equal the row-by-row path's and the KV
- * cache's. `take` lends workspace arrays by name.
- */
-export function attendSequence(
-  job: AttentionJob, q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray, rowOff0: number, T: number,
-  H: number, take: (key: string, n: number) => FloatArray,
-): void {
-  const E = job.E;
-  const HE = H * E;
-  const P = panelWidth(q);
-  reserveKeys(job, T);
-  const buf = job.buf, live = job.live, cut = softmaxCut(buf);
-  const qh = take("att.q", T * E); // [T, E]
-  const kT = take("att.kT", Math.ceil(T / P) * E * P).fill(0); // K_hᵀ [E, T] in panels (padding keys 0)
-  const vh = take("att.v", Math.ceil(E / P) * T * P).fill(0); // V_h [T, E] in panels (padding columns 0)
-  const pat = take("att.scores", T * T); // [T, T] scores, then the pattern
-  const zh = take("att.z", T * E); // [T, E]
-  for (let h = 0; h < H; h++) {
-    const col = rowOff0 + h * E;
-    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) qh[i * E + e] = q[col + i * HE + e];
-    for (let j = 0; j < T; j++) {
-      const base = (Math.floor(j / P) * E) * P + (j % P);
-      for (let e = 0; e < E; e++) kT[base + e * P] = k[col + j * HE + e];
-    }
-    for (let j = 0; j < T; j++) {
-      for (let e = 0; e < E; e++) vh[(Math.floor(e / P) * T + j) * P + (e % P)] = v[col + j * HE + e];
-    }
-    matmulWasm(qh, 0, T, E, kT, T, pat, 0, false);
-    for (let i = 0; i < T; i++) {
-      const r = i * T;
-      buf.set(pat.subarray(r, r + i + 1));
-      const max = scaleScores(buf, i + 1, job.sqrtE, job.f32);
-      softmaxLive(buf, i + 1, max, live, cut);
-      pat.set(buf.subarray(0, i + 1), r);
-      pat.fill(0, r + i + 1, r + T);
-    }
-    matmulWasm(pat, 0, T, T, vh, E, zh, 0, false);
-    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) z[col + i * HE + e] = zh[i * E + e];
   }
 }

@@ -10,16 +10,18 @@
  *
  * Where the time goes: products run on CSR rows for sparse (compiled)
  * weights, and on the WebAssembly SIMD kernel (src/sim/wasm.ts, split with a
- * helper thread when big) for dense ones; dense heads attend a whole
- * sequence at once as two such products, sparse heads row by row with
- * sparse queries. Every path adds the same terms in the same order, so the
+ * helper thread when big) for dense ones; dense heads attend whole
+ * sequences at once as two lists of such products on q, k, v and z in the
+ * kernel module's memory (attentionSequences.ts), sparse heads row by row
+ * with sparse queries. Every path adds the same terms in the same order, so the
  * choice never changes a bit. Intermediates live in a per-model workspace
  * (fresh large arrays cost more in page faults than the arithmetic).
  * Shape letters: see src/model/weights.ts.
  */
 
 import type { FloatArray, Tensor, Weights } from "../model/weights.ts";
-import { attendRow, attendSequence, attentionJob, reserveKeys, type AttentionJob, type AttentionTrace } from "./attention.ts";
+import { attendRow, attentionJob, reserveKeys, type AttentionJob, type AttentionTrace } from "./attention.ts";
+import { attendSequences, inKernelMemory, moduleArray } from "./attentionSequences.ts";
 import { wasmAvailable } from "./wasm.ts";
 import {
   applyLinearRows, applyLinearRowsAdd, applyQkvRows, prepare, type PreparedLayer, type PreparedModel, type Precision, type SparseMode, usesSparse,
@@ -64,19 +66,31 @@ export function forwardBatch(
 ): ForwardResult[] {
   if (opts.cache) return batch.map((tokens) => forward(weights, tokens, opts));
   const model = prepare(weights, opts.precision ?? "float64");
-  const starts: number[] = [];
-  const lengths: number[] = [];
-  const all: number[] = [];
-  for (const tokens of batch) {
-    checkTokens(model, tokens, "forwardBatch");
-    starts.push(all.length);
-    lengths.push(tokens.length);
-    for (const t of tokens) all.push(t);
+  for (const tokens of batch) checkTokens(model, tokens, "forwardBatch");
+  const { d_model: D, d_head: E, n_heads: H, d_vocab_out: Vo } = model.config;
+  // Runs of at most RUN_ELEMENTS per [rows, ·] intermediate (one sequence at least), so
+  // they stay in the kernel module's buffer region; rows are independent: the same bits.
+  const rowsPerRun = Math.max(1, Math.floor(RUN_ELEMENTS / Math.max(D, H * E)));
+  const results: ForwardResult[] = [];
+  for (let b0 = 0; b0 < batch.length;) {
+    const starts: number[] = [];
+    const lengths: number[] = [];
+    const all: number[] = [];
+    let b1 = b0;
+    for (; b1 < batch.length && (b1 === b0 || all.length + batch[b1]!.length <= rowsPerRun); b1++) {
+      starts.push(all.length);
+      lengths.push(batch[b1]!.length);
+      for (const t of batch[b1]!) all.push(t);
+    }
+    const logits = run(model, all, starts, lengths, opts.sparse ?? "auto", undefined);
+    starts.forEach((s, i) => results.push({ logits: new Float64Array(logits.subarray(s * Vo, (s + lengths[i]!) * Vo)) }));
+    b0 = b1;
   }
-  const logits = run(model, all, starts, lengths, opts.sparse ?? "auto", undefined);
-  const Vo = model.config.d_vocab_out;
-  return starts.map((s, b) => ({ logits: new Float64Array(logits.subarray(s * Vo, (s + lengths[b]) * Vo)) }));
+  return results;
 }
+
+/** Elements of one [rows, d_model or H·E] intermediate of a forwardBatch run: bounds the rows per run. */
+const RUN_ELEMENTS = 1 << 20;
 
 /** Throw a message naming the caller if `tokens` cannot be run. */
 export function checkTokens(model: PreparedModel, tokens: readonly number[], caller: string): void {
@@ -115,26 +129,31 @@ function run(
   embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   if (cache) recordEmbeddings(model, tokens, cache);
 
-  const q = take("q", N * HE); // [N, H, E]
-  const k = take("k", N * HE); // [N, H, E]
-  const v = take("v", N * HE); // [N, H, E]
-  const z = take("z", N * HE); // [N, H, E]
+  // Whole-sequence attention runs on the kernel module's products where q, k, v and z lie
+  // in its memory (read and written in place); where they cannot, heads attend row by row.
+  const wholeSequences = !cache && model.layers.some((layer) => denseAttention(layer, mode));
+  const f32 = model.precision === "float32";
+  const takeKernel = (key: string, n: number): FloatArray => (wholeSequences ? moduleArray(`forward.${key}`, n, f32) : null) ?? take(key, n);
+  const q = takeKernel("q", N * HE); // [N, H, E]
+  const k = takeKernel("k", N * HE); // [N, H, E]
+  const v = takeKernel("v", N * HE); // [N, H, E]
+  const z = takeKernel("z", N * HE); // [N, H, E]
+  const inKernel = [q, k, v, z].every(inKernelMemory);
   const attnOut = take("attnOut", N * D); // [N, D]
   const job = jobFor(model, lengths.reduce((a, b) => Math.max(a, b), 0)); // one row of scores, reused for every query and head
   const xIdx = new Int32Array(Math.max(D, HE)); // nonzero coordinates of one input row (sparse products)
+  const long: number[] = [];
+  for (let b = 0; b < starts.length; b++) if (lengths[b]! >= WASM_ATTENTION_MIN_LENGTH) long.push(b);
 
   model.layers.forEach((layer, l) => {
     if (cache) cache.set(`blocks.${l}.hook_resid_pre`, tensor([N, D], resid.slice()));
     applyQkvRows(layer, resid, 0, N, xIdx, q, k, v, 0, mode);
 
     const trace = cache ? newTrace(alloc, H, N) : null;
-    const wholeSequences = !trace && denseAttention(layer, mode);
+    const whole = !trace && inKernel && denseAttention(layer, mode) && attendSequences(job, q, k, v, z, starts, lengths, long, H);
     for (let b = 0; b < starts.length; b++) {
-      if (wholeSequences && lengths[b] >= WASM_ATTENTION_MIN_LENGTH) {
-        attendSequence(job, q, k, v, z, starts[b] * HE, lengths[b], H, take);
-      } else {
-        for (let i = 0; i < lengths[b]; i++) attendRow(job, q, k, v, z, starts[b] * HE, i, H, trace, layer.vCols);
-      }
+      if (whole && lengths[b]! >= WASM_ATTENTION_MIN_LENGTH) continue;
+      for (let i = 0; i < lengths[b]!; i++) attendRow(job, q, k, v, z, starts[b]! * HE, i, H, trace, layer.vCols);
     }
 
     // One [N, H*E]·[H*E, D] product sums the heads; per-head results are only

@@ -117,7 +117,9 @@ export function applyLinear(
     out.fill(0, outOff, outOff + M * lin.N);
     matmulSparse(x, xOff, M, lin.K, lin.csr(), out, outOff);
   } else if (useWasm(lin)) {
-    matmulWasm(x, xOff, M, lin.K, lin.packed(), lin.N, out, outOff);
+    // The bias joins in the product's epilogue (out + bias, as addBias adds it): one pass less.
+    matmulWasm(x, xOff, M, lin.K, lin.packed(), lin.N, out, outOff, true, bias);
+    return;
   } else {
     out.fill(0, outOff, outOff + M * lin.N);
     matmulDense(x, xOff, M, lin.K, lin.denseT(), lin.N, out, outOff);

@@ -10,6 +10,8 @@ import fc from "fast-check";
 import { divide, exp, max, multiply, subtract, sum } from "mathjs";
 import { describe, expect, it } from "vitest";
 import { attend, attentionJob, type AttentionJob } from "../../src/sim/attention.ts";
+import { wholeSequenceStats } from "../../src/sim/attentionSequences.ts";
+import { threadSettings } from "../../src/kernels/helper.ts";
 import { forward, forwardBatch } from "../../src/sim/forward.ts";
 import { IncrementalRun, KV_WASM_MIN_CONTEXT } from "../../src/sim/kvcache.ts";
 import { attentionWasm, storeKey, WASM_MIN_KEYS } from "../../src/sim/attentionWasm.ts";
@@ -266,15 +268,45 @@ describe("every path × every precision on whole models", () => {
     }
   });
 
+  it.runIf(wasmAvailable())("whole sequences equal the KV cache bit for bit on hard attention and on keys past float64's fast exponential", () => {
+    // (Finite activations: with an infinite value a masked key's 0·v is NaN in the products, as before.)
+    const tokens = Array.from({ length: 48 }, (_, i) => (i * i + 2 * i) % 5);
+    let finished = 0;
+    for (const scale of [3, 12]) {
+      const weights = randomWeights({ d_model: 8, d_head: 4, n_heads: 2, n_layers: 2, n_ctx: 48, d_vocab: 5 }, 11, { scale });
+      for (const precision of PRECISIONS) {
+        const before = wholeSequenceStats.finishedInJs;
+        const plain = forward(weights, tokens, { precision }).logits;
+        finished += wholeSequenceStats.finishedInJs - before;
+        const run = new IncrementalRun(weights, { precision });
+        tokens.forEach((tok, t) => expectIdentical(run.push(tok), rowOf(plain, t, 5), `scale ${scale} ${precision} position ${t}`));
+      }
+    }
+    // float64 keys in [−745, −708) below their row's maximum go back to the JavaScript softmax: that hand-over is covered too.
+    expect(finished).toBeGreaterThan(0);
+  });
+
   it.runIf(wasmAvailable())("covers the whole-sequence path (dense heads, T ≥ 16)", () => {
-    // Guards the matrix above against silently testing rows only: a dense float32 model
-    // long enough for attendSequence still equals the cache bit for bit.
+    // Guards the matrix above against silently testing rows only: a dense model long enough
+    // for whole-sequence attention still equals the cache bit for bit, and so does a batch
+    // whose (sequence, head) pairs all run on the helper thread.
     const weights = randomWeights({ d_model: 8, d_head: 4, n_heads: 2, n_layers: 2, n_ctx: 40, d_vocab: 5 }, 3);
     const tokens = Array.from({ length: 40 }, (_, i) => (i * 7) % 5);
     for (const precision of PRECISIONS) {
+      const runs = wholeSequenceStats.runs;
       const plain = forward(weights, tokens, { precision }).logits;
+      expect(wholeSequenceStats.runs, `${precision}: one whole-sequence pass per layer`).toBe(runs + 2);
       const run = new IncrementalRun(weights, { precision });
       tokens.forEach((tok, t) => expectIdentical(run.push(tok), rowOf(plain, t, 5), `${precision} position ${t}`));
+      const was = threadSettings.helperOnly, chunks = threadSettings.helperChunks;
+      threadSettings.helperOnly = true;
+      try {
+        const [, b] = forwardBatch(weights, [tokens.slice(0, 20), tokens], { precision });
+        expectIdentical(b!.logits, plain, `${precision}: pairs on the helper thread`);
+      } finally {
+        threadSettings.helperOnly = was;
+      }
+      expect(threadSettings.helperChunks, "chunks the helper ran").toBeGreaterThan(chunks);
     }
   });
 });
