@@ -18,7 +18,9 @@
  */
 import { ADD, AND, call, END, F32_LOAD, funcBody, get, I32, i32, IF, I32_LOAD, LT_S, MUL, SELECT, set, uleb, whileLoop } from "./assembler.ts";
 import { GEMM_JOB, ROWS } from "./gemmCode.ts";
-import { C3, C4, LN2_HI, LN2_LO, ROUND, STEPS_PER_LN2 } from "../sim/softmax.ts";
+import { EXP_NEG } from "../sim/softmax.ts";
+
+const { C3, C4, LN2_HI, LN2_LO, ROUND, STEPS_PER_LN2 } = EXP_NEG;
 
 /**
  * Field offsets (bytes) of a pair's record: the score and value products

@@ -24,7 +24,9 @@ import { productCall, writeProduct, type ProductArgs } from "../kernels/product.
 import type { FloatArray } from "../model/weights.ts";
 import { reserveKeys, type AttentionJob } from "./attention.ts";
 import { scaleScores } from "./attentionScores.ts";
-import { FRAC, POW2, softmaxCut, softmaxLive } from "./softmax.ts";
+import { EXP_NEG, softmaxCut, softmaxLive } from "./softmax.ts";
+
+const { FRAC, POW2 } = EXP_NEG;
 import { kernelBuffer, PARALLEL_MIN_MACS, wasmAvailable } from "./wasm.ts";
 
 /** Calls of attendSequences that attended, and pairs the module left to JavaScript (tests check what they cover). */

@@ -6,27 +6,27 @@ import type { FloatArray } from "../model/weights.ts";
 
 // expNeg: exp(x) for x ≤ 0 as 2^m · 2^(i/256) · e^r, with x = (256m + i)·(ln 2 / 256) + r,
 // |r| ≤ ln 2 / 512: a table of 256 values and a degree-4 polynomial, short enough
-// dependency chains for the processor to overlap neighbouring keys. (Exported: the
-// kernel module's attention job, src/kernels/attentionCode.ts, assembles the same steps.)
-export const STEPS_PER_LN2 = 256 / Math.LN2;
+// dependency chains for the processor to overlap neighbouring keys.
+const STEPS_PER_LN2 = 256 / Math.LN2;
 // ln 2 / 256 split so that k · LN2_HI is exact for |k| < 2^21 (the high part has 32 significant bits).
-export const LN2_HI = 6.93147180369123816490e-1 / 256;
-export const LN2_LO = 1.90821492927058770002e-10 / 256;
+const LN2_HI = 6.93147180369123816490e-1 / 256;
+const LN2_LO = 1.90821492927058770002e-10 / 256;
 /** 1.5 · 2^52: adding it rounds a double of magnitude < 2^51 to an integer (ties to even). */
-export const ROUND = 6755399441055744;
+const ROUND = 6755399441055744;
 /** POW2[i] = 2^(i − 1022), exact: the scale 2^m for m = −1022 … 0. */
-export const POW2 = new Float64Array(1023);
+const POW2 = new Float64Array(1023);
 POW2[1022] = 1;
 for (let i = 1021; i >= 0; i--) POW2[i] = POW2[i + 1] / 2;
 /** FRAC[i] = 2^(i/256), i = 0 … 255 (FRAC[0] = 1 exactly). */
-export const FRAC = Float64Array.from({ length: 256 }, (_, i) => 2 ** (i / 256));
-export const C3 = 1 / 6, C4 = 1 / 24;
+const FRAC = Float64Array.from({ length: 256 }, (_, i) => 2 ** (i / 256));
+const C3 = 1 / 6, C4 = 1 / 24;
 
 /**
- * expNeg's constants and table, for the WebAssembly softmax
- * (softmaxWasmCode.ts), which evaluates the same steps on the same values.
+ * expNeg's constants and tables, for the two WebAssembly softmaxes (the KV
+ * cache's, softmaxWasmCode.ts, and the whole-sequence pairs',
+ * src/kernels/attentionCode.ts), which evaluate the same steps on the same values.
  */
-export const EXP_NEG = { STEPS_PER_LN2, LN2_HI, LN2_LO, ROUND, C3, C4, FRAC, MIN: -708 } as const;
+export const EXP_NEG = { STEPS_PER_LN2, LN2_HI, LN2_LO, ROUND, C3, C4, FRAC, POW2, MIN: -708 } as const;
 
 /**
  * exp(x) for the x ≤ 0 that softmax meets, within about one unit in the last
