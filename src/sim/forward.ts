@@ -12,7 +12,9 @@
  * weights, and on the WebAssembly SIMD kernel (src/sim/wasm.ts, split with a
  * helper thread when big) for dense ones; dense heads attend a whole
  * sequence at once as two such products, sparse heads row by row with
- * sparse queries. Every path adds the same terms in the same order, so the
+ * sparse queries. When every product is sparse (compiled weights) and no
+ * cache is asked for, compact.ts runs the layers on arrays narrowed to the
+ * columns the heads use. Every path adds the same terms in the same order, so the
  * choice never changes a bit. Intermediates live in a per-model workspace
  * (fresh large arrays cost more in page faults than the arithmetic).
  * Shape letters: see src/model/weights.ts.
@@ -21,6 +23,7 @@
 import type { FloatArray, Tensor, Weights } from "../model/weights.ts";
 import { attendRow, attendSequence, attentionJob, reserveKeys, type AttentionJob, type AttentionTrace } from "./attention.ts";
 import { wasmAvailable } from "./wasm.ts";
+import { allSparse, compactModel, runCompact } from "./compact.ts";
 import {
   applyLinearRows, applyLinearRowsAdd, applyQkvRows, prepare, type PreparedLayer, type PreparedModel, type Precision, type SparseMode, usesSparse,
 } from "./prepare.ts";
@@ -114,6 +117,8 @@ function run(
   const resid = take("resid", N * D); // [N, D]
   embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   if (cache) recordEmbeddings(model, tokens, cache);
+  // Compiled weights: the same logits on narrowed arrays (see compact.ts).
+  if (!cache && allSparse(model, mode)) return runCompact(compactModel(model), resid, N, starts, lengths, take);
 
   const q = take("q", N * HE); // [N, H, E]
   const k = take("k", N * HE); // [N, H, E]

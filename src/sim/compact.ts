@@ -1,0 +1,335 @@
+/**
+ * The forward pass of a model whose every product takes the sparse path
+ * (compiled weights), on narrowed arrays: per head, q and k keep only the
+ * columns where both W_Q (or b_Q) and W_K (or b_K) can be nonzero, v and z
+ * only the columns where W_V (or b_V) can. Compiled heads use a handful of
+ * their d_head columns, so the [N, H·E] arrays of the general path are mostly
+ * columns that are 0 by construction; here they are never written, scanned
+ * or added. Residual rows are scanned only at the coordinates a product reads
+ * (rows of W_Q/W_K/W_V, of W_U), and the attention output is added only at the
+ * coordinates W_O or b_O can write.
+ *
+ * Every dropped term is an exact zero of the general path (a column of q or
+ * k that is 0 for every input, a z column that is 0, a product row the CSR
+ * kernel skips), and every kept sum adds the same terms in the same order
+ * through the same kernels (csrRow, attentionScores.ts, softmax.ts,
+ * attentionValues.ts), so the logits are bit-identical to the general path's
+ * for finite activations. Only logits come out: the activation cache needs
+ * the full arrays and takes the general path.
+ */
+import type { FloatArray } from "../model/weights.ts";
+import { attentionJob, reserveKeys, type AttentionJob } from "./attention.ts";
+import { queryNonzeros, scores } from "./attentionScores.ts";
+import { weightedValues } from "./attentionValues.ts";
+import type { Csr } from "./kernels.ts";
+import { csrRow, gatherNonzeros, type Linear, type PreparedModel, type SparseMode, usesSparse } from "./prepare.ts";
+import { softmaxCut, softmaxLive } from "./softmax.ts";
+
+/** One head's place in the narrowed arrays and its attention records. */
+interface CompactHead {
+  /** First column of the head in the [N, WS] q and k arrays, and its width. */
+  readonly sOff: number;
+  readonly nS: number;
+  /** First column of the head in the [N, WV] v and z arrays, and its width. */
+  readonly vOff: number;
+  readonly nV: number;
+  /** Scores and softmax: width nS, scaled by √d_head. */
+  readonly scoreJob: AttentionJob;
+  /** Value sum: width nV (shares the score job's pattern and live keys). */
+  readonly valueJob: AttentionJob;
+}
+
+/** A layer with narrowed projections. */
+interface CompactLayer {
+  readonly WS: number;
+  readonly WV: number;
+  readonly q: Csr; // [D, WS]
+  readonly k: Csr; // [D, WS]
+  readonly v: Csr; // [D, WV]
+  readonly bq: FloatArray | null; // [WS]
+  readonly bk: FloatArray | null; // [WS]
+  readonly bv: FloatArray | null; // [WV]
+  /** Residual coordinates with an entry in q, k or v, ascending. */
+  readonly reads: Int32Array;
+  readonly o: Csr; // [WV, D]
+  readonly bo: FloatArray | null; // [D]
+  /** Residual coordinates W_O or b_O can write, ascending. */
+  readonly writes: Int32Array;
+  readonly heads: readonly CompactHead[];
+}
+
+/** A prepared model in narrowed form. */
+export interface CompactModel {
+  readonly model: PreparedModel;
+  readonly layers: readonly CompactLayer[];
+  readonly unembed: Csr; // [D, Vo]
+  readonly bU: FloatArray | null;
+  /** Residual coordinates W_U reads, ascending. */
+  readonly unembedReads: Int32Array;
+  /** Widest q/k, v rows: the scratch size for nonzero coordinates. */
+  readonly maxWidth: number;
+}
+
+const memo = new WeakMap<PreparedModel, CompactModel>();
+
+/** Whether every product of `model` takes the sparse path under `mode` (then runCompact applies). */
+export function allSparse(model: PreparedModel, mode: SparseMode): boolean {
+  if (!usesSparse(model.unembed, mode)) return false;
+  for (const l of model.layers) {
+    if (!usesSparse(l.q, mode) || !usesSparse(l.k, mode) || !usesSparse(l.v, mode) || !usesSparse(l.o, mode)) return false;
+  }
+  return true;
+}
+
+/** The narrowed form of `model` (built once per prepared model). */
+export function compactModel(model: PreparedModel): CompactModel {
+  let c = memo.get(model);
+  if (!c) {
+    c = buildCompact(model);
+    memo.set(model, c);
+  }
+  return c;
+}
+
+/**
+ * Layers and unembedding over the embedded residual resid [N, D] (updated in
+ * place); returns the [N, Vo] logits in an array lent by `take`. Sequence b
+ * occupies rows starts[b] … starts[b]+lengths[b]−1.
+ */
+export function runCompact(
+  cm: CompactModel, resid: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
+  take: (key: string, n: number) => FloatArray,
+): FloatArray {
+  const model = cm.model;
+  const { d_model: D, d_vocab_out: Vo } = model.config;
+  const maxKeys = lengths.reduce((a, b) => Math.max(a, b), 0);
+  const idx = new Int32Array(Math.max(D, cm.maxWidth));
+  const row = take("c.row", D);
+  for (const layer of cm.layers) {
+    const q = take("c.q", N * layer.WS);
+    const k = take("c.k", N * layer.WS);
+    const v = take("c.v", N * layer.WV);
+    const z = take("c.z", N * layer.WV);
+    projectQkv(layer, resid, N, D, idx, q, k, v);
+    for (const head of layer.heads) {
+      // A head with no value column writes nothing (z is 0 whatever the pattern).
+      if (head.nV === 0) continue;
+      reserveHead(head, maxKeys);
+      for (let b = 0; b < starts.length; b++) attendHead(head, layer.WS, layer.WV, q, k, v, z, starts[b], lengths[b]);
+    }
+    addOutput(layer, z, N, D, idx, resid, row);
+  }
+  const out = take("out", N * Vo);
+  const reads = cm.unembedReads;
+  for (let i = 0; i < N; i++) {
+    const nx = gatherListed(resid, i * D, reads, idx);
+    csrRow(cm.unembed, resid, i * D, idx, nx, out, i * Vo, cm.bU);
+  }
+  return out;
+}
+
+/** q, k, v of every row: one scan of the residual row (at the coordinates read) serves the three products. */
+function projectQkv(
+  layer: CompactLayer, resid: FloatArray, N: number, D: number, idx: Int32Array,
+  q: FloatArray, k: FloatArray, v: FloatArray,
+): void {
+  const { WS, WV, reads } = layer;
+  for (let i = 0; i < N; i++) {
+    const x = i * D;
+    const nx = gatherListed(resid, x, reads, idx);
+    csrRow(layer.q, resid, x, idx, nx, q, i * WS, layer.bq);
+    csrRow(layer.k, resid, x, idx, nx, k, i * WS, layer.bk);
+    csrRow(layer.v, resid, x, idx, nx, v, i * WV, layer.bv);
+  }
+}
+
+function reserveHead(head: CompactHead, maxKeys: number): void {
+  const s = head.scoreJob, vj = head.valueJob;
+  reserveKeys(s, maxKeys);
+  vj.buf = s.buf;
+  vj.live = s.live;
+}
+
+/** One head over one sequence of T rows starting at row s: scores, softmax, value sum per query. */
+function attendHead(
+  head: CompactHead, WS: number, WV: number, q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray, s: number, T: number,
+): void {
+  const sj = head.scoreJob, vj = head.valueJob;
+  const buf = sj.buf, live = sj.live, cut = softmaxCut(buf);
+  sj.q = q;
+  sj.k = k;
+  sj.stride = WS;
+  sj.kOff = s * WS + head.sOff;
+  vj.v = v;
+  vj.z = z;
+  vj.stride = WV;
+  vj.kOff = s * WV + head.vOff;
+  for (let i = 0; i < T; i++) {
+    sj.qOff = (s + i) * WS + head.sOff;
+    sj.nKeys = i + 1;
+    const max = scores(sj, queryNonzeros(sj));
+    const nLive = softmaxLive(buf, i + 1, max, live, cut);
+    vj.zOff = (s + i) * WV + head.vOff;
+    weightedValues(vj, nLive);
+  }
+}
+
+/**
+ * resid += z · W_O + b_O, row by row through a scratch row, at the written
+ * coordinates only (elsewhere the general path adds an exact 0).
+ */
+function addOutput(layer: CompactLayer, z: FloatArray, N: number, D: number, idx: Int32Array, resid: FloatArray, row: FloatArray): void {
+  const { WV, o, bo, writes } = layer;
+  const nw = writes.length;
+  const rowPtr = o.rowPtr, colIdx = o.colIdx, vals = o.vals;
+  for (let i = 0; i < N; i++) {
+    for (let t = 0; t < nw; t++) row[writes[t]] = 0;
+    const zi = i * WV;
+    const nz = gatherNonzeros(z, zi, WV, idx);
+    for (let t = 0; t < nz; t++) {
+      const kk = idx[t];
+      const a = z[zi + kk];
+      for (let p = rowPtr[kk], p1 = rowPtr[kk + 1]; p < p1; p++) row[colIdx[p]] += a * vals[p];
+    }
+    if (bo) for (let t = 0; t < nw; t++) row[writes[t]] += bo[writes[t]];
+    const r = i * D;
+    for (let t = 0; t < nw; t++) {
+      const c = writes[t];
+      resid[r + c] = resid[r + c] + row[c];
+    }
+  }
+}
+
+/** Positions among x[off + list[t]] that are nonzero, into idx (ascending when list is); returns their count. */
+function gatherListed(x: FloatArray, off: number, list: Int32Array, idx: Int32Array): number {
+  let c = 0;
+  // Branch-free, as gatherNonzeros: a residual's few nonzeros would each cost a mispredicted branch.
+  for (let t = 0; t < list.length; t++) {
+    const d = list[t];
+    idx[c] = d;
+    c += +(x[off + d] !== 0);
+  }
+  return c;
+}
+
+// ------------------------------------------------------------ building
+
+function buildCompact(model: PreparedModel): CompactModel {
+  const { d_head: E, n_heads: H } = model.config;
+  const alloc = model.alloc;
+  let maxWidth = 0;
+  const layers = model.layers.map((l): CompactLayer => {
+    const qCols = liveColumns(l.q, l.bq), kCols = liveColumns(l.k, l.bk), vCols = liveColumns(l.v, l.bv);
+    const sMap = new Int32Array(H * E).fill(-1), vMap = new Int32Array(H * E).fill(-1);
+    const heads: CompactHead[] = [];
+    let WS = 0, WV = 0;
+    for (let h = 0; h < H; h++) {
+      const sOff = WS, vOff = WV;
+      for (let e = 0; e < E; e++) {
+        const c = h * E + e;
+        if (qCols[c] && kCols[c]) sMap[c] = WS++;
+        if (vCols[c]) vMap[c] = WV++;
+      }
+      const nS = WS - sOff, nV = WV - vOff;
+      const scoreJob = attentionJob(model.precision, nS, 0, Math.sqrt(E));
+      const valueJob = attentionJob(model.precision, nV, 0);
+      heads.push({ sOff, nS, vOff, nV, scoreJob, valueJob });
+    }
+    maxWidth = Math.max(maxWidth, WS, WV);
+    const q = columnsCsr(l.q, sMap, WS, alloc), k = columnsCsr(l.k, sMap, WS, alloc), v = columnsCsr(l.v, vMap, WV, alloc);
+    const o = rowsCsr(l.o, vMap, WV, alloc);
+    const writes: number[] = [];
+    for (let d = 0; d < l.o.N; d++) {
+      let w = l.bo[d] !== 0;
+      for (let r = 0; r < l.o.K && !w; r++) w = vMap[r] >= 0 && l.o.dense[r * l.o.N + d] !== 0;
+      if (w) writes.push(d);
+    }
+    return {
+      WS, WV, q, k, v,
+      bq: compactBias(l.bq, sMap, WS, alloc), bk: compactBias(l.bk, sMap, WS, alloc), bv: compactBias(l.bv, vMap, WV, alloc),
+      reads: Int32Array.from(nonemptyRows([q, k, v])),
+      o, bo: l.bo.some((x) => x !== 0) ? l.bo : null, writes: Int32Array.from(writes),
+      heads,
+    };
+  });
+  const unembed = model.unembed.csr();
+  return {
+    model, layers, unembed,
+    bU: model.b_U.some((x) => x !== 0) ? model.b_U : null,
+    unembedReads: Int32Array.from(nonemptyRows([unembed])),
+    maxWidth,
+  };
+}
+
+/** Per column of lin (plus bias), whether any entry is nonzero. */
+function liveColumns(lin: Linear, bias: FloatArray): boolean[] {
+  const live = Array.from(bias, (b) => b !== 0);
+  const { K, N, dense } = lin;
+  for (let r = 0; r < K; r++) for (let c = 0; c < N; c++) if (dense[r * N + c] !== 0) live[c] = true;
+  return live;
+}
+
+/** CSR of lin's columns that map to ≥ 0, renumbered (the map keeps their order). */
+function columnsCsr(lin: Linear, map: Int32Array, width: number, alloc: (n: number) => FloatArray): Csr {
+  const { K, N, dense } = lin;
+  const rowPtr = new Int32Array(K + 1);
+  const cols: number[] = [];
+  const vals: number[] = [];
+  for (let r = 0; r < K; r++) {
+    rowPtr[r] = cols.length;
+    for (let c = 0; c < N; c++) {
+      const x = dense[r * N + c];
+      if (x !== 0 && map[c] >= 0) {
+        cols.push(map[c]);
+        vals.push(x);
+      }
+    }
+  }
+  rowPtr[K] = cols.length;
+  const v = alloc(vals.length);
+  v.set(vals);
+  return { rows: K, cols: width, rowPtr, colIdx: Int32Array.from(cols), vals: v };
+}
+
+/** CSR of lin's rows that map to ≥ 0, renumbered. */
+function rowsCsr(lin: Linear, map: Int32Array, height: number, alloc: (n: number) => FloatArray): Csr {
+  const { K, N, dense } = lin;
+  const rowPtr = new Int32Array(height + 1);
+  const cols: number[] = [];
+  const vals: number[] = [];
+  for (let r = 0; r < K; r++) {
+    if (map[r] < 0) continue;
+    rowPtr[map[r]] = cols.length;
+    for (let c = 0; c < N; c++) {
+      const x = dense[r * N + c];
+      if (x !== 0) {
+        cols.push(c);
+        vals.push(x);
+      }
+    }
+  }
+  rowPtr[height] = cols.length;
+  const v = alloc(vals.length);
+  v.set(vals);
+  return { rows: height, cols: N, rowPtr, colIdx: Int32Array.from(cols), vals: v };
+}
+
+/** The kept entries of a bias, or null when they are all 0. */
+function compactBias(b: FloatArray, map: Int32Array, width: number, alloc: (n: number) => FloatArray): FloatArray | null {
+  const out = alloc(width);
+  let live = false;
+  for (let c = 0; c < map.length; c++) {
+    if (map[c] >= 0) {
+      out[map[c]] = b[c];
+      live ||= b[c] !== 0;
+    }
+  }
+  return live ? out : null;
+}
+
+/** Rows with an entry in any of the matrices, ascending. */
+function nonemptyRows(ms: readonly Csr[]): number[] {
+  const rows: number[] = [];
+  for (let r = 0; r < ms[0].rows; r++) if (ms.some((m) => m.rowPtr[r + 1] > m.rowPtr[r])) rows.push(r);
+  return rows;
+}

@@ -1,0 +1,92 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { compile } from "../../src/compiler/compile.ts";
+import { arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
+import type { Weights } from "../../src/model/weights.ts";
+import { modelInput } from "../../src/model/tokenIds.ts";
+import { allSparse, compactModel } from "../../src/sim/compact.ts";
+import { forward, forwardBatch } from "../../src/sim/forward.ts";
+import { prepare, type Precision } from "../../src/sim/prepare.ts";
+import { mulberry32 } from "../../src/sim/random.ts";
+import { loadProgram, programNames } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
+import { arbCase } from "./gen.ts";
+
+const PRECISIONS: readonly Precision[] = ["float64", "float32"];
+
+/**
+ * forwardBatch without a cache runs the narrowed path on all-sparse weights;
+ * forward with a cache runs the general row path. Their logits must be the
+ * same numbers, bit for bit (Object.is: the sign of a zero counts too).
+ */
+function expectSameLogits(weights: Weights, batch: readonly number[][], precision: Precision, label: string): void {
+  const narrowed = forwardBatch(weights, batch, { precision });
+  batch.forEach((tokens, b) => {
+    const general = forward(weights, tokens, { precision, cache: true }).logits;
+    const got = narrowed[b].logits;
+    expect(got.length).toBe(general.length);
+    for (let i = 0; i < got.length; i++) {
+      if (!Object.is(got[i], general[i])) throw new Error(`${label} ${precision} sequence ${b} logit ${i}: ${got[i]} vs ${general[i]}`);
+    }
+  });
+}
+
+/** `n` sequences of random lengths 1 … maxLength, BOS first. */
+function randomBatch(seed: number, n: number, maxLength: number, vocab: number): number[][] {
+  const rand = mulberry32(seed);
+  return Array.from({ length: n }, () => {
+    const length = 1 + Math.floor(rand() * maxLength);
+    return modelInput(Array.from({ length: length - 1 }, () => Math.floor(rand() * vocab)));
+  });
+}
+
+describe("narrowed forward for compiled weights (compact.ts)", () => {
+  it("is taken for every example program and gives the general path's logits bit for bit", () => {
+    for (const name of programNames()) {
+      const program = loadProgram(name);
+      const { weights } = compile(program);
+      for (const precision of PRECISIONS) {
+        expect(allSparse(prepare(weights, precision), "auto"), name).toBe(true);
+        expectSameLogits(weights, randomBatch(name.length, 6, program.context, program.vocab.length), precision, name);
+      }
+    }
+  });
+
+  it("narrows compiled heads to a few columns", () => {
+    const cm = compactModel(prepare(compile(loadProgram("induction")).weights));
+    const E = cm.model.config.d_head;
+    for (const layer of cm.layers) {
+      expect(layer.WV).toBeLessThan(E);
+      expect(layer.WS).toBeLessThanOrEqual(E);
+    }
+    expect(cm.layers[0].WS).toBeLessThan(E);
+  });
+
+  it("agrees with the general path on random compiled programs and inputs", () => {
+    fc.assert(
+      fc.property(arbProgramWithInput(), fc.integer(), ({ program, input }, seed) => {
+        const { weights } = compile(program);
+        const batch = [modelInput(input), ...randomBatch(seed, 3, program.context, program.vocab.length)];
+        for (const precision of PRECISIONS) expectSameLogits(weights, batch, precision, "generated program");
+      }),
+      fcParams({ seed: 1107, numRuns: 25 }),
+    );
+  });
+
+  it("agrees with the general path on random sparse weights (zero columns, biases, empty heads)", () => {
+    fc.assert(
+      fc.property(arbCase(fc.constantFrom(0, 0.02, 0.05, 0.09)), fc.integer(), ({ weights, tokens }, seed) => {
+        const c = weights.config;
+        const batch = [tokens, ...Array.from({ length: 3 }, (_, b) => {
+          const rand = mulberry32(seed + b);
+          return Array.from({ length: 1 + Math.floor(rand() * c.n_ctx) }, () => Math.floor(rand() * c.d_vocab));
+        })];
+        for (const precision of PRECISIONS) {
+          if (!allSparse(prepare(weights, precision), "auto")) continue;
+          expectSameLogits(weights, batch, precision, `density ${c.d_model}`);
+        }
+      }),
+      fcParams({ seed: 1108, numRuns: 150 }),
+    );
+  });
+});
