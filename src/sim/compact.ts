@@ -7,7 +7,9 @@
  * columns that are 0 by construction; here they are never written, scanned
  * or added. Residual rows are scanned only at the coordinates a product reads
  * (rows of W_Q/W_K/W_V, of W_U), and the attention output is added only at the
- * coordinates W_O or b_O can write.
+ * coordinates W_O or b_O can write. Within a batch, a query whose q row and
+ * key rows equal those of the batch's longest sequence (positional heads)
+ * reuses that sequence's pattern row instead of scoring again.
  *
  * Every dropped term is an exact zero of the general path (a column of q or
  * k that is 0 for every input, a z column that is 0, a product row the CSR
@@ -105,6 +107,7 @@ export function runCompact(
   const maxKeys = lengths.reduce((a, b) => Math.max(a, b), 0);
   const idx = new Int32Array(Math.max(D, cm.maxWidth));
   const row = take("c.row", D);
+  const shared = starts.length > 1 && maxKeys <= SHARE_MAX_KEYS ? sharedPatterns(cm, maxKeys) : null;
   for (const layer of cm.layers) {
     const q = take("c.q", N * layer.WS);
     const k = take("c.k", N * layer.WS);
@@ -115,7 +118,7 @@ export function runCompact(
       // A head with no value column writes nothing (z is 0 whatever the pattern).
       if (head.nV === 0) continue;
       reserveHead(head, maxKeys);
-      for (let b = 0; b < starts.length; b++) attendHead(head, layer.WS, layer.WV, q, k, v, z, starts[b], lengths[b]);
+      attendHead(head, layer.WS, layer.WV, q, k, v, z, starts, lengths, shared);
     }
     addOutput(layer, z, N, D, idx, resid, row);
   }
@@ -150,28 +153,123 @@ function reserveHead(head: CompactHead, maxKeys: number): void {
   vj.live = s.live;
 }
 
-/** One head over one sequence of T rows starting at row s: scores, softmax, value sum per query. */
+/** Longest sequences whose attention patterns are kept for reuse (the record is keys² long). */
+const SHARE_MAX_KEYS = 512;
+
+/** The attention pattern rows of one sequence, kept so that other sequences can reuse them. */
+interface SharedPatterns {
+  /** Row i: pattern values at pattern[i·C + j] for the live keys j. */
+  pattern: FloatArray;
+  /** Row i: its live keys at live[i·C … i·C + count[i]). */
+  live: Int32Array;
+  count: Int32Array;
+  /** Row stride C (the longest sequence the record holds). */
+  C: number;
+}
+
+const sharedMemo = new WeakMap<CompactModel, SharedPatterns>();
+
+/** The model's pattern record, grown to hold sequences of maxKeys keys. */
+function sharedPatterns(cm: CompactModel, maxKeys: number): SharedPatterns {
+  let sp = sharedMemo.get(cm);
+  if (!sp || sp.C < maxKeys) {
+    sp = { pattern: cm.model.alloc(maxKeys * maxKeys), live: new Int32Array(maxKeys * maxKeys), count: new Int32Array(maxKeys), C: maxKeys };
+    sharedMemo.set(cm, sp);
+  }
+  return sp;
+}
+
+/**
+ * One head over every sequence: per query, scores, softmax and value sum.
+ * With `shared`, the longest sequence goes first and keeps its pattern rows;
+ * a query of another sequence whose q row and key rows 0 … i equal the kept
+ * sequence's (a head that reads positions only: previous-token heads, the
+ * positional part of most compiled programs) takes the kept pattern row
+ * instead of scoring: the same inputs through the same arithmetic give the
+ * same pattern, so only the value sum is computed again.
+ */
 function attendHead(
-  head: CompactHead, WS: number, WV: number, q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray, s: number, T: number,
+  head: CompactHead, WS: number, WV: number, q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray,
+  starts: readonly number[], lengths: readonly number[], shared: SharedPatterns | null,
 ): void {
   const sj = head.scoreJob, vj = head.valueJob;
-  const buf = sj.buf, live = sj.live, cut = softmaxCut(buf);
   sj.q = q;
   sj.k = k;
   sj.stride = WS;
-  sj.kOff = s * WS + head.sOff;
   vj.v = v;
   vj.z = z;
   vj.stride = WV;
+  if (!shared) {
+    for (let b = 0; b < starts.length; b++) attendRows(head, WS, WV, starts[b], lengths[b], null, -1, 0);
+    return;
+  }
+  let r = 0;
+  for (let b = 1; b < lengths.length; b++) if (lengths[b] > lengths[r]) r = b;
+  attendRows(head, WS, WV, starts[r], lengths[r], shared, -1, 0);
+  for (let b = 0; b < starts.length; b++) {
+    if (b === r) continue;
+    const keys = equalRows(k, starts[b] * WS + head.sOff, starts[r] * WS + head.sOff, WS, head.nS, lengths[b]);
+    attendRows(head, WS, WV, starts[b], lengths[b], shared, starts[r], keys);
+  }
+}
+
+/**
+ * Rows s … s+T−1 of one sequence. ref < 0: compute every row (and keep it in
+ * `shared` when given). ref ≥ 0: the kept sequence starts at row ref and its
+ * first `keys` key rows equal this sequence's; rows within them whose q row
+ * equals the kept one reuse the kept pattern.
+ */
+function attendRows(
+  head: CompactHead, WS: number, WV: number, s: number, T: number, shared: SharedPatterns | null, ref: number, keys: number,
+): void {
+  const sj = head.scoreJob, vj = head.valueJob;
+  const buf = sj.buf, live = sj.live, cut = softmaxCut(buf);
+  const q = sj.q, sOff = head.sOff, nS = head.nS;
+  sj.kOff = s * WS + sOff;
   vj.kOff = s * WV + head.vOff;
+  const keep = shared !== null && ref < 0;
   for (let i = 0; i < T; i++) {
-    sj.qOff = (s + i) * WS + head.sOff;
-    sj.nKeys = i + 1;
-    const max = scores(sj, queryNonzeros(sj));
-    const nLive = softmaxLive(buf, i + 1, max, live, cut);
+    const qi = (s + i) * WS + sOff;
+    let nLive: number;
+    if (shared !== null && i < keys && equalRow(q, qi, (ref + i) * WS + sOff, nS)) {
+      const pat = shared.pattern, kept = shared.live, row = i * shared.C;
+      nLive = shared.count[i];
+      for (let t = 0; t < nLive; t++) {
+        const j = kept[row + t];
+        live[t] = j;
+        buf[j] = pat[row + j];
+      }
+    } else {
+      sj.qOff = qi;
+      sj.nKeys = i + 1;
+      const max = scores(sj, queryNonzeros(sj));
+      nLive = softmaxLive(buf, i + 1, max, live, cut);
+      if (keep) {
+        const pat = shared.pattern, kept = shared.live, row = i * shared.C;
+        shared.count[i] = nLive;
+        for (let t = 0; t < nLive; t++) {
+          const j = live[t];
+          kept[row + t] = j;
+          pat[row + j] = buf[j];
+        }
+      }
+    }
     vj.zOff = (s + i) * WV + head.vOff;
     weightedValues(vj, nLive);
   }
+}
+
+/** Whether a[x … x+n) and a[y … y+n) hold equal numbers (±0 alike: a zero's sign never reaches a score). */
+function equalRow(a: FloatArray, x: number, y: number, n: number): boolean {
+  for (let e = 0; e < n; e++) if (a[x + e] !== a[y + e]) return false;
+  return true;
+}
+
+/** How many leading rows (of width n, stride W, at most T) two sequences' arrays have equal. */
+function equalRows(a: FloatArray, x: number, y: number, W: number, n: number, T: number): number {
+  let i = 0;
+  while (i < T && equalRow(a, x + i * W, y + i * W, n)) i++;
+  return i;
 }
 
 /**

@@ -66,18 +66,22 @@ describe("narrowed forward for compiled weights (compact.ts)", () => {
     fc.assert(
       fc.property(arbProgramWithInput(), fc.integer(), ({ program, input }, seed) => {
         const { weights } = compile(program);
-        const batch = [modelInput(input), ...randomBatch(seed, 3, program.context, program.vocab.length)];
+        const first = modelInput(input);
+        const batch = [first, first.slice(0, (1 + first.length) >> 1), ...randomBatch(seed, 3, program.context, program.vocab.length)];
         for (const precision of PRECISIONS) expectSameLogits(weights, batch, precision, "generated program");
       }),
       fcParams({ seed: 1107, numRuns: 25 }),
     );
   });
 
-  it("agrees with the general path on random sparse weights (zero columns, biases, empty heads)", () => {
+  it("agrees with the general path on random sparse weights (zero columns, biases, empty heads, shared patterns)", () => {
     fc.assert(
       fc.property(arbCase(fc.constantFrom(0, 0.02, 0.05, 0.09)), fc.integer(), ({ weights, tokens }, seed) => {
         const c = weights.config;
-        const batch = [tokens, ...Array.from({ length: 3 }, (_, b) => {
+        // Repeats, prefixes and one-token edits of the first sequence: rows whose
+        // q and keys equal the longest sequence's reuse its kept pattern rows.
+        const edited = tokens.map((t, p) => (p === tokens.length >> 1 ? (t + 1) % c.d_vocab : t));
+        const batch = [tokens, tokens.slice(0, 1 + (seed & 7) % tokens.length), edited, tokens, ...Array.from({ length: 3 }, (_, b) => {
           const rand = mulberry32(seed + b);
           return Array.from({ length: 1 + Math.floor(rand() * c.n_ctx) }, () => Math.floor(rand() * c.d_vocab));
         })];
