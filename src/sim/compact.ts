@@ -29,10 +29,10 @@ import { softmaxCut, softmaxLive } from "./softmax.ts";
 
 /** One head's place in the narrowed arrays and its attention records. */
 interface CompactHead {
-  /** First column of the head in the [N, WS] q and k arrays, and its width. */
+  /** First column of the head in the q and k blocks (WS wide) of the qkv array, and its width. */
   readonly sOff: number;
   readonly nS: number;
-  /** First column of the head in the [N, WV] v and z arrays, and its width. */
+  /** First column of the head in the v block of the qkv array and in z (WV wide), and its width. */
   readonly vOff: number;
   readonly nV: number;
   /** Scores and softmax: width nS, scaled by √d_head. */
@@ -41,16 +41,17 @@ interface CompactHead {
   readonly valueJob: AttentionJob;
 }
 
-/** A layer with narrowed projections. */
+/**
+ * A layer with narrowed projections. q, k and v are one product into one
+ * [N, W3] array (columns: q's WS, k's WS, v's WV): one scan of a residual
+ * row, one lookup of each of its nonzero rows serves all three.
+ */
 interface CompactLayer {
   readonly WS: number;
   readonly WV: number;
-  readonly q: Csr; // [D, WS]
-  readonly k: Csr; // [D, WS]
-  readonly v: Csr; // [D, WV]
-  readonly bq: FloatArray | null; // [WS]
-  readonly bk: FloatArray | null; // [WS]
-  readonly bv: FloatArray | null; // [WV]
+  readonly W3: number;
+  readonly qkv: Csr; // [D, W3]
+  readonly bqkv: FloatArray | null; // [W3]
   /** Residual coordinates with an entry in q, k or v, ascending. */
   readonly reads: Int32Array;
   readonly o: Csr; // [WV, D]
@@ -109,16 +110,14 @@ export function runCompact(
   const row = take("c.row", D);
   const shared = starts.length > 1 && maxKeys <= SHARE_MAX_KEYS ? sharedPatterns(cm, maxKeys) : null;
   for (const layer of cm.layers) {
-    const q = take("c.q", N * layer.WS);
-    const k = take("c.k", N * layer.WS);
-    const v = take("c.v", N * layer.WV);
+    const qkv = take("c.qkv", N * layer.W3);
     const z = take("c.z", N * layer.WV);
-    projectQkv(layer, resid, N, D, idx, q, k, v);
+    projectQkv(layer, resid, N, D, idx, qkv);
     for (const head of layer.heads) {
       // A head with no value column writes nothing (z is 0 whatever the pattern).
       if (head.nV === 0) continue;
       reserveHead(head, maxKeys);
-      attendHead(head, layer.WS, layer.WV, q, k, v, z, starts, lengths, shared);
+      attendHead(head, layer, qkv, z, starts, lengths, shared);
     }
     addOutput(layer, z, N, D, idx, resid, row);
   }
@@ -131,18 +130,12 @@ export function runCompact(
   return out;
 }
 
-/** q, k, v of every row: one scan of the residual row (at the coordinates read) serves the three products. */
-function projectQkv(
-  layer: CompactLayer, resid: FloatArray, N: number, D: number, idx: Int32Array,
-  q: FloatArray, k: FloatArray, v: FloatArray,
-): void {
-  const { WS, WV, reads } = layer;
+/** q, k, v of every row, scanning the residual row at the coordinates the product reads. */
+function projectQkv(layer: CompactLayer, resid: FloatArray, N: number, D: number, idx: Int32Array, qkv: FloatArray): void {
+  const { W3, reads, qkv: w, bqkv } = layer;
   for (let i = 0; i < N; i++) {
     const x = i * D;
-    const nx = gatherListed(resid, x, reads, idx);
-    csrRow(layer.q, resid, x, idx, nx, q, i * WS, layer.bq);
-    csrRow(layer.k, resid, x, idx, nx, k, i * WS, layer.bk);
-    csrRow(layer.v, resid, x, idx, nx, v, i * WV, layer.bv);
+    csrRow(w, resid, x, idx, gatherListed(resid, x, reads, idx), qkv, i * W3, bqkv);
   }
 }
 
@@ -189,27 +182,29 @@ function sharedPatterns(cm: CompactModel, maxKeys: number): SharedPatterns {
  * same pattern, so only the value sum is computed again.
  */
 function attendHead(
-  head: CompactHead, WS: number, WV: number, q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray,
+  head: CompactHead, layer: CompactLayer, qkv: FloatArray, z: FloatArray,
   starts: readonly number[], lengths: readonly number[], shared: SharedPatterns | null,
 ): void {
   const sj = head.scoreJob, vj = head.valueJob;
-  sj.q = q;
-  sj.k = k;
-  sj.stride = WS;
-  vj.v = v;
+  const { W3, WS } = layer;
+  sj.q = qkv;
+  sj.k = qkv;
+  sj.stride = W3;
+  vj.v = qkv;
   vj.z = z;
-  vj.stride = WV;
+  vj.stride = W3;
   if (!shared) {
-    for (let b = 0; b < starts.length; b++) attendRows(head, WS, WV, starts[b], lengths[b], null, -1, 0);
+    for (let b = 0; b < starts.length; b++) attendRows(head, layer, starts[b], lengths[b], null, -1, 0);
     return;
   }
   let r = 0;
   for (let b = 1; b < lengths.length; b++) if (lengths[b] > lengths[r]) r = b;
-  attendRows(head, WS, WV, starts[r], lengths[r], shared, -1, 0);
+  attendRows(head, layer, starts[r], lengths[r], shared, -1, 0);
+  const kCol = WS + head.sOff;
   for (let b = 0; b < starts.length; b++) {
     if (b === r) continue;
-    const keys = equalRows(k, starts[b] * WS + head.sOff, starts[r] * WS + head.sOff, WS, head.nS, lengths[b]);
-    attendRows(head, WS, WV, starts[b], lengths[b], shared, starts[r], keys);
+    const keys = equalRows(qkv, starts[b] * W3 + kCol, starts[r] * W3 + kCol, W3, head.nS, lengths[b]);
+    attendRows(head, layer, starts[b], lengths[b], shared, starts[r], keys);
   }
 }
 
@@ -220,18 +215,19 @@ function attendHead(
  * equals the kept one reuse the kept pattern.
  */
 function attendRows(
-  head: CompactHead, WS: number, WV: number, s: number, T: number, shared: SharedPatterns | null, ref: number, keys: number,
+  head: CompactHead, layer: CompactLayer, s: number, T: number, shared: SharedPatterns | null, ref: number, keys: number,
 ): void {
+  const { W3, WS, WV } = layer;
   const sj = head.scoreJob, vj = head.valueJob;
   const buf = sj.buf, live = sj.live, cut = softmaxCut(buf);
   const q = sj.q, sOff = head.sOff, nS = head.nS;
-  sj.kOff = s * WS + sOff;
-  vj.kOff = s * WV + head.vOff;
+  sj.kOff = s * W3 + WS + sOff;
+  vj.kOff = s * W3 + 2 * WS + head.vOff;
   const keep = shared !== null && ref < 0;
   for (let i = 0; i < T; i++) {
-    const qi = (s + i) * WS + sOff;
+    const qi = (s + i) * W3 + sOff;
     let nLive: number;
-    if (shared !== null && i < keys && equalRow(q, qi, (ref + i) * WS + sOff, nS)) {
+    if (shared !== null && i < keys && equalRow(q, qi, (ref + i) * W3 + sOff, nS)) {
       const pat = shared.pattern, kept = shared.live, row = i * shared.C;
       nLive = shared.count[i];
       for (let t = 0; t < nLive; t++) {
@@ -333,8 +329,12 @@ function buildCompact(model: PreparedModel): CompactModel {
       const valueJob = attentionJob(model.precision, nV, 0);
       heads.push({ sOff, nS, vOff, nV, scoreJob, valueJob });
     }
-    maxWidth = Math.max(maxWidth, WS, WV);
-    const q = columnsCsr(l.q, sMap, WS, alloc), k = columnsCsr(l.k, sMap, WS, alloc), v = columnsCsr(l.v, vMap, WV, alloc);
+    const W3 = 2 * WS + WV;
+    maxWidth = Math.max(maxWidth, W3);
+    const parts: Part[] = [
+      { lin: l.q, bias: l.bq, map: sMap, at: 0 }, { lin: l.k, bias: l.bk, map: sMap, at: WS }, { lin: l.v, bias: l.bv, map: vMap, at: 2 * WS },
+    ];
+    const qkv = columnsCsr(parts, W3, alloc);
     const o = rowsCsr(l.o, vMap, WV, alloc);
     const writes: number[] = [];
     for (let d = 0; d < l.o.N; d++) {
@@ -343,9 +343,8 @@ function buildCompact(model: PreparedModel): CompactModel {
       if (w) writes.push(d);
     }
     return {
-      WS, WV, q, k, v,
-      bq: compactBias(l.bq, sMap, WS, alloc), bk: compactBias(l.bk, sMap, WS, alloc), bv: compactBias(l.bv, vMap, WV, alloc),
-      reads: Int32Array.from(nonemptyRows([q, k, v])),
+      WS, WV, W3, qkv, bqkv: compactBias(parts, W3, alloc),
+      reads: Int32Array.from(nonemptyRows([qkv])),
       o, bo: l.bo.some((x) => x !== 0) ? l.bo : null, writes: Int32Array.from(writes),
       heads,
     };
@@ -367,19 +366,29 @@ function liveColumns(lin: Linear, bias: FloatArray): boolean[] {
   return live;
 }
 
-/** CSR of lin's columns that map to ≥ 0, renumbered (the map keeps their order). */
-function columnsCsr(lin: Linear, map: Int32Array, width: number, alloc: (n: number) => FloatArray): Csr {
-  const { K, N, dense } = lin;
+/** Columns of a matrix (and its bias) kept in a narrowed product: column c goes to at + map[c], or nowhere when map[c] < 0. */
+interface Part {
+  readonly lin: Linear;
+  readonly bias: FloatArray;
+  readonly map: Int32Array;
+  readonly at: number;
+}
+
+/** CSR of the kept columns of matrices with the same rows, side by side. */
+function columnsCsr(parts: readonly Part[], width: number, alloc: (n: number) => FloatArray): Csr {
+  const K = parts[0].lin.K;
   const rowPtr = new Int32Array(K + 1);
   const cols: number[] = [];
   const vals: number[] = [];
   for (let r = 0; r < K; r++) {
     rowPtr[r] = cols.length;
-    for (let c = 0; c < N; c++) {
-      const x = dense[r * N + c];
-      if (x !== 0 && map[c] >= 0) {
-        cols.push(map[c]);
-        vals.push(x);
+    for (const { lin: { N, dense }, map, at } of parts) {
+      for (let c = 0; c < N; c++) {
+        const x = dense[r * N + c];
+        if (x !== 0 && map[c] >= 0) {
+          cols.push(at + map[c]);
+          vals.push(x);
+        }
       }
     }
   }
@@ -412,14 +421,16 @@ function rowsCsr(lin: Linear, map: Int32Array, height: number, alloc: (n: number
   return { rows: height, cols: N, rowPtr, colIdx: Int32Array.from(cols), vals: v };
 }
 
-/** The kept entries of a bias, or null when they are all 0. */
-function compactBias(b: FloatArray, map: Int32Array, width: number, alloc: (n: number) => FloatArray): FloatArray | null {
+/** The kept entries of the parts' biases, side by side, or null when they are all 0. */
+function compactBias(parts: readonly Part[], width: number, alloc: (n: number) => FloatArray): FloatArray | null {
   const out = alloc(width);
   let live = false;
-  for (let c = 0; c < map.length; c++) {
-    if (map[c] >= 0) {
-      out[map[c]] = b[c];
-      live ||= b[c] !== 0;
+  for (const { bias, map, at } of parts) {
+    for (let c = 0; c < map.length; c++) {
+      if (map[c] >= 0) {
+        out[at + map[c]] = bias[c];
+        live ||= bias[c] !== 0;
+      }
     }
   }
   return live ? out : null;
