@@ -275,6 +275,10 @@ function equalRows(a: FloatArray, x: number, y: number, W: number, n: number, T:
 function addOutput(layer: CompactLayer, z: FloatArray, N: number, D: number, idx: Int32Array, resid: FloatArray, row: FloatArray): void {
   const { WV, o, bo, writes } = layer;
   const nw = writes.length;
+  if (!bo && nw > WIDE_OUTPUT) {
+    addOutputTouched(layer, z, N, D, idx, resid, row);
+    return;
+  }
   const rowPtr = o.rowPtr, colIdx = o.colIdx, vals = o.vals;
   for (let i = 0; i < N; i++) {
     for (let t = 0; t < nw; t++) row[writes[t]] = 0;
@@ -290,6 +294,39 @@ function addOutput(layer: CompactLayer, z: FloatArray, N: number, D: number, idx
     for (let t = 0; t < nw; t++) {
       const c = writes[t];
       resid[r + c] = resid[r + c] + row[c];
+    }
+  }
+}
+
+/** Above this many written coordinates (and no b_O), addOutput visits only those a row's product reaches. */
+const WIDE_OUTPUT = 16;
+
+/**
+ * addOutput without b_O for wide outputs (a head copying a one-hot of many
+ * coordinates): the scratch row stays 0 between rows, and a second walk over
+ * the same CSR entries adds each reached coordinate to the residual and
+ * clears it (a coordinate reached twice adds its sum once, then an exact 0).
+ */
+function addOutputTouched(layer: CompactLayer, z: FloatArray, N: number, D: number, idx: Int32Array, resid: FloatArray, row: FloatArray): void {
+  const { WV, o, writes } = layer;
+  const rowPtr = o.rowPtr, colIdx = o.colIdx, vals = o.vals;
+  for (let t = 0; t < writes.length; t++) row[writes[t]] = 0;
+  for (let i = 0; i < N; i++) {
+    const zi = i * WV;
+    const nz = gatherNonzeros(z, zi, WV, idx);
+    for (let t = 0; t < nz; t++) {
+      const kk = idx[t];
+      const a = z[zi + kk];
+      for (let p = rowPtr[kk], p1 = rowPtr[kk + 1]; p < p1; p++) row[colIdx[p]] += a * vals[p];
+    }
+    const r = i * D;
+    for (let t = 0; t < nz; t++) {
+      const kk = idx[t];
+      for (let p = rowPtr[kk], p1 = rowPtr[kk + 1]; p < p1; p++) {
+        const c = colIdx[p];
+        resid[r + c] = resid[r + c] + row[c];
+        row[c] = 0;
+      }
     }
   }
 }
