@@ -96,11 +96,11 @@ export function compactModel(model: PreparedModel): CompactModel {
 
 /**
  * Layers and unembedding over the embedded residual resid [N, D] (updated in
- * place); returns the [N, Vo] logits in an array lent by `take`. Sequence b
- * occupies rows starts[b] … starts[b]+lengths[b]−1.
+ * place from tokens [N]); returns the [N, Vo] logits in an array lent by
+ * `take`. Sequence b occupies rows starts[b] … starts[b]+lengths[b]−1.
  */
 export function runCompact(
-  cm: CompactModel, resid: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
+  cm: CompactModel, tokens: readonly number[], resid: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
   take: (key: string, n: number) => FloatArray,
 ): FloatArray {
   const model = cm.model;
@@ -109,10 +109,12 @@ export function runCompact(
   const idx = new Int32Array(Math.max(D, cm.maxWidth));
   const row = take("c.row", D);
   const shared = starts.length > 1 && maxKeys <= SHARE_MAX_KEYS ? sharedPatterns(cm, maxKeys) : null;
+  const first = firstLayerTable(cm);
   for (const layer of cm.layers) {
     const qkv = take("c.qkv", N * layer.W3);
     const z = take("c.z", N * layer.WV);
-    projectQkv(layer, resid, N, D, idx, qkv);
+    if (layer === cm.layers[0] && first) projectFirst(layer, first, cm.model.config.n_ctx, tokens, starts, lengths, resid, D, idx, qkv);
+    else projectQkv(layer, resid, N, D, idx, qkv);
     for (const head of layer.heads) {
       // A head with no value column writes nothing (z is 0 whatever the pattern).
       if (head.nV === 0) continue;
@@ -136,6 +138,58 @@ function projectQkv(layer: CompactLayer, resid: FloatArray, N: number, D: number
   for (let i = 0; i < N; i++) {
     const x = i * D;
     csrRow(w, resid, x, idx, gatherListed(resid, x, reads, idx), qkv, i * W3, bqkv);
+  }
+}
+
+/** Largest first-layer table (elements) kept per model: d_vocab · n_ctx rows of q, k and v. */
+const FIRST_LAYER_TABLE_MAX = 1 << 18;
+
+/** First-layer q, k, v by (token, position), filled as rows are met; done[t·C + p] says which are. */
+interface FirstLayerTable {
+  readonly rows: FloatArray;
+  readonly done: Uint8Array;
+}
+
+const firstMemo = new WeakMap<CompactModel, FirstLayerTable | null>();
+
+/** The model's first-layer table, or null when d_vocab · n_ctx rows would be too many to keep. */
+function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
+  let t = firstMemo.get(cm);
+  if (t === undefined) {
+    const { d_vocab: V, n_ctx: C } = cm.model.config;
+    const W3 = cm.layers.length > 0 ? cm.layers[0].W3 : 0;
+    t = V * C * W3 <= FIRST_LAYER_TABLE_MAX ? { rows: cm.model.alloc(V * C * W3), done: new Uint8Array(V * C) } : null;
+    firstMemo.set(cm, t);
+  }
+  return t;
+}
+
+/**
+ * projectQkv for the first layer, whose input row is W_E[token] + W_pos[position]:
+ * a (token, position) pair met before copies its row from the table (the
+ * same sum of the same numbers, computed once per model; compiled programs
+ * have small vocabularies and contexts), a new one is computed and kept.
+ */
+function projectFirst(
+  layer: CompactLayer, table: FirstLayerTable, C: number, tokens: readonly number[], starts: readonly number[], lengths: readonly number[],
+  resid: FloatArray, D: number, idx: Int32Array, qkv: FloatArray,
+): void {
+  const { W3, reads, qkv: w, bqkv } = layer;
+  const rows = table.rows, done = table.done;
+  for (let b = 0; b < starts.length; b++) {
+    for (let p = 0; p < lengths[b]; p++) {
+      const i = starts[b] + p;
+      const key = tokens[i] * C + p;
+      const at = key * W3, out = i * W3;
+      if (done[key] === 1) {
+        for (let c = 0; c < W3; c++) qkv[out + c] = rows[at + c];
+      } else {
+        const x = i * D;
+        csrRow(w, resid, x, idx, gatherListed(resid, x, reads, idx), qkv, out, bqkv);
+        for (let c = 0; c < W3; c++) rows[at + c] = qkv[out + c];
+        done[key] = 1;
+      }
+    }
   }
 }
 

@@ -118,7 +118,7 @@ function run(
   embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   if (cache) recordEmbeddings(model, tokens, cache);
   // Compiled weights: the same logits on narrowed arrays (see compact.ts).
-  if (!cache && allSparse(model, mode)) return runCompact(compactModel(model), resid, N, starts, lengths, take);
+  if (!cache && allSparse(model, mode)) return runCompact(compactModel(model), tokens, resid, N, starts, lengths, take);
 
   const q = take("q", N * HE); // [N, H, E]
   const k = take("k", N * HE); // [N, H, E]

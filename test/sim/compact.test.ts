@@ -47,7 +47,9 @@ describe("narrowed forward for compiled weights (compact.ts)", () => {
       const { weights } = compile(program);
       for (const precision of PRECISIONS) {
         expect(allSparse(prepare(weights, precision), "auto"), name).toBe(true);
+        // Twice: the second batch meets (token, position) pairs the first one tabled.
         expectSameLogits(weights, randomBatch(name.length, 6, program.context, program.vocab.length), precision, name);
+        expectSameLogits(weights, randomBatch(name.length + 1, 6, program.context, program.vocab.length), precision, name);
       }
     }
   });
