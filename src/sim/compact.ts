@@ -95,8 +95,8 @@ export function compactModel(model: PreparedModel): CompactModel {
 }
 
 /**
- * Layers and unembedding over the embedded residual resid [N, D] (updated in
- * place from tokens [N]); returns the [N, Vo] logits in an array lent by
+ * Embedding, layers and unembedding of tokens [N] through the residual
+ * resid [N, D] (overwritten); returns the [N, Vo] logits in an array lent by
  * `take`. Sequence b occupies rows starts[b] … starts[b]+lengths[b]−1.
  */
 export function runCompact(
@@ -110,10 +110,11 @@ export function runCompact(
   const row = take("c.row", D);
   const shared = starts.length > 1 && maxKeys <= SHARE_MAX_KEYS ? sharedPatterns(cm, maxKeys) : null;
   const first = firstLayerTable(cm);
+  if (!first) embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   for (const layer of cm.layers) {
     const qkv = take("c.qkv", N * layer.W3);
     const z = take("c.z", N * layer.WV);
-    if (layer === cm.layers[0] && first) projectFirst(layer, first, cm.model.config.n_ctx, tokens, starts, lengths, resid, D, idx, qkv);
+    if (layer === cm.layers[0] && first) embedFirst(cm, layer, first, tokens, starts, lengths, resid, idx, qkv);
     else projectQkv(layer, resid, N, D, idx, qkv);
     for (const head of layer.heads) {
       // A head with no value column writes nothing (z is 0 whatever the pattern).
@@ -141,13 +142,33 @@ function projectQkv(layer: CompactLayer, resid: FloatArray, N: number, D: number
   }
 }
 
-/** Largest first-layer table (elements) kept per model: d_vocab · n_ctx rows of q, k and v. */
+/** resid[row] = W_E[token] + W_pos[position] for every row (as the general path embeds). */
+function embed(
+  W_E: FloatArray, W_pos: FloatArray, D: number, tokens: readonly number[],
+  starts: readonly number[], lengths: readonly number[], resid: FloatArray,
+): void {
+  for (let b = 0; b < starts.length; b++) {
+    const s = starts[b];
+    for (let p = 0; p < lengths[b]; p++) {
+      const row = (s + p) * D;
+      const e = tokens[s + p] * D;
+      const pos = p * D;
+      for (let d = 0; d < D; d++) resid[row + d] = W_E[e + d] + W_pos[pos + d];
+    }
+  }
+}
+
+/** Largest first-layer table (elements) kept per model: d_vocab · n_ctx residual rows and rows of q, k and v. */
 const FIRST_LAYER_TABLE_MAX = 1 << 18;
 
-/** First-layer q, k, v by (token, position), filled as rows are met; done[t·C + p] says which are. */
+/**
+ * The embedded residual row and the first layer's q, k, v row by (token,
+ * position), filled as pairs are met; done[t·C + p] says which are.
+ */
 interface FirstLayerTable {
-  readonly rows: FloatArray;
-  readonly done: Uint8Array;
+  readonly resid: FloatArray; // [V·C, D]
+  readonly qkv: FloatArray; // [V·C, W3]
+  readonly done: Uint8Array; // [V·C]
 }
 
 const firstMemo = new WeakMap<CompactModel, FirstLayerTable | null>();
@@ -156,41 +177,53 @@ const firstMemo = new WeakMap<CompactModel, FirstLayerTable | null>();
 function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
   let t = firstMemo.get(cm);
   if (t === undefined) {
-    const { d_vocab: V, n_ctx: C } = cm.model.config;
+    const { d_vocab: V, n_ctx: C, d_model: D } = cm.model.config;
     const W3 = cm.layers.length > 0 ? cm.layers[0].W3 : 0;
-    t = V * C * W3 <= FIRST_LAYER_TABLE_MAX ? { rows: cm.model.alloc(V * C * W3), done: new Uint8Array(V * C) } : null;
+    const fits = cm.layers.length > 0 && V * C * (D + W3) <= FIRST_LAYER_TABLE_MAX;
+    t = fits ? { resid: cm.model.alloc(V * C * D), qkv: cm.model.alloc(V * C * W3), done: new Uint8Array(V * C) } : null;
     firstMemo.set(cm, t);
   }
   return t;
 }
 
 /**
- * projectQkv for the first layer, whose input row is W_E[token] + W_pos[position]:
- * a (token, position) pair met before copies its row from the table (the
- * same sum of the same numbers, computed once per model; compiled programs
- * have small vocabularies and contexts), a new one is computed and kept.
+ * The embedding and the first layer's projectQkv, whose input row is
+ * W_E[token] + W_pos[position]: a (token, position) pair met before copies
+ * both rows from the table (the same numbers, computed once per model;
+ * compiled programs have small vocabularies and contexts), a new one is
+ * computed and kept.
  */
-function projectFirst(
-  layer: CompactLayer, table: FirstLayerTable, C: number, tokens: readonly number[], starts: readonly number[], lengths: readonly number[],
-  resid: FloatArray, D: number, idx: Int32Array, qkv: FloatArray,
+function embedFirst(
+  cm: CompactModel, layer: CompactLayer, table: FirstLayerTable, tokens: readonly number[], starts: readonly number[], lengths: readonly number[],
+  resid: FloatArray, idx: Int32Array, qkv: FloatArray,
 ): void {
+  const { d_model: D, n_ctx: C } = cm.model.config;
+  const W_E = cm.model.W_E, W_pos = cm.model.W_pos;
   const { W3, reads, qkv: w, bqkv } = layer;
-  const rows = table.rows, done = table.done;
+  const tResid = table.resid, tQkv = table.qkv, done = table.done;
   for (let b = 0; b < starts.length; b++) {
     for (let p = 0; p < lengths[b]; p++) {
       const i = starts[b] + p;
       const key = tokens[i] * C + p;
-      const at = key * W3, out = i * W3;
       if (done[key] === 1) {
-        for (let c = 0; c < W3; c++) qkv[out + c] = rows[at + c];
+        copyRow(resid, i * D, tResid, key * D, D);
+        copyRow(qkv, i * W3, tQkv, key * W3, W3);
       } else {
-        const x = i * D;
-        csrRow(w, resid, x, idx, gatherListed(resid, x, reads, idx), qkv, out, bqkv);
-        for (let c = 0; c < W3; c++) rows[at + c] = qkv[out + c];
+        const x = i * D, e = tokens[i] * D, pos = p * D;
+        for (let d = 0; d < D; d++) resid[x + d] = W_E[e + d] + W_pos[pos + d];
+        csrRow(w, resid, x, idx, gatherListed(resid, x, reads, idx), qkv, i * W3, bqkv);
+        copyRow(tResid, key * D, resid, x, D);
+        copyRow(tQkv, key * W3, qkv, i * W3, W3);
         done[key] = 1;
       }
     }
   }
+}
+
+/** dst[d … d+n) = src[s … s+n): a loop for short rows, the builtin copy (one view per row) for long ones. */
+function copyRow(dst: FloatArray, d: number, src: FloatArray, s: number, n: number): void {
+  if (n > 48) dst.set(src.subarray(s, s + n), d);
+  else for (let c = 0; c < n; c++) dst[d + c] = src[s + c];
 }
 
 function reserveHead(head: CompactHead, maxKeys: number): void {

@@ -115,10 +115,10 @@ function run(
   const ws = cache ? null : workspace(model);
   const take = (key: string, n: number): FloatArray => (ws ? ws(key, n) : alloc(n));
   const resid = take("resid", N * D); // [N, D]
-  embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
-  if (cache) recordEmbeddings(model, tokens, cache);
   // Compiled weights: the same logits on narrowed arrays (see compact.ts).
   if (!cache && allSparse(model, mode)) return runCompact(compactModel(model), tokens, resid, N, starts, lengths, take);
+  embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
+  if (cache) recordEmbeddings(model, tokens, cache);
 
   const q = take("q", N * HE); // [N, H, E]
   const k = take("k", N * HE); // [N, H, E]

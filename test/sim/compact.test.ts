@@ -7,7 +7,7 @@ import { modelInput } from "../../src/model/tokenIds.ts";
 import { allSparse, compactModel } from "../../src/sim/compact.ts";
 import { forward, forwardBatch } from "../../src/sim/forward.ts";
 import { prepare, type Precision } from "../../src/sim/prepare.ts";
-import { mulberry32 } from "../../src/sim/random.ts";
+import { mulberry32, randomWeights } from "../../src/sim/random.ts";
 import { loadProgram, programNames } from "../support/programs.ts";
 import { fcParams } from "../support/seed.ts";
 import { arbCase } from "./gen.ts";
@@ -62,6 +62,15 @@ describe("narrowed forward for compiled weights (compact.ts)", () => {
       expect(layer.WS).toBeLessThanOrEqual(E);
     }
     expect(cm.layers[0].WS).toBeLessThan(E);
+  });
+
+  it("embeds without the (token, position) table when d_vocab · n_ctx rows would not fit in it", () => {
+    // 64 tokens × 64 positions × (d_model 64 + q, k, v columns) is over the table's 2^18 elements.
+    const weights = randomWeights({ d_model: 64, d_head: 8, n_heads: 2, n_layers: 2, n_ctx: 64, d_vocab: 64 }, 5, { density: 0.05 });
+    for (const precision of PRECISIONS) {
+      expect(allSparse(prepare(weights, precision), "auto")).toBe(true);
+      expectSameLogits(weights, randomBatch(3, 4, 64, 63), precision, "large vocabulary");
+    }
   });
 
   it("agrees with the general path on random compiled programs and inputs", () => {
