@@ -86,11 +86,12 @@ export function checkTokens(model: PreparedModel, tokens: readonly number[], cal
   const { d_vocab: V, n_ctx: C } = model.config;
   if (tokens.length === 0) throw new Error(`${caller}: empty sequence (position 0 must hold BOS)`);
   if (tokens.length > C) throw new Error(`${caller}: sequence of length ${tokens.length} exceeds n_ctx = ${C}`);
-  tokens.forEach((t, p) => {
+  for (let p = 0; p < tokens.length; p++) {
+    const t = tokens[p];
     if (!Number.isInteger(t) || t < 0 || t >= V) {
       throw new Error(`${caller}: token ${t} at position ${p} is not in the vocabulary [0, ${V})`);
     }
-  });
+  }
 }
 
 /**
