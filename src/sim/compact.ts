@@ -238,13 +238,13 @@ const SHARE_MAX_KEYS = 512;
 
 /** The attention pattern rows of one sequence, kept so that other sequences can reuse them. */
 interface SharedPatterns {
-  /** Row i: pattern values at pattern[i·C + j] for the live keys j. */
-  pattern: FloatArray;
-  /** Row i: its live keys at live[i·C … i·C + count[i]). */
-  live: Int32Array;
-  count: Int32Array;
-  /** Row stride C (the longest sequence the record holds). */
-  C: number;
+  /** Row i: pattern values at pattern[i][j] for the live keys j. */
+  readonly pattern: readonly FloatArray[];
+  /** Row i: its live keys at live[i][0 … count[i]). */
+  readonly live: readonly Int32Array[];
+  readonly count: Int32Array;
+  /** Rows (and keys per row) the record holds. */
+  readonly C: number;
 }
 
 const sharedMemo = new WeakMap<CompactModel, SharedPatterns>();
@@ -253,7 +253,13 @@ const sharedMemo = new WeakMap<CompactModel, SharedPatterns>();
 function sharedPatterns(cm: CompactModel, maxKeys: number): SharedPatterns {
   let sp = sharedMemo.get(cm);
   if (!sp || sp.C < maxKeys) {
-    sp = { pattern: cm.model.alloc(maxKeys * maxKeys), live: new Int32Array(maxKeys * maxKeys), count: new Int32Array(maxKeys), C: maxKeys };
+    // One allocation each, viewed row by row (the value sum reads a kept row in place).
+    const C = maxKeys, pattern = cm.model.alloc(C * C), live = new Int32Array(C * C);
+    sp = {
+      pattern: Array.from({ length: C }, (_, i) => pattern.subarray(i * C, (i + 1) * C)),
+      live: Array.from({ length: C }, (_, i) => live.subarray(i * C, (i + 1) * C)),
+      count: new Int32Array(C), C,
+    };
     sharedMemo.set(cm, sp);
   }
   return sp;
@@ -315,25 +321,24 @@ function attendRows(
     const qi = (s + i) * W3 + sOff;
     let nLive: number;
     if (shared !== null && i < keys && equalRow(q, qi, (ref + i) * W3 + sOff, nS)) {
-      const pat = shared.pattern, kept = shared.live, row = i * shared.C;
+      // The value sum reads the kept row where it is.
+      vj.buf = shared.pattern[i];
+      vj.live = shared.live[i];
       nLive = shared.count[i];
-      for (let t = 0; t < nLive; t++) {
-        const j = kept[row + t];
-        live[t] = j;
-        buf[j] = pat[row + j];
-      }
     } else {
       sj.qOff = qi;
       sj.nKeys = i + 1;
       const max = scores(sj, queryNonzeros(sj));
       nLive = softmaxLive(buf, i + 1, max, live, cut);
+      vj.buf = buf;
+      vj.live = live;
       if (keep) {
-        const pat = shared.pattern, kept = shared.live, row = i * shared.C;
+        const pat = shared.pattern[i], kept = shared.live[i];
         shared.count[i] = nLive;
         for (let t = 0; t < nLive; t++) {
           const j = live[t];
-          kept[row + t] = j;
-          pat[row + j] = buf[j];
+          kept[t] = j;
+          pat[j] = buf[j];
         }
       }
     }
