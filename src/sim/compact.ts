@@ -21,7 +21,7 @@
  */
 import type { FloatArray } from "../model/weights.ts";
 import { attendHead, reserveHead, SHARE_MAX_KEYS, sharedPatterns } from "./compactAttention.ts";
-import type { CompactLayer, CompactModel } from "./compactModel.ts";
+import type { CompactLayer, CompactModel, Direct } from "./compactModel.ts";
 import { csrRow, gatherNonzeros } from "./prepare.ts";
 
 export { allSparse, compactModel, type CompactModel } from "./compactModel.ts";
@@ -58,11 +58,33 @@ export function runCompact(
   }
   const out = take("out", N * Vo);
   const reads = cm.unembedReads;
+  if (cm.unembedDirect) {
+    unembedDirect(cm.unembedDirect, reads, cm.bU, resid, N, D, out, Vo);
+    return out;
+  }
   for (let i = 0; i < N; i++) {
     const nx = gatherListed(resid, i * D, reads, idx);
     csrRow(cm.unembed, resid, i * D, idx, nx, out, i * Vo, cm.bU);
   }
   return out;
+}
+
+/**
+ * The unembedding when each read coordinate reaches one logit of its own
+ * (compiled programs: a one-hot output feature): logit = 0 + a·w, exactly the
+ * general kernel's sum from +0 with one term (or none: 0 + 0·w is +0 too),
+ * then b_U, without scanning for nonzeros.
+ */
+function unembedDirect(
+  u: Direct, reads: Int32Array, bU: FloatArray | null, resid: FloatArray, N: number, D: number, out: FloatArray, Vo: number,
+): void {
+  const cols = u.cols, vals = u.vals, n = reads.length;
+  for (let i = 0; i < N; i++) {
+    const x = i * D, o = i * Vo;
+    for (let j = 0; j < Vo; j++) out[o + j] = 0;
+    for (let t = 0; t < n; t++) out[o + cols[t]] = 0 + resid[x + reads[t]] * vals[t];
+    if (bU) for (let j = 0; j < Vo; j++) out[o + j] += bU[j];
+  }
 }
 
 /** q, k, v of every row, scanning the residual row at the coordinates the product reads. */
@@ -161,6 +183,11 @@ function copyRow(dst: FloatArray, d: number, src: FloatArray, s: number, n: numb
 function addOutput(layer: CompactLayer, z: FloatArray, N: number, D: number, idx: Int32Array, resid: FloatArray, row: FloatArray): void {
   const { WV, o, bo, writes } = layer;
   const nw = writes.length;
+  if (layer.oDirect) {
+    if (resid instanceof Float32Array) addOutputDirectF32(layer.oDirect, WV, z, N, D, resid);
+    else addOutputDirectF64(layer.oDirect, WV, z, N, D, resid);
+    return;
+  }
   if (!bo && nw > WIDE_OUTPUT) {
     addOutputTouched(layer, z, N, D, idx, resid, row);
     return;
@@ -180,6 +207,37 @@ function addOutput(layer: CompactLayer, z: FloatArray, N: number, D: number, idx
     for (let t = 0; t < nw; t++) {
       const c = writes[t];
       resid[r + c] = resid[r + c] + row[c];
+    }
+  }
+}
+
+/**
+ * addOutput when each z column reaches one residual coordinate of its own and
+ * there is no b_O: resid + (0 + z·w), the general path's row entry (a sum from
+ * +0 of one term; a zero z adds an exact 0 there as here) added to the
+ * residual, without the scratch row or the scan for nonzeros. Float32: the
+ * row entry is rounded to float32 before the add, as storing it in the
+ * float32 scratch row does.
+ */
+function addOutputDirectF32(d: Direct, WV: number, z: FloatArray, N: number, D: number, resid: Float32Array): void {
+  const cols = d.cols, vals = d.vals;
+  for (let i = 0; i < N; i++) {
+    const zi = i * WV, r = i * D;
+    for (let t = 0; t < WV; t++) {
+      const c = cols[t];
+      if (c >= 0) resid[r + c] = resid[r + c] + Math.fround(0 + z[zi + t] * vals[t]);
+    }
+  }
+}
+
+/** addOutputDirectF32 in float64 (no rounding between the product and the add). */
+function addOutputDirectF64(d: Direct, WV: number, z: FloatArray, N: number, D: number, resid: FloatArray): void {
+  const cols = d.cols, vals = d.vals;
+  for (let i = 0; i < N; i++) {
+    const zi = i * WV, r = i * D;
+    for (let t = 0; t < WV; t++) {
+      const c = cols[t];
+      if (c >= 0) resid[r + c] = resid[r + c] + (0 + z[zi + t] * vals[t]);
     }
   }
 }

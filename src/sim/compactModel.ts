@@ -42,7 +42,15 @@ export interface CompactLayer {
   readonly bo: FloatArray | null; // [D]
   /** Residual coordinates W_O or b_O can write, ascending. */
   readonly writes: Int32Array;
+  /** When there is no b_O and each v column feeds at most one coordinate, no two the same: its coordinate (or −1) and weight. */
+  readonly oDirect: Direct | null;
   readonly heads: readonly CompactHead[];
+}
+
+/** A product in which each input coordinate reaches at most one output coordinate and no two reach the same one. */
+export interface Direct {
+  readonly cols: Int32Array; // per input: output coordinate, or −1 for none
+  readonly vals: FloatArray; // per input: its weight
 }
 
 /** A prepared model in narrowed form. */
@@ -53,6 +61,8 @@ export interface CompactModel {
   readonly bU: FloatArray | null;
   /** Residual coordinates W_U reads, ascending. */
   readonly unembedReads: Int32Array;
+  /** W_U as a Direct product over unembedReads, when it is one. */
+  readonly unembedDirect: Direct | null;
   /** Widest q/k, v rows: the scratch size for nonzero coordinates. */
   readonly maxWidth: number;
 }
@@ -112,20 +122,40 @@ function buildCompact(model: PreparedModel): CompactModel {
       for (let r = 0; r < l.o.K && !w; r++) w = vMap[r] >= 0 && l.o.dense[r * l.o.N + d] !== 0;
       if (w) writes.push(d);
     }
+    const bo = l.bo.some((x) => x !== 0) ? l.bo : null;
     return {
       WS, WV, W3, qkv, bqkv: compactBias(parts, W3, alloc),
       reads: Int32Array.from(nonemptyRows([qkv])),
-      o, bo: l.bo.some((x) => x !== 0) ? l.bo : null, writes: Int32Array.from(writes),
+      o, bo, writes: Int32Array.from(writes),
+      oDirect: bo ? null : direct(o, Int32Array.from({ length: WV }, (_, r) => r), alloc),
       heads,
     };
   });
   const unembed = model.unembed.csr();
+  const unembedReads = Int32Array.from(nonemptyRows([unembed]));
   return {
     model, layers, unembed,
     bU: model.b_U.some((x) => x !== 0) ? model.b_U : null,
-    unembedReads: Int32Array.from(nonemptyRows([unembed])),
+    unembedReads, unembedDirect: direct(unembed, unembedReads, alloc),
     maxWidth,
   };
+}
+
+/** The rows of m as a Direct product (row rows[t] is input t), or null when some row has two entries or two rows share a column. */
+function direct(m: Csr, rows: Int32Array, alloc: (n: number) => FloatArray): Direct | null {
+  const cols = new Int32Array(rows.length).fill(-1);
+  const vals = alloc(rows.length);
+  const taken = new Uint8Array(m.cols);
+  for (let t = 0; t < rows.length; t++) {
+    const p = m.rowPtr[rows[t]], n = m.rowPtr[rows[t] + 1] - p;
+    if (n === 0) continue;
+    const c = m.colIdx[p];
+    if (n > 1 || taken[c]) return null;
+    taken[c] = 1;
+    cols[t] = c;
+    vals[t] = m.vals[p];
+  }
+  return { cols, vals };
 }
 
 /** Per column of lin (plus bias), whether any entry is nonzero. */

@@ -73,6 +73,43 @@ describe("narrowed forward for compiled weights (compact.ts)", () => {
     }
   });
 
+  it("adds one-to-one W_O and W_U products directly with the general path's rounding (float32: product rounded, then summed)", () => {
+    // Sparse products whose W_O and W_U send each input to an output of its
+    // own, with dense random embeddings and weights, so that the residual and
+    // the added terms are arbitrary floats (float32 sums then round twice).
+    const shape = { d_model: 24, d_head: 8, n_heads: 1, n_layers: 2, n_ctx: 6, d_vocab: 5, d_vocab_out: 4 };
+    for (let seed = 0; seed < 40; seed++) {
+      const base = randomWeights(shape, seed, { density: 0.04 });
+      const dense = randomWeights(shape, seed + 1000);
+      const rand = mulberry32(seed);
+      const oneToOne = (rows: number, cols: number, to: (r: number) => number) => {
+        const data = new Float64Array(rows * cols);
+        for (let r = 0; r < rows; r++) data[r * cols + to(r)] = 2 * rand() - 1;
+        return { shape: [rows, cols], data };
+      };
+      const weights: Weights = {
+        ...base,
+        W_E: dense.W_E,
+        W_pos: dense.W_pos,
+        blocks: base.blocks.map((b) => ({
+          ...b,
+          W_O: { ...oneToOne(8, 24, (e) => (3 * e + 1) % 24), shape: [1, 8, 24] },
+          b_O: { shape: [24], data: new Float64Array(24) },
+        })),
+        W_U: oneToOne(24, 4, (d) => d % 4),
+        b_U: dense.b_U,
+      };
+      // W_U above reaches each logit from 6 coordinates: not one-to-one. Keep 4 of them.
+      for (let d = 4; d < 24; d++) weights.W_U.data[d * 4 + (d % 4)] = 0;
+      for (const precision of PRECISIONS) {
+        const cm = compactModel(prepare(weights, precision));
+        expect(cm.unembedDirect).not.toBeNull();
+        expect(cm.layers.every((l) => l.oDirect !== null)).toBe(true);
+        expectSameLogits(weights, randomBatch(seed, 4, 6, 4), precision, `one-to-one seed ${seed}`);
+      }
+    }
+  });
+
   it("agrees with the general path on random compiled programs and inputs", () => {
     fc.assert(
       fc.property(arbProgramWithInput(), fc.integer(), ({ program, input }, seed) => {
