@@ -67,12 +67,16 @@ export interface AttentionJob {
 const EMPTY64 = new Float64Array(0);
 const EMPTY32 = new Float32Array(0);
 
-/** A job for heads of width E in `precision`, with scratch for `maxKeys` keys (buf may be replaced by a caller's). */
-export function attentionJob(precision: Precision, E: number, maxKeys: number): AttentionJob {
+/**
+ * A job for heads of width E in `precision`, with scratch for `maxKeys` keys
+ * (buf may be replaced by a caller's). Scores are divided by sqrtE: √E unless
+ * the caller runs a narrowed head (fewer columns than the model's d_head).
+ */
+export function attentionJob(precision: Precision, E: number, maxKeys: number, sqrtE = Math.sqrt(E)): AttentionJob {
   const f32 = precision === "float32";
   const empty = f32 ? EMPTY32 : EMPTY64;
   return {
-    f32, E, sqrtE: Math.sqrt(E),
+    f32, E, sqrtE,
     q: empty, qOff: 0, k: empty, v: empty, kOff: 0, stride: E, nKeys: 0, z: empty, zOff: 0,
     vCols: null, sparseQuery: true, traceScores: null, tracePattern: null, traceOff: 0, wasm: null,
     buf: f32 ? new Float32Array(maxKeys) : new Float64Array(maxKeys),

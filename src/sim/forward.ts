@@ -13,7 +13,9 @@
  * helper thread when big) for dense ones; dense heads attend whole
  * sequences at once as two lists of such products on q, k, v and z in the
  * kernel module's memory (attentionSequences.ts), sparse heads row by row
- * with sparse queries. Every path adds the same terms in the same order, so the
+ * with sparse queries. When every product is sparse (compiled weights) and no
+ * cache is asked for, compact.ts runs the layers on arrays narrowed to the
+ * columns the heads use. Every path adds the same terms in the same order, so the
  * choice never changes a bit. Intermediates live in a per-model workspace
  * (fresh large arrays cost more in page faults than the arithmetic).
  * Shape letters: see src/model/weights.ts.
@@ -23,6 +25,7 @@ import type { FloatArray, Tensor, Weights } from "../model/weights.ts";
 import { attendRow, attentionJob, reserveKeys, type AttentionJob, type AttentionTrace } from "./attention.ts";
 import { attendSequences, inKernelMemory, moduleArray } from "./attentionSequences.ts";
 import { wasmAvailable } from "./wasm.ts";
+import { allSparse, compactModel, runCompact } from "./compact.ts";
 import {
   applyLinearRows, applyLinearRowsAdd, applyQkvRows, prepare, type PreparedLayer, type PreparedModel, type Precision, type SparseMode, usesSparse,
 } from "./prepare.ts";
@@ -97,11 +100,12 @@ export function checkTokens(model: PreparedModel, tokens: readonly number[], cal
   const { d_vocab: V, n_ctx: C } = model.config;
   if (tokens.length === 0) throw new Error(`${caller}: empty sequence (position 0 must hold BOS)`);
   if (tokens.length > C) throw new Error(`${caller}: sequence of length ${tokens.length} exceeds n_ctx = ${C}`);
-  tokens.forEach((t, p) => {
+  for (let p = 0; p < tokens.length; p++) {
+    const t = tokens[p];
     if (!Number.isInteger(t) || t < 0 || t >= V) {
       throw new Error(`${caller}: token ${t} at position ${p} is not in the vocabulary [0, ${V})`);
     }
-  });
+  }
 }
 
 /**
@@ -126,6 +130,8 @@ function run(
   const ws = cache ? null : workspace(model);
   const take = (key: string, n: number): FloatArray => (ws ? ws(key, n) : alloc(n));
   const resid = take("resid", N * D); // [N, D]
+  // Compiled weights: the same logits on narrowed arrays (see compact.ts).
+  if (!cache && allSparse(model, mode)) return runCompact(compactModel(model), tokens, resid, N, starts, lengths, take);
   embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   if (cache) recordEmbeddings(model, tokens, cache);
 

@@ -145,7 +145,7 @@ export function applyLinearRow(
 }
 
 /** applyLinearRow's sparse product, with the matrix in compressed-row form (out is overwritten). */
-function csrRow(
+export function csrRow(
   w: Csr, x: FloatArray, xOff: number, xIdx: Int32Array, nx: number,
   out: FloatArray, outOff: number, bias: FloatArray | null,
 ): void {

@@ -1,0 +1,288 @@
+/**
+ * The forward pass of a model whose every product takes the sparse path
+ * (compiled weights), on narrowed arrays: per head, q and k keep only the
+ * columns where both W_Q (or b_Q) and W_K (or b_K) can be nonzero, v and z
+ * only the columns where W_V (or b_V) can. Compiled heads use a handful of
+ * their d_head columns, so the [N, H·E] arrays of the general path are mostly
+ * columns that are 0 by construction; here they are never written, scanned
+ * or added. Residual rows are scanned only at the coordinates a product reads
+ * (rows of W_Q/W_K/W_V, of W_U), and the attention output is added only at the
+ * coordinates W_O or b_O can write. Within a batch, a query whose q row and
+ * key rows equal those of the batch's longest sequence (positional heads)
+ * reuses that sequence's pattern row instead of scoring again.
+ *
+ * Every dropped term is an exact zero of the general path (a column of q or
+ * k that is 0 for every input, a z column that is 0, a product row the CSR
+ * kernel skips), and every kept sum adds the same terms in the same order
+ * through the same kernels (csrRow, attentionScores.ts, softmax.ts,
+ * attentionValues.ts), so the logits are bit-identical to the general path's
+ * for finite activations. Only logits come out: the activation cache needs
+ * the full arrays and takes the general path.
+ */
+import type { FloatArray } from "../model/weights.ts";
+import { attendHead, reserveHead, SHARE_MAX_KEYS, sharedPatterns } from "./compactAttention.ts";
+import type { CompactLayer, CompactModel, Direct } from "./compactModel.ts";
+import { csrRow, gatherNonzeros } from "./prepare.ts";
+
+export { allSparse, compactModel, type CompactModel } from "./compactModel.ts";
+
+/**
+ * Embedding, layers and unembedding of tokens [N] through the residual
+ * resid [N, D] (overwritten); returns the [N, Vo] logits in an array lent by
+ * `take`. Sequence b occupies rows starts[b] … starts[b]+lengths[b]−1.
+ */
+export function runCompact(
+  cm: CompactModel, tokens: readonly number[], resid: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
+  take: (key: string, n: number) => FloatArray,
+): FloatArray {
+  const model = cm.model;
+  const { d_model: D, d_vocab_out: Vo } = model.config;
+  const maxKeys = lengths.reduce((a, b) => Math.max(a, b), 0);
+  const idx = new Int32Array(Math.max(D, cm.maxWidth));
+  const row = take("c.row", D);
+  const shared = starts.length > 1 && maxKeys <= SHARE_MAX_KEYS ? sharedPatterns(cm, maxKeys) : null;
+  const first = firstLayerTable(cm);
+  if (!first) embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
+  for (const layer of cm.layers) {
+    const qkv = take("c.qkv", N * layer.W3);
+    const z = take("c.z", N * layer.WV);
+    if (layer === cm.layers[0] && first) embedFirst(cm, layer, first, tokens, starts, lengths, resid, idx, qkv);
+    else projectQkv(layer, resid, N, D, idx, qkv);
+    for (const head of layer.heads) {
+      // A head with no value column writes nothing (z is 0 whatever the pattern).
+      if (head.nV === 0) continue;
+      reserveHead(head, maxKeys);
+      attendHead(head, layer, qkv, z, starts, lengths, shared);
+    }
+    addOutput(layer, z, N, D, idx, resid, row);
+  }
+  const out = take("out", N * Vo);
+  const reads = cm.unembedReads;
+  if (cm.unembedDirect) {
+    unembedDirect(cm.unembedDirect, reads, cm.bU, resid, N, D, out, Vo);
+    return out;
+  }
+  for (let i = 0; i < N; i++) {
+    const nx = gatherListed(resid, i * D, reads, idx);
+    csrRow(cm.unembed, resid, i * D, idx, nx, out, i * Vo, cm.bU);
+  }
+  return out;
+}
+
+/**
+ * The unembedding when each read coordinate reaches one logit of its own
+ * (compiled programs: a one-hot output feature): logit = 0 + a·w, exactly the
+ * general kernel's sum from +0 with one term (or none: 0 + 0·w is +0 too),
+ * then b_U, without scanning for nonzeros.
+ */
+function unembedDirect(
+  u: Direct, reads: Int32Array, bU: FloatArray | null, resid: FloatArray, N: number, D: number, out: FloatArray, Vo: number,
+): void {
+  const cols = u.cols, vals = u.vals, n = reads.length;
+  for (let i = 0; i < N; i++) {
+    const x = i * D, o = i * Vo;
+    for (let j = 0; j < Vo; j++) out[o + j] = 0;
+    for (let t = 0; t < n; t++) out[o + cols[t]] = 0 + resid[x + reads[t]] * vals[t];
+    if (bU) for (let j = 0; j < Vo; j++) out[o + j] += bU[j];
+  }
+}
+
+/** q, k, v of every row, scanning the residual row at the coordinates the product reads. */
+function projectQkv(layer: CompactLayer, resid: FloatArray, N: number, D: number, idx: Int32Array, qkv: FloatArray): void {
+  const { W3, reads, qkv: w, bqkv } = layer;
+  for (let i = 0; i < N; i++) {
+    const x = i * D;
+    csrRow(w, resid, x, idx, gatherListed(resid, x, reads, idx), qkv, i * W3, bqkv);
+  }
+}
+
+/** resid[row] = W_E[token] + W_pos[position] for every row (as the general path embeds). */
+function embed(
+  W_E: FloatArray, W_pos: FloatArray, D: number, tokens: readonly number[],
+  starts: readonly number[], lengths: readonly number[], resid: FloatArray,
+): void {
+  for (let b = 0; b < starts.length; b++) {
+    const s = starts[b];
+    for (let p = 0; p < lengths[b]; p++) {
+      const row = (s + p) * D;
+      const e = tokens[s + p] * D;
+      const pos = p * D;
+      for (let d = 0; d < D; d++) resid[row + d] = W_E[e + d] + W_pos[pos + d];
+    }
+  }
+}
+
+/** Largest first-layer table (elements) kept per model: d_vocab · n_ctx residual rows and rows of q, k and v. */
+const FIRST_LAYER_TABLE_MAX = 1 << 18;
+
+/**
+ * The embedded residual row and the first layer's q, k, v row by (token,
+ * position), filled as pairs are met; done[t·C + p] says which are.
+ */
+interface FirstLayerTable {
+  readonly resid: FloatArray; // [V·C, D]
+  readonly qkv: FloatArray; // [V·C, W3]
+  readonly done: Uint8Array; // [V·C]
+}
+
+const firstMemo = new WeakMap<CompactModel, FirstLayerTable | null>();
+
+/** The model's first-layer table, or null when d_vocab · n_ctx rows would be too many to keep. */
+function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
+  let t = firstMemo.get(cm);
+  if (t === undefined) {
+    const { d_vocab: V, n_ctx: C, d_model: D } = cm.model.config;
+    const W3 = cm.layers.length > 0 ? cm.layers[0].W3 : 0;
+    const fits = cm.layers.length > 0 && V * C * (D + W3) <= FIRST_LAYER_TABLE_MAX;
+    t = fits ? { resid: cm.model.alloc(V * C * D), qkv: cm.model.alloc(V * C * W3), done: new Uint8Array(V * C) } : null;
+    firstMemo.set(cm, t);
+  }
+  return t;
+}
+
+/**
+ * The embedding and the first layer's projectQkv, whose input row is
+ * W_E[token] + W_pos[position]: a (token, position) pair met before copies
+ * both rows from the table (the same numbers, computed once per model;
+ * compiled programs have small vocabularies and contexts), a new one is
+ * computed and kept.
+ */
+function embedFirst(
+  cm: CompactModel, layer: CompactLayer, table: FirstLayerTable, tokens: readonly number[], starts: readonly number[], lengths: readonly number[],
+  resid: FloatArray, idx: Int32Array, qkv: FloatArray,
+): void {
+  const { d_model: D, n_ctx: C } = cm.model.config;
+  const W_E = cm.model.W_E, W_pos = cm.model.W_pos;
+  const { W3, reads, qkv: w, bqkv } = layer;
+  const tResid = table.resid, tQkv = table.qkv, done = table.done;
+  for (let b = 0; b < starts.length; b++) {
+    for (let p = 0; p < lengths[b]; p++) {
+      const i = starts[b] + p;
+      const key = tokens[i] * C + p;
+      if (done[key] === 1) {
+        copyRow(resid, i * D, tResid, key * D, D);
+        copyRow(qkv, i * W3, tQkv, key * W3, W3);
+      } else {
+        const x = i * D, e = tokens[i] * D, pos = p * D;
+        for (let d = 0; d < D; d++) resid[x + d] = W_E[e + d] + W_pos[pos + d];
+        csrRow(w, resid, x, idx, gatherListed(resid, x, reads, idx), qkv, i * W3, bqkv);
+        copyRow(tResid, key * D, resid, x, D);
+        copyRow(tQkv, key * W3, qkv, i * W3, W3);
+        done[key] = 1;
+      }
+    }
+  }
+}
+
+/** dst[d … d+n) = src[s … s+n): a loop for short rows, the builtin copy (one view per row) for long ones. */
+function copyRow(dst: FloatArray, d: number, src: FloatArray, s: number, n: number): void {
+  if (n > 48) dst.set(src.subarray(s, s + n), d);
+  else for (let c = 0; c < n; c++) dst[d + c] = src[s + c];
+}
+
+function addOutput(layer: CompactLayer, z: FloatArray, N: number, D: number, idx: Int32Array, resid: FloatArray, row: FloatArray): void {
+  const { WV, o, bo, writes } = layer;
+  const nw = writes.length;
+  if (layer.oDirect) {
+    if (resid instanceof Float32Array) addOutputDirectF32(layer.oDirect, WV, z, N, D, resid);
+    else addOutputDirectF64(layer.oDirect, WV, z, N, D, resid);
+    return;
+  }
+  if (!bo && nw > WIDE_OUTPUT) {
+    addOutputTouched(layer, z, N, D, idx, resid, row);
+    return;
+  }
+  const rowPtr = o.rowPtr, colIdx = o.colIdx, vals = o.vals;
+  for (let i = 0; i < N; i++) {
+    for (let t = 0; t < nw; t++) row[writes[t]] = 0;
+    const zi = i * WV;
+    const nz = gatherNonzeros(z, zi, WV, idx);
+    for (let t = 0; t < nz; t++) {
+      const kk = idx[t];
+      const a = z[zi + kk];
+      for (let p = rowPtr[kk], p1 = rowPtr[kk + 1]; p < p1; p++) row[colIdx[p]] += a * vals[p];
+    }
+    if (bo) for (let t = 0; t < nw; t++) row[writes[t]] += bo[writes[t]];
+    const r = i * D;
+    for (let t = 0; t < nw; t++) {
+      const c = writes[t];
+      resid[r + c] = resid[r + c] + row[c];
+    }
+  }
+}
+
+/**
+ * addOutput when each z column reaches one residual coordinate of its own and
+ * there is no b_O: resid + (0 + z·w), the general path's row entry (a sum from
+ * +0 of one term; a zero z adds an exact 0 there as here) added to the
+ * residual, without the scratch row or the scan for nonzeros. Float32: the
+ * row entry is rounded to float32 before the add, as storing it in the
+ * float32 scratch row does.
+ */
+function addOutputDirectF32(d: Direct, WV: number, z: FloatArray, N: number, D: number, resid: Float32Array): void {
+  const cols = d.cols, vals = d.vals;
+  for (let i = 0; i < N; i++) {
+    const zi = i * WV, r = i * D;
+    for (let t = 0; t < WV; t++) {
+      const c = cols[t];
+      if (c >= 0) resid[r + c] = resid[r + c] + Math.fround(0 + z[zi + t] * vals[t]);
+    }
+  }
+}
+
+/** addOutputDirectF32 in float64 (no rounding between the product and the add). */
+function addOutputDirectF64(d: Direct, WV: number, z: FloatArray, N: number, D: number, resid: FloatArray): void {
+  const cols = d.cols, vals = d.vals;
+  for (let i = 0; i < N; i++) {
+    const zi = i * WV, r = i * D;
+    for (let t = 0; t < WV; t++) {
+      const c = cols[t];
+      if (c >= 0) resid[r + c] = resid[r + c] + (0 + z[zi + t] * vals[t]);
+    }
+  }
+}
+
+/** Above this many written coordinates (and no b_O), addOutput visits only those a row's product reaches. */
+const WIDE_OUTPUT = 16;
+
+/**
+ * addOutput without b_O for wide outputs (a head copying a one-hot of many
+ * coordinates): the scratch row stays 0 between rows, and a second walk over
+ * the same CSR entries adds each reached coordinate to the residual and
+ * clears it (a coordinate reached twice adds its sum once, then an exact 0).
+ */
+function addOutputTouched(layer: CompactLayer, z: FloatArray, N: number, D: number, idx: Int32Array, resid: FloatArray, row: FloatArray): void {
+  const { WV, o, writes } = layer;
+  const rowPtr = o.rowPtr, colIdx = o.colIdx, vals = o.vals;
+  for (let t = 0; t < writes.length; t++) row[writes[t]] = 0;
+  for (let i = 0; i < N; i++) {
+    const zi = i * WV;
+    const nz = gatherNonzeros(z, zi, WV, idx);
+    for (let t = 0; t < nz; t++) {
+      const kk = idx[t];
+      const a = z[zi + kk];
+      for (let p = rowPtr[kk], p1 = rowPtr[kk + 1]; p < p1; p++) row[colIdx[p]] += a * vals[p];
+    }
+    const r = i * D;
+    for (let t = 0; t < nz; t++) {
+      const kk = idx[t];
+      for (let p = rowPtr[kk], p1 = rowPtr[kk + 1]; p < p1; p++) {
+        const c = colIdx[p];
+        resid[r + c] = resid[r + c] + row[c];
+        row[c] = 0;
+      }
+    }
+  }
+}
+
+/** Positions among x[off + list[t]] that are nonzero, into idx (ascending when list is); returns their count. */
+function gatherListed(x: FloatArray, off: number, list: Int32Array, idx: Int32Array): number {
+  let c = 0;
+  // Branch-free, as gatherNonzeros: a residual's few nonzeros would each cost a mispredicted branch.
+  for (let t = 0; t < list.length; t++) {
+    const d = list[t];
+    idx[c] = d;
+    c += +(x[off + d] !== 0);
+  }
+  return c;
+}
