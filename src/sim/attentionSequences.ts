@@ -27,7 +27,7 @@ import { scaleScores } from "./attentionScores.ts";
 import { EXP_NEG, softmaxCut, softmaxLive } from "./softmax.ts";
 
 const { FRAC, POW2 } = EXP_NEG;
-import { kernelBuffer, PARALLEL_MIN_MACS, wasmAvailable } from "./wasm.ts";
+import { kernelBuffer, matmulWasm, PARALLEL_MIN_MACS, panelWidth, wasmAvailable } from "./wasm.ts";
 
 /** Calls of attendSequences that attended, and pairs the module left to JavaScript (tests check what they cover). */
 export const wholeSequenceStats = { runs: 0, finishedInJs: 0 };
@@ -163,6 +163,52 @@ export function attendSequences(
   }
   wholeSequenceStats.runs++;
   return true;
+}
+
+/**
+ * Every head of one sequence (rows rowOff0 … of the [*, H·E] arrays, in any
+ * memory) through matmulWasm on per-head copies, in blocks of query rows
+ * whose scores fit scoreElements: the fallback for a sequence whose pairs
+ * the module's scratch cannot hold (a 4,096-token pair's scores alone are
+ * 128 MB in float64). Scores are Q·Kᵀ over e ascending; each row is
+ * softmaxed by softmaxRow and zeroed past the diagonal; z sums the keys
+ * ascending from +0 over the whole row (the masked keys' 0·v add nothing to
+ * finite sums): the bits of attendRow and of attendSequences.
+ */
+export function attendSequenceCopying(
+  job: AttentionJob, q: FloatArray, k: FloatArray, v: FloatArray, z: FloatArray, rowOff0: number, T: number,
+  H: number, take: (key: string, n: number) => FloatArray, scoreElements = SCORE_ELEMENTS,
+): void {
+  const E = job.E, HE = H * E, P = panelWidth(q);
+  const block = Math.max(1, Math.min(T, Math.floor(scoreElements / T)));
+  reserveKeys(job, T);
+  const cut = softmaxCut(job.buf);
+  const qh = take("att.q", T * E); // [T, E]
+  const kT = take("att.kT", Math.ceil(T / P) * E * P).fill(0); // K_hᵀ [E, T] in panels (padding keys 0)
+  const vh = take("att.v", Math.ceil(E / P) * T * P).fill(0); // V_h [T, E] in panels (padding columns 0)
+  const pat = take("att.scores", block * T); // one block of rows of scores, then of the pattern
+  const zh = take("att.z", T * E); // [T, E]
+  for (let h = 0; h < H; h++) {
+    const col = rowOff0 + h * E;
+    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) qh[i * E + e] = q[col + i * HE + e]!;
+    for (let j = 0; j < T; j++) {
+      const base = Math.floor(j / P) * E * P + (j % P);
+      for (let e = 0; e < E; e++) kT[base + e * P] = k[col + j * HE + e]!;
+    }
+    for (let j = 0; j < T; j++) {
+      for (let e = 0; e < E; e++) vh[(Math.floor(e / P) * T + j) * P + (e % P)] = v[col + j * HE + e]!;
+    }
+    for (let r0 = 0; r0 < T; r0 += block) {
+      const rows = Math.min(block, T - r0);
+      matmulWasm(qh, r0 * E, rows, E, kT, T, pat, 0, false);
+      for (let i = 0; i < rows; i++) {
+        softmaxRow(job, pat, i * T, r0 + i, T, true, cut);
+        pat.fill(0, i * T + r0 + i + 1, (i + 1) * T);
+      }
+      matmulWasm(pat, 0, rows, T, vh, E, zh, r0 * E, false);
+    }
+    for (let i = 0; i < T; i++) for (let e = 0; e < E; e++) z[col + i * HE + e] = zh[i * E + e]!;
+  }
 }
 
 /**

@@ -23,7 +23,7 @@
 
 import type { FloatArray, Tensor, Weights } from "../model/weights.ts";
 import { attendRow, attentionJob, reserveKeys, type AttentionJob, type AttentionTrace } from "./attention.ts";
-import { attendSequences, inKernelMemory, moduleArray } from "./attentionSequences.ts";
+import { attendSequenceCopying, attendSequences, inKernelMemory, moduleArray } from "./attentionSequences.ts";
 import { wasmAvailable } from "./wasm.ts";
 import { allSparse, compactModel, runCompact } from "./compact.ts";
 import {
@@ -156,10 +156,14 @@ function run(
     applyQkvRows(layer, resid, 0, N, xIdx, q, k, v, 0, mode);
 
     const trace = cache ? newTrace(alloc, H, N) : null;
-    const whole = !trace && inKernel && denseAttention(layer, mode) && attendSequences(job, q, k, v, z, starts, lengths, long, H);
+    const dense = !trace && denseAttention(layer, mode);
+    const whole = dense && inKernel && attendSequences(job, q, k, v, z, starts, lengths, long, H);
     for (let b = 0; b < starts.length; b++) {
-      if (whole && lengths[b]! >= WASM_ATTENTION_MIN_LENGTH) continue;
-      for (let i = 0; i < lengths[b]!; i++) attendRow(job, q, k, v, z, starts[b]! * HE, i, H, trace, layer.vCols);
+      const isLong = lengths[b]! >= WASM_ATTENTION_MIN_LENGTH;
+      if (whole && isLong) continue;
+      // Too big for the module's scratch (or q…z outside it): products on copies, in row blocks.
+      if (dense && isLong && wasmAvailable()) attendSequenceCopying(job, q, k, v, z, starts[b]! * HE, lengths[b]!, H, take);
+      else for (let i = 0; i < lengths[b]!; i++) attendRow(job, q, k, v, z, starts[b]! * HE, i, H, trace, layer.vCols);
     }
 
     // One [N, H*E]·[H*E, D] product sums the heads; per-head results are only

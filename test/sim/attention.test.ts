@@ -9,8 +9,8 @@
 import fc from "fast-check";
 import { divide, exp, max, multiply, subtract, sum } from "mathjs";
 import { describe, expect, it } from "vitest";
-import { attend, attentionJob, type AttentionJob } from "../../src/sim/attention.ts";
-import { wholeSequenceStats } from "../../src/sim/attentionSequences.ts";
+import { attend, attendRow, attentionJob, type AttentionJob } from "../../src/sim/attention.ts";
+import { attendSequenceCopying, wholeSequenceStats } from "../../src/sim/attentionSequences.ts";
 import { threadSettings } from "../../src/kernels/helper.ts";
 import { forward, forwardBatch } from "../../src/sim/forward.ts";
 import { IncrementalRun, KV_WASM_MIN_CONTEXT } from "../../src/sim/kvcache.ts";
@@ -308,5 +308,42 @@ describe("every path × every precision on whole models", () => {
       }
       expect(threadSettings.helperChunks, "chunks the helper ran").toBeGreaterThan(chunks);
     }
+  });
+});
+
+describe("attendSequenceCopying (the whole-sequence fallback for pairs too big for the module's scratch)", () => {
+  it.skipIf(!wasmAvailable())("gives attendRow's bits, in one block of rows or many, float32 and float64", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<Precision>("float32", "float64"), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 16, max: 90 }), fc.integer({ min: 1, max: 400 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.constantFrom(0.3, 1, 6),
+        (precision, H, E, T, scoreElements, seed, scale) => {
+          const rand = mulberry32(seed);
+          const Arr = precision === "float32" ? Float32Array : Float64Array;
+          const off = 2 * H * E; // the sequence starts after two other rows
+          const n = off + T * H * E;
+          const fill = (): FloatArray => {
+            const a = new Arr(n);
+            for (let i = 0; i < n; i++) a[i] = (rand() * 2 - 1) * scale;
+            return a;
+          };
+          const q = fill(), k = fill(), v = fill();
+          const zRows = new Arr(n), zSeq = new Arr(n);
+          const job = attentionJob(precision, E, T);
+          for (let i = 0; i < T; i++) attendRow(job, q, k, v, zRows, off, i, H, null, null);
+          const ws = new Map<string, FloatArray>();
+          const take = (key: string, len: number): FloatArray => {
+            const a = ws.get(key);
+            if (a && a.length >= len) return a.subarray(0, len);
+            const b = new Arr(len);
+            ws.set(key, b);
+            return b;
+          };
+          attendSequenceCopying(attentionJob(precision, E, T), q, k, v, zSeq, off, T, H, take, scoreElements);
+          for (let i = 0; i < n; i++) if (!Object.is(zSeq[i], zRows[i])) throw new Error(`z[${i}]: ${zSeq[i]} ≠ ${zRows[i]}`);
+        },
+      ),
+      fcParams({ seed: 4711, numRuns: 60 }),
+    );
   });
 });
