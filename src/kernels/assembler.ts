@@ -80,3 +80,22 @@ export const funcBody = (locals: [number, number][], code: number[]): number[] =
 
 /** A function type: params → results. */
 export const funcType = (params: number[], results: number[] = []): number[] => [0x60, ...vec(params.map((p) => [p])), ...vec(results.map((r) => [r]))];
+
+/**
+ * A getter for the module assembled by `bytes`, compiled on first use and
+ * kept: null where the runtime refuses it (no SIMD), so callers fall back.
+ */
+export function compiledOnce(bytes: () => Uint8Array<ArrayBuffer>): () => WebAssembly.Module | null {
+  let compiled: WebAssembly.Module | null | undefined;
+  return () => {
+    if (compiled !== undefined) return compiled;
+    compiled = null;
+    try {
+      const b = bytes();
+      if (WebAssembly.validate(b)) compiled = new WebAssembly.Module(b);
+    } catch {
+      compiled = null;
+    }
+    return compiled;
+  };
+}

@@ -23,7 +23,7 @@
 import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
 import type { Precision } from "./prepare.ts";
-import { section, sleb, uleb, vec } from "../kernels/assembler.ts";
+import { compiledOnce, section, sleb, uleb, vec } from "../kernels/assembler.ts";
 import { wasmAvailable } from "./wasm.ts";
 import { EXP_NEG, softmaxCut } from "./softmax.ts";
 import { scaleScores } from "./attentionScores.ts";
@@ -160,20 +160,8 @@ type Vsum = (p: number, live: number, nLive: number, v: number, rowBytes: number
 type Scale = (buf: number, vectors: number, sqrtE: number, out: number) => void;
 type ExpNorm = (buf: number, vectors: number, n: number, max: number, scratch: number, frac: number, live: number) => number;
 
-let compiled: WebAssembly.Module | null | undefined;
-
 /** The compiled module, or null where WebAssembly SIMD is off or unavailable. */
-function attentionModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
-  compiled = null;
-  try {
-    const bytes = moduleBytes();
-    if (WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
-  } catch {
-    compiled = null;
-  }
-  return compiled;
-}
+const attentionModule = compiledOnce(moduleBytes);
 
 // ------------------------------------------------------------ runtime
 

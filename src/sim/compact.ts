@@ -22,6 +22,7 @@
 import type { FloatArray } from "../model/weights.ts";
 import { attendHead, reserveHead, SHARE_MAX_KEYS, sharedPatterns } from "./compactAttention.ts";
 import type { CompactLayer, CompactModel, Direct } from "./compactModel.ts";
+import { embed } from "./embed.ts";
 import { csrRow, gatherNonzeros } from "./prepare.ts";
 
 export { allSparse, compactModel, type CompactModel } from "./compactModel.ts";
@@ -93,22 +94,6 @@ function projectQkv(layer: CompactLayer, resid: FloatArray, N: number, D: number
   for (let i = 0; i < N; i++) {
     const x = i * D;
     csrRow(w, resid, x, idx, gatherListed(resid, x, reads, idx), qkv, i * W3, bqkv);
-  }
-}
-
-/** resid[row] = W_E[token] + W_pos[position] for every row (as the general path embeds). */
-function embed(
-  W_E: FloatArray, W_pos: FloatArray, D: number, tokens: readonly number[],
-  starts: readonly number[], lengths: readonly number[], resid: FloatArray,
-): void {
-  for (let b = 0; b < starts.length; b++) {
-    const s = starts[b];
-    for (let p = 0; p < lengths[b]; p++) {
-      const row = (s + p) * D;
-      const e = tokens[s + p] * D;
-      const pos = p * D;
-      for (let d = 0; d < D; d++) resid[row + d] = W_E[e + d] + W_pos[pos + d];
-    }
   }
 }
 

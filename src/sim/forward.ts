@@ -23,6 +23,7 @@
 
 import type { FloatArray, Tensor, Weights } from "../model/weights.ts";
 import { attendRow, attentionJob, reserveKeys, type AttentionJob, type AttentionTrace } from "./attention.ts";
+import { embed } from "./embed.ts";
 import { attendSequenceCopying, attendSequences, inKernelMemory, moduleArray } from "./attentionSequences.ts";
 import { wasmAvailable } from "./wasm.ts";
 import { allSparse, compactModel, runCompact } from "./compact.ts";
@@ -193,26 +194,6 @@ function run(
   const out = take("out", N * Vo); // [N, Vo]
   applyLinearRows(model.unembed, resid, 0, N, xIdx, out, 0, model.b_U, mode);
   return out;
-}
-
-/**
- * resid[row] = W_E[token] + W_pos[position] for every row. (Separate
- * functions with the arrays as arguments, not closure variables, so the hot
- * loops keep them in registers.)
- */
-function embed(
-  W_E: FloatArray, W_pos: FloatArray, D: number, tokens: readonly number[],
-  starts: readonly number[], lengths: readonly number[], resid: FloatArray,
-): void {
-  for (let b = 0; b < starts.length; b++) {
-    const s = starts[b];
-    for (let p = 0; p < lengths[b]; p++) {
-      const row = (s + p) * D;
-      const e = tokens[s + p] * D;
-      const pos = p * D;
-      for (let d = 0; d < D; d++) resid[row + d] = W_E[e + d] + W_pos[pos + d];
-    }
-  }
 }
 
 /** a[i] = a[i] + b[i] for i < n. */

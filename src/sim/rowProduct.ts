@@ -16,7 +16,7 @@
  * the panel form of packPanels (memoised per prepared model).
  */
 import type { FloatArray } from "../model/weights.ts";
-import { section, sleb, uleb, vec } from "../kernels/assembler.ts";
+import { compiledOnce, section, sleb, uleb, vec } from "../kernels/assembler.ts";
 import { kernelModule, kernelSettings, mulAddChoice } from "../kernels/module.ts";
 import { addBias } from "./kernels.ts";
 import { usesSparse, type Linear, type PreparedModel, type SparseMode } from "./prepare.ts";
@@ -95,19 +95,8 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-let compiled: WebAssembly.Module | null | undefined;
-
-function gemvModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
-  compiled = null;
-  try {
-    const bytes = moduleBytes();
-    if (WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
-  } catch {
-    compiled = null;
-  }
-  return compiled;
-}
+/** The compiled module, or null where WebAssembly SIMD is off or unavailable. */
+const gemvModule = compiledOnce(moduleBytes);
 
 // ------------------------------------------------------------ runtime
 
