@@ -20,7 +20,7 @@ import { ADD, AND, call, END, F32_LOAD, funcBody, get, I32, i32, IF, I32_LOAD, L
 import { GEMM_JOB, ROWS } from "./gemmCode.ts";
 import { EXP_NEG } from "../sim/softmax.ts";
 
-const { C3, C4, LN2_HI, LN2_LO, ROUND, STEPS_PER_LN2 } = EXP_NEG;
+const { C3, C4, LN2_HI, LN2_LO, MIN, ROUND, STEPS_PER_LN2 } = EXP_NEG;
 
 /**
  * Field offsets (bytes) of a pair's record: the score and value products
@@ -90,7 +90,7 @@ export function attnPairBody(es: 4 | 8, gemmFn: number): number[] {
     // a key the fast exponential does not cover (not below the cut, not in [−708, 0], NaN included): stop here
     ...loopJ(upToI, [
       ...loadS(J), ...get(MAX), ...F64_SUB, ...set(X),
-      ...get(X), ...get(CUT), ...F64_LT, ...get(X), ...f64c(-708), ...F64_GE, ...get(X), ...f64c(0), ...F64_LE, ...AND, ...OR_, ...i32(1), ...XOR,
+      ...get(X), ...get(CUT), ...F64_LT, ...get(X), ...f64c(MIN), ...F64_GE, ...get(X), ...f64c(0), ...F64_LE, ...AND, ...OR_, ...i32(1), ...XOR,
       ...IF, ...get(R), ...get(I), ...i32(1), ...ADD, ...I32_STORE(A.flag), ...RETURN, ...END,
     ]),
     // exponentials and their sum

@@ -25,7 +25,7 @@ import { attend, attentionJob, type AttentionJob } from "./attention.ts";
 import { attentionWasm, storeKey, type AttentionWasm } from "./attentionWasm.ts";
 import { applyLinearRow, applyQkvRows, gatherNonzeros, liveBias, prepare, type PreparedModel, type SparseMode } from "./prepare.ts";
 import type { ForwardOptions } from "./forward.ts";
-import { rowProduct, rowProducts, type RowProducts } from "./rowProduct.ts";
+import { rowProduct, rowProducts, rowProductTakes, type RowProducts } from "./rowProduct.ts";
 
 /** Contexts from this long keep the cache in WebAssembly memory (when SIMD is available). */
 export const KV_WASM_MIN_CONTEXT = 128;
@@ -125,11 +125,14 @@ export class IncrementalRun {
       const ql = this.q[l], kl = this.k, vl = this.v, Ep = this.Ep, w = this.wasm;
       const xIdx = this.xIdx;
       const rp = this.rows, mode = this.mode;
-      const dense = rp !== null &&
-        rowProduct(rp, layer.q, x, p0, ql, t * HE, layer.bq, mode) &&
-        rowProduct(rp, layer.k, x, p0, this.kRow, 0, layer.bk, mode) &&
+      // All three or none (applyQkvRows computes the three together).
+      if (rp !== null && rowProductTakes(rp, layer.q, mode) && rowProductTakes(rp, layer.k, mode) && rowProductTakes(rp, layer.v, mode)) {
+        rowProduct(rp, layer.q, x, p0, ql, t * HE, layer.bq, mode);
+        rowProduct(rp, layer.k, x, p0, this.kRow, 0, layer.bk, mode);
         rowProduct(rp, layer.v, x, p0, this.vRow, 0, layer.bv, mode);
-      if (!dense) applyQkvRows(layer, x, p0, 1, xIdx, ql, this.kRow, this.vRow, t * HE, mode, 0);
+      } else {
+        applyQkvRows(layer, x, p0, 1, xIdx, ql, this.kRow, this.vRow, t * HE, mode, 0);
+      }
       for (let h = 0; h < H; h++) {
         const src = h * E, dst = ((l * H + h) * C + t) * Ep;
         for (let e = 0; e < E; e++) {

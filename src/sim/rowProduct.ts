@@ -160,17 +160,21 @@ function plainProduct(): boolean {
   return want !== "fma" || kernelModule()?.fma == null;
 }
 
+/** Whether rowProduct takes lin: it takes the dense path under `mode` and the plain product is in use. */
+export function rowProductTakes(rp: RowProducts, lin: Linear, mode: SparseMode): boolean {
+  return rp.at.has(lin) && !usesSparse(lin, mode) && plainProduct();
+}
+
 /**
- * out[outOff, +N) = x[xOff, +K) · lin (+ bias) when lin takes the dense path
- * under `mode` and the plain product is in use; false, having done nothing,
- * otherwise (the caller then runs the shared path).
+ * out[outOff, +N) = x[xOff, +K) · lin (+ bias) when rowProductTakes(lin);
+ * false, having done nothing, otherwise (the caller then runs the shared path).
  */
 export function rowProduct(
   rp: RowProducts, lin: Linear, x: FloatArray, xOff: number,
   out: FloatArray, outOff: number, bias: FloatArray | null, mode: SparseMode,
 ): boolean {
-  const w = rp.at.get(lin);
-  if (w === undefined || usesSparse(lin, mode) || !plainProduct()) return false;
+  if (!rowProductTakes(rp, lin, mode)) return false;
+  const w = rp.at.get(lin)!;
   const { K, N } = lin;
   rp.x.set(x.subarray(xOff, xOff + K));
   rp.gemv(rp.x.byteOffset, w, Math.ceil((N * rp.es) / PANEL), K, rp.out.byteOffset);

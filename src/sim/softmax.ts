@@ -20,13 +20,15 @@ for (let i = 1021; i >= 0; i--) POW2[i] = POW2[i + 1] / 2;
 /** FRAC[i] = 2^(i/256), i = 0 … 255 (FRAC[0] = 1 exactly). */
 const FRAC = Float64Array.from({ length: 256 }, (_, i) => 2 ** (i / 256));
 const C3 = 1 / 6, C4 = 1 / 24;
+/** Below this, exp leaves the normal doubles: expNeg hands it to Math.exp. */
+const MIN = -708;
 
 /**
  * expNeg's constants and tables, for the two WebAssembly softmaxes (the KV
  * cache's, softmaxWasmCode.ts, and the whole-sequence pairs',
  * src/kernels/attentionCode.ts), which evaluate the same steps on the same values.
  */
-export const EXP_NEG = { STEPS_PER_LN2, LN2_HI, LN2_LO, ROUND, C3, C4, FRAC, POW2, MIN: -708 } as const;
+export const EXP_NEG = { STEPS_PER_LN2, LN2_HI, LN2_LO, ROUND, C3, C4, FRAC, POW2, MIN } as const;
 
 /**
  * exp(x) for the x ≤ 0 that softmax meets, within about one unit in the last
@@ -37,7 +39,7 @@ export const EXP_NEG = { STEPS_PER_LN2, LN2_HI, LN2_LO, ROUND, C3, C4, FRAC, POW
  * function, so they stay bit-identical to each other.
  */
 export function expNeg(x: number): number {
-  if (!(x >= -708 && x <= 0)) return Math.exp(x);
+  if (!(x >= MIN && x <= 0)) return Math.exp(x);
   const k = x * STEPS_PER_LN2 + ROUND - ROUND;
   const r = x - k * LN2_HI - k * LN2_LO;
   const ki = k | 0;
