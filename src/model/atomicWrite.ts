@@ -5,8 +5,8 @@
  * temporary file is removed and the error is rethrown.
  */
 
-import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { close, closeSync, fsync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, write, writeSync } from "node:fs";
+import { promisify } from "node:util";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -174,6 +174,9 @@ export function writeFilesAtomic(files: readonly AtomicFile[]): void {
 }
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const writeAsync = promisify(write);
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
 const CHUNK = 8 << 20;
 
 /**
@@ -196,18 +199,17 @@ export async function writeFilesAtomicAsync(files: readonly AtomicFile[]): Promi
   for (const s of SIGNALS) process.on(s, onSignal);
   try {
     for (const [k, f] of files.entries()) {
-      // Live before it exists: the file appears while `open` is pending, and a signal
-      // handled before the await resumes must remove it too (unlinking a missing file is quiet).
+      // Opened synchronously: an asynchronous open creates the file on the thread pool, so a
+      // signal handled while it was pending unlinked nothing and the temp appeared afterwards.
       live.add(temps[k]!);
-      const handle = await open(temps[k]!, "wx", 0o644);
+      const fd = openSync(temps[k]!, "wx", 0o644);
       try {
         for (let at = 0; at < f.bytes.length; ) {
-          const { bytesWritten } = await handle.write(f.bytes, at, Math.min(CHUNK, f.bytes.length - at));
-          at += bytesWritten;
+          at += (await writeAsync(fd, f.bytes, at, Math.min(CHUNK, f.bytes.length - at), null)).bytesWritten;
         }
-        await handle.sync();
+        await fsyncAsync(fd);
       } finally {
-        await handle.close();
+        await closeAsync(fd);
       }
     }
     commit(files, temps, live);
