@@ -43,6 +43,8 @@ import { mulberry32, randomWeights, type ModelShape } from "../src/sim/random.ts
 import { matmulDense, transpose } from "../src/sim/kernels.ts";
 import { referenceForward } from "../src/sim/reference.ts";
 import { matmulWasm, packPanels, wasmSettings } from "../src/sim/wasm.ts";
+import type { MulAdd } from "../src/kernels/choice.ts";
+import { kernelModule, kernelSettings, relaxedSimdNative } from "../src/kernels/module.ts";
 import { checkExhaustive } from "../src/verify/check.ts";
 import { CheckPool } from "../src/verify/parallel.ts";
 import { interleave, load1, ours, peerCase, type Contender, type Load, type RoundFigure } from "./compare.ts";
@@ -259,19 +261,46 @@ interface DenseRow {
 }
 
 /** Ours (float32, float64) against the peers on random dense weights of width D, batch B × T, in interleaved rounds. */
-async function denseCase(weights: Weights, D: number, B: number, T: number, rounds: number, withReference: boolean): Promise<DenseRow> {
+async function denseCase(
+  weights: Weights, D: number, B: number, T: number, rounds: number, withReference: boolean, withFused = false,
+): Promise<DenseRow> {
   const id = `D${D}-B${B}-T${T}`;
   const batch = batchOf(weights.config.d_vocab, B, T, B * 1000 + T);
   const file = weightsFile(id, weights);
+  const fused = withFused && FUSED_OPT_IN;
   const contenders = [
     ours("ours f64", () => forwardBatch(weights, batch, { precision: "float64", sparse: "auto" })),
     ours("ours f32", () => forwardBatch(weights, batch, { precision: "float32", sparse: "auto" })),
+    ...(fused
+      ? [
+          ours("ours f64 fma", () => withVariant("fma", () => forwardBatch(weights, batch, { precision: "float64", sparse: "auto" }))),
+          ours("ours f32 fma", () => withVariant("fma", () => forwardBatch(weights, batch, { precision: "float32", sparse: "auto" }))),
+        ]
+      : []),
     ...peerContenders(id, file, batch, ["float32", "float64"], withReference),
   ];
   const before = load1();
   const figures = await interleave(contenders, { rounds, roundSeconds: QUICK ? 0.02 : 0.05 });
   await unloadCase(id);
   return { id, D, B, T, gflop: forwardFlops(weights.config, B, T) / 1e9, load: { before, after: load1() }, figures };
+}
+
+/**
+ * Whether the bench can also time the fused multiply-add kernel as an opt-in (CIRCUITS_KERNEL=fma) beside
+ * the default: where the runtime has relaxed SIMD only behind V8's flag (Node 20), the default is the plain
+ * kernel, and the bench turns the flag on for its own process (see main) but runs everything else plain.
+ */
+let FUSED_OPT_IN = false;
+
+/** Run fn on the given product variant, then go back to the default one. */
+function withVariant(v: MulAdd, fn: () => void): void {
+  const was = kernelSettings.mulAdd;
+  kernelSettings.mulAdd = v;
+  try {
+    fn();
+  } finally {
+    kernelSettings.mulAdd = was;
+  }
 }
 
 /** The table of dense rows: tokens/s of every contender, then our ratios against numpy and the faster PyTorch. */
@@ -332,8 +361,8 @@ async function dense512(): Promise<void> {
   const weights = randomWeights(shape, 512, { scale: 1 / Math.sqrt(512) });
   const BTs: [number, number][] = QUICK ? [[1, 16]] : [[1, 128], [16, 16], [8, 256]];
   const rows: DenseRow[] = [];
-  for (const [B, T] of BTs) rows.push(await denseCase(weights, 512, B, T, QUICK ? 3 : 7, true));
-  results.dense512 = { rounds: QUICK ? 3 : 7, rows };
+  for (const [B, T] of BTs) rows.push(await denseCase(weights, 512, B, T, QUICK ? 3 : 7, true, true));
+  results.dense512 = { rounds: QUICK ? 3 : 7, rows, fusedOptIn: FUSED_OPT_IN };
   md.push(
     "## Dense forward at d_model 512 (float32 and float64)",
     "",
@@ -341,7 +370,33 @@ async function dense512(): Promise<void> {
     "",
     ...denseTables(rows, true),
     "",
+    ...(FUSED_OPT_IN ? fusedTable(rows) : []),
   );
+}
+
+/** The opt-in fused kernel's rows of the same rounds: its tokens/s, its gain over the default, and its ratios. */
+function fusedTable(rows: readonly DenseRow[]): string[] {
+  return [
+    "With `CIRCUITS_KERNEL=fma` (opt-in on this Node: relaxed SIMD's fused multiply-add, timed in the same interleaved rounds",
+    "as the rows above). Not the default here: its products round once per term, so its logits differ from the plain",
+    "kernel's (and from the JavaScript kernels') in the last bits, and what is bit-identical under the plain kernel (the",
+    "KV-cached step against forward(), for one) is tested under the plain kernel only and not promised under this one.",
+    "",
+    table(
+      ["d_model", "batch × length", "fused f32 tok/s", "over plain f32", "f32 vs numpy", "f32 vs torch", "fused f64 tok/s", "over plain f64", "f64 vs numpy", "f64 vs torch"],
+      rows.map((r) => {
+        const f = r.figures;
+        const t32 = bestTorch(f, "f32"), t64 = bestTorch(f, "f64");
+        return [
+          r.D, `${r.B} × ${r.T}`, tps(f["ours f32 fma"], r.B * r.T), ratio(f["ours f32 fma"], f["ours f32"]), ratio(f["ours f32 fma"], f["numpy f32"]),
+          `${ratio(f["ours f32 fma"], t32.fig)}${t32.label ? ` (${t32.label})` : ""}`,
+          tps(f["ours f64 fma"], r.B * r.T), ratio(f["ours f64 fma"], f["ours f64"]), ratio(f["ours f64 fma"], f["numpy f64"]),
+          `${ratio(f["ours f64 fma"], t64.fig)}${t64.label ? ` (${t64.label})` : ""}`,
+        ];
+      }),
+    ),
+    "",
+  ];
 }
 
 // ---------------------------------------------------------------- 1b. kernels: what paid
@@ -442,7 +497,10 @@ async function compiledPrograms(): Promise<void> {
   log("compiled programs: compile time; forward f32/f64 (ours sparse and dense, numpy, torch+OpenBLAS, torch+refBLAS), interleaved");
   const out: Record<string, unknown>[] = [];
   const B = QUICK ? 8 : 64;
-  const rounds = QUICK ? 3 : 7;
+  // 15 rounds of 0.1 s: this machine's speed swings by up to 2× for seconds at a time (other tenants: the CPU
+  // time of one forward went between 2.2 and 4.7 ms within one process), and with 7 rounds of 0.05 s three
+  // runs of this section within an hour gave induction's float32 ratio to numpy as 1.34×, 2.87× and 1.90×.
+  const rounds = QUICK ? 3 : 15;
   for (const name of QUICK ? PROGRAMS.slice(0, 2) : PROGRAMS) {
     const program = programFile(name);
     const compileLoad = load1();
@@ -460,7 +518,7 @@ async function compiledPrograms(): Promise<void> {
       ...peerContenders(name, file, batch, ["float32", "float64"], true),
     ];
     const before = load1();
-    const figures = await interleave(contenders, { rounds, roundSeconds: QUICK ? 0.02 : 0.05 });
+    const figures = await interleave(contenders, { rounds, roundSeconds: QUICK ? 0.02 : 0.1 });
     await unloadCase(name);
     const c = w.config;
     out.push({
@@ -477,7 +535,7 @@ async function compiledPrograms(): Promise<void> {
     "",
     `Forward over a batch of ${B} random sequences of n_ctx tokens, float32 and float64. "sparse" is our default path (CSR products, sparse`,
     "queries, active value columns); \"dense\" forces our dense kernels on the same weights; numpy and PyTorch run the exported safetensors",
-    `file on the same token batch, the standard way. Tokens/s: median over ${rounds} interleaved rounds (min–max over rounds);`,
+    `file on the same token batch, the standard way. Tokens/s: median over ${rounds} interleaved rounds of about ${QUICK ? 0.02 : 0.1} s each (min–max over rounds);`,
     "load: 1-minute load average before→after the program's rounds.",
     "",
     table(
@@ -855,6 +913,14 @@ async function section(name: Section, fn: () => void | Promise<void>): Promise<v
 
 async function main(): Promise<void> {
   results.loads = {};
+  // The fused kernel as an opt-in beside the default: only where relaxed SIMD needs the flag and no
+  // CIRCUITS_KERNEL was given (with one, every figure is of the variant it asks for).
+  if (process.env.CIRCUITS_KERNEL === undefined && !relaxedSimdNative()) {
+    process.env.CIRCUITS_KERNEL = "fma";
+    kernelSettings.mulAdd = "plain";
+    FUSED_OPT_IN = kernelModule()?.fma != null;
+    if (!FUSED_OPT_IN) kernelSettings.mulAdd = "auto";
+  }
   const needPeers = ["forward", "dense512", "compiled", "training"].some((s) => wanted(s as Section));
   if (needPeers) await startPeers();
   results.peers = { ...peers.info, notes: peers.notes };

@@ -33,6 +33,13 @@ const SIMD_PROBE = new Uint8Array([
 
 let choice: MulAddChoice | undefined;
 
+let native: boolean | undefined;
+
+/** Whether the runtime accepts relaxed SIMD as it stands, without V8's flag (asked before the flag can be set). */
+export function relaxedSimdNative(): boolean {
+  return (native ??= WebAssembly.validate(PROBE));
+}
+
 /**
  * The variant in use: fused where the runtime validates relaxed SIMD.
  * CIRCUITS_KERNEL=plain forces the plain one; CIRCUITS_KERNEL=fma turns on
@@ -43,7 +50,7 @@ export function mulAddChoice(): MulAddChoice {
   if (choice) return choice;
   const want = process.env.CIRCUITS_KERNEL ?? "";
   if (want === "plain") return (choice = { mulAdd: "plain", reason: "CIRCUITS_KERNEL=plain" });
-  if (WebAssembly.validate(PROBE)) return (choice = { mulAdd: "fma", reason: "the runtime has relaxed SIMD" });
+  if (relaxedSimdNative()) return (choice = { mulAdd: "fma", reason: "the runtime has relaxed SIMD" });
   if (want === "fma") {
     // Set before any module that uses it is compiled; V8 reads its wasm feature flags at validation and compilation.
     setFlagsFromString("--experimental-wasm-relaxed-simd");

@@ -110,4 +110,4 @@ export function ensureMemory(k: Kernels, bytes: number): void {
   if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
 }
 
-export { kernelDescription, mulAddChoice } from "./choice.ts";
+export { kernelDescription, mulAddChoice, relaxedSimdNative } from "./choice.ts";
