@@ -73,6 +73,22 @@ describe.runIf(wasmAvailable())("the product kernel", () => {
     expect(forced.stdout.split("\n")[1]).toBe("kernel: WebAssembly SIMD, plain multiply then add: CIRCUITS_KERNEL=plain");
   });
 
+  it("relaxedSimdNative says what the runtime has before CIRCUITS_KERNEL=fma sets V8's flag, also when asked after", async () => {
+    const script = (first: string) => `
+      import { mulAddChoice, relaxedSimdNative } from "./src/kernels/module.ts";
+      ${first}
+      console.log(JSON.stringify({ native: relaxedSimdNative(), mulAdd: mulAddChoice().mulAdd }));`;
+    const fresh = await node(["--import", "tsx", "--input-type=module", "-e", script("")], { CIRCUITS_KERNEL: "fma" });
+    const after = await node(["--import", "tsx", "--input-type=module", "-e", script("mulAddChoice();")], { CIRCUITS_KERNEL: "fma" });
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(after.code, after.stderr).toBe(0);
+    const [a, b] = [JSON.parse(fresh.stdout), JSON.parse(after.stdout)];
+    expect(a).toEqual(b);
+    // the flag turns the fused kernel on either way; it must not be taken for the runtime's own support
+    expect(a.mulAdd).toBe("fma");
+    expect(typeof a.native).toBe("boolean");
+  });
+
   it("plain variant: the bias in the epilogue gives matmulDense + addBias's bits", () => {
     const dims = fc.record({
       M: fc.integer({ min: 1, max: 9 }), K: fc.integer({ min: 1, max: 40 }), N: fc.integer({ min: 1, max: 19 }),
