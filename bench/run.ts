@@ -915,11 +915,17 @@ async function main(): Promise<void> {
   results.loads = {};
   // The fused kernel as an opt-in beside the default: only where relaxed SIMD needs the flag and no
   // CIRCUITS_KERNEL was given (with one, every figure is of the variant it asks for).
+  // The variable is set only while this process builds its kernels: the processes the bench starts
+  // (start-up cases, check workers) must see what a user's would.
   if (process.env.CIRCUITS_KERNEL === undefined && !relaxedSimdNative()) {
     process.env.CIRCUITS_KERNEL = "fma";
-    kernelSettings.mulAdd = "plain";
-    FUSED_OPT_IN = kernelModule()?.fma != null;
-    if (!FUSED_OPT_IN) kernelSettings.mulAdd = "auto";
+    try {
+      kernelSettings.mulAdd = "plain";
+      FUSED_OPT_IN = kernelModule()?.fma != null;
+      if (!FUSED_OPT_IN) kernelSettings.mulAdd = "auto";
+    } finally {
+      delete process.env.CIRCUITS_KERNEL;
+    }
   }
   const needPeers = ["forward", "dense512", "compiled", "training"].some((s) => wanted(s as Section));
   if (needPeers) await startPeers();
