@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { pbkdf2 } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { tempPathFor, writeFileAtomic } from "../../src/model/atomicWrite.ts";
+import { tempPathFor, writeFileAtomic, writeFilesAtomicAsync } from "../../src/model/atomicWrite.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -53,5 +54,19 @@ describe("writeFileAtomic", () => {
     expect(t.startsWith(join(dir, ".out.safetensors."))).toBe(true);
     expect(t.endsWith(".tmp")).toBe(true);
     expect(tempPathFor(join(dir, "x"))).not.toBe(tempPathFor(join(dir, "x")));
+  });
+});
+
+describe("writeFilesAtomicAsync", () => {
+  it("the temp file a signal handler must remove exists before the writer first yields", async () => {
+    // A signal is handled only when the writer yields; a temp created later, on the thread pool (an
+    // asynchronous open), escaped the handler's clean-up: CI once found one after a SIGTERM.
+    // The thread pool is kept busy so that an asynchronous open could not have finished by the check below.
+    const busy = Array.from({ length: 16 }, () => new Promise((ok) => pbkdf2("x", "y", 20_000, 32, "sha256", ok)));
+    const big = new Uint8Array(1 << 20);
+    const done = writeFilesAtomicAsync([{ path: join(dir, "a.bin"), bytes: big }, { path: join(dir, "b.bin"), bytes: big }]);
+    expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toHaveLength(1);
+    await Promise.all([done, ...busy]);
+    expect(readdirSync(dir).sort()).toEqual(["a.bin", "b.bin"]);
   });
 });
