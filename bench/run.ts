@@ -267,7 +267,7 @@ async function denseCase(
   const id = `D${D}-B${B}-T${T}`;
   const batch = batchOf(weights.config.d_vocab, B, T, B * 1000 + T);
   const file = weightsFile(id, weights);
-  const fused = withFused && FUSED_OPT_IN;
+  const fused = withFused && fusedOptIn;
   const contenders = [
     ours("ours f64", () => forwardBatch(weights, batch, { precision: "float64", sparse: "auto" })),
     ours("ours f32", () => forwardBatch(weights, batch, { precision: "float32", sparse: "auto" })),
@@ -290,7 +290,7 @@ async function denseCase(
  * the default: where the runtime has relaxed SIMD only behind V8's flag (Node 20), the default is the plain
  * kernel, and the bench turns the flag on for its own process (see main) but runs everything else plain.
  */
-let FUSED_OPT_IN = false;
+let fusedOptIn = false;
 
 /** Run fn on the given product variant, then go back to the default one. */
 function withVariant(v: MulAdd, fn: () => void): void {
@@ -362,7 +362,7 @@ async function dense512(): Promise<void> {
   const BTs: [number, number][] = QUICK ? [[1, 16]] : [[1, 128], [16, 16], [8, 256]];
   const rows: DenseRow[] = [];
   for (const [B, T] of BTs) rows.push(await denseCase(weights, 512, B, T, QUICK ? 3 : 7, true, true));
-  results.dense512 = { rounds: QUICK ? 3 : 7, rows, fusedOptIn: FUSED_OPT_IN };
+  results.dense512 = { rounds: QUICK ? 3 : 7, rows, fusedOptIn: fusedOptIn };
   md.push(
     "## Dense forward at d_model 512 (float32 and float64)",
     "",
@@ -370,7 +370,7 @@ async function dense512(): Promise<void> {
     "",
     ...denseTables(rows, true),
     "",
-    ...(FUSED_OPT_IN ? fusedTable(rows) : []),
+    ...(fusedOptIn ? fusedTable(rows) : []),
   );
 }
 
@@ -921,8 +921,8 @@ async function main(): Promise<void> {
     process.env.CIRCUITS_KERNEL = "fma";
     try {
       kernelSettings.mulAdd = "plain";
-      FUSED_OPT_IN = kernelModule()?.fma != null;
-      if (!FUSED_OPT_IN) kernelSettings.mulAdd = "auto";
+      fusedOptIn = kernelModule()?.fma != null;
+      if (!fusedOptIn) kernelSettings.mulAdd = "auto";
     } finally {
       delete process.env.CIRCUITS_KERNEL;
     }

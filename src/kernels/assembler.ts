@@ -47,9 +47,13 @@ export const set = (l: number): number[] => [0x21, ...uleb(l)];
 export const i32 = (n: number): number[] => [0x41, ...sleb(n)];
 
 /** i32 arithmetic and comparisons, select, structured control. */
-export const ADD = [0x6a], SUB = [0x6b], MUL = [0x6c], DIV_U = [0x6e], AND = [0x71], OR = [0x72], SHR_U = [0x76];
+export const ADD = [0x6a], SUB = [0x6b], MUL = [0x6c], DIV_U = [0x6e], AND = [0x71], OR = [0x72], SHL = [0x74], SHR_U = [0x76];
 export const EQZ = [0x45], EQ = [0x46], GT_S = [0x4a], LE_S = [0x4c], LT_S = [0x48], GE_S = [0x4e], SELECT = [0x1b];
 export const IF = [0x04, 0x40], ELSE = [0x05], END = [0x0b];
+/** block and loop without results, and branches to the d-th enclosing one. */
+export const BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40];
+export const br = (d: number): number[] => [0x0c, ...uleb(d)];
+export const brIf = (d: number): number[] => [0x0d, ...uleb(d)];
 
 /** A SIMD instruction (0xfd prefix). */
 export const simd = (code: number, ...rest: number[]): number[] => [0xfd, ...uleb(code), ...rest];
@@ -71,6 +75,12 @@ export const whileLoop = (cond: number[], body: number[]): number[] => [0x02, 0x
 
 /** local l += by. */
 export const addTo = (l: number, by: number[]): number[] => [...get(l), ...by, ...ADD, ...set(l)];
+
+/** local l += by (a constant). */
+export const bump = (l: number, by: number): number[] => addTo(l, i32(by));
+
+/** local l −= 1. */
+export const countDown = (l: number): number[] => [...get(l), ...i32(1), ...SUB, ...set(l)];
 
 /** A function body: its locals (count, type) and code, with the size prefix and the final end. */
 export const funcBody = (locals: [number, number][], code: number[]): number[] => {

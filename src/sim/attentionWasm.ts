@@ -23,7 +23,9 @@
 import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
 import type { Precision } from "./prepare.ts";
-import { compiledOnce, section, sleb, uleb, vec } from "../kernels/assembler.ts";
+import {
+  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, END, EQZ, get, i32 as i32c, I32, LOOP, MUL, section, set, SHL, simd, SUB, uleb, V128, vec,
+} from "../kernels/assembler.ts";
 import { wasmAvailable } from "./wasm.ts";
 import { EXP_NEG, softmaxCut } from "./softmax.ts";
 import { scaleScores } from "./attentionScores.ts";
@@ -39,22 +41,10 @@ export const WASM_MIN_LIVE = 16;
 
 // ------------------------------------------------------------ assembly
 
-const I32 = 0x7f;
-const V128 = 0x7b;
-const get = (i: number): number[] => [0x20, ...uleb(i)];
-const set = (i: number): number[] => [0x21, ...uleb(i)];
-const i32c = (n: number): number[] => [0x41, ...sleb(n)];
-const ADD = [0x6a], SUB = [0x6b], MUL = [0x6c], SHL = [0x74], EQZ = [0x45];
-const BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40], END = [0x0b];
-const br = (d: number): number[] => [0x0c, ...uleb(d)];
-const brIf = (d: number): number[] => [0x0d, ...uleb(d)];
 const i32load = [0x28, 2, 0];
-const simd = (code: number, ...rest: number[]): number[] => [0xfd, ...uleb(code), ...rest];
 const vload = (offset: number): number[] => simd(0x00, 4, ...uleb(offset));
 const vstore = (offset: number): number[] => simd(0x0b, 4, ...uleb(offset));
 const vzero = simd(0x0c, ...new Array<number>(16).fill(0));
-const bump = (l: number, by: number): number[] => [...get(l), ...i32c(by), ...ADD, ...set(l)];
-const countDown = (l: number): number[] => [...get(l), ...i32c(1), ...SUB, ...set(l)];
 
 interface Arith {
   readonly es: 4 | 8;

@@ -23,6 +23,7 @@ import type { FloatArray } from "../model/weights.ts";
 import { attendHead, reserveHead, SHARE_MAX_KEYS, sharedPatterns } from "./compactAttention.ts";
 import type { CompactLayer, CompactModel, Direct } from "./compactModel.ts";
 import { embed } from "./embed.ts";
+import type { Csr } from "./kernels.ts";
 import { csrRow, gatherNonzeros } from "./prepare.ts";
 
 export { allSparse, compactModel, type CompactModel } from "./compactModel.ts";
@@ -177,16 +178,9 @@ function addOutput(layer: CompactLayer, z: FloatArray, N: number, D: number, idx
     addOutputTouched(layer, z, N, D, idx, resid, row);
     return;
   }
-  const rowPtr = o.rowPtr, colIdx = o.colIdx, vals = o.vals;
   for (let i = 0; i < N; i++) {
     for (let t = 0; t < nw; t++) row[writes[t]] = 0;
-    const zi = i * WV;
-    const nz = gatherNonzeros(z, zi, WV, idx);
-    for (let t = 0; t < nz; t++) {
-      const kk = idx[t];
-      const a = z[zi + kk];
-      for (let p = rowPtr[kk], p1 = rowPtr[kk + 1]; p < p1; p++) row[colIdx[p]] += a * vals[p];
-    }
+    accumulateOutput(o, z, i * WV, WV, idx, row);
     if (bo) for (let t = 0; t < nw; t++) row[writes[t]] += bo[writes[t]];
     const r = i * D;
     for (let t = 0; t < nw; t++) {
@@ -227,6 +221,21 @@ function addOutputDirectF64(d: Direct, WV: number, z: FloatArray, N: number, D: 
   }
 }
 
+/**
+ * row[c] += Σ_k z[zi + k] · W_O[k, c] over the nonzero z[zi + k] (k ascending, into idx): the CSR walk
+ * both addOutput paths share. Returns how many nonzeros idx holds.
+ */
+function accumulateOutput(o: Csr, z: FloatArray, zi: number, WV: number, idx: Int32Array, row: FloatArray): number {
+  const rowPtr = o.rowPtr, colIdx = o.colIdx, vals = o.vals;
+  const nz = gatherNonzeros(z, zi, WV, idx);
+  for (let t = 0; t < nz; t++) {
+    const kk = idx[t];
+    const a = z[zi + kk];
+    for (let p = rowPtr[kk], p1 = rowPtr[kk + 1]; p < p1; p++) row[colIdx[p]] += a * vals[p];
+  }
+  return nz;
+}
+
 /** Above this many written coordinates (and no b_O), addOutput visits only those a row's product reaches. */
 const WIDE_OUTPUT = 16;
 
@@ -238,16 +247,10 @@ const WIDE_OUTPUT = 16;
  */
 function addOutputTouched(layer: CompactLayer, z: FloatArray, N: number, D: number, idx: Int32Array, resid: FloatArray, row: FloatArray): void {
   const { WV, o, writes } = layer;
-  const rowPtr = o.rowPtr, colIdx = o.colIdx, vals = o.vals;
+  const rowPtr = o.rowPtr, colIdx = o.colIdx;
   for (let t = 0; t < writes.length; t++) row[writes[t]] = 0;
   for (let i = 0; i < N; i++) {
-    const zi = i * WV;
-    const nz = gatherNonzeros(z, zi, WV, idx);
-    for (let t = 0; t < nz; t++) {
-      const kk = idx[t];
-      const a = z[zi + kk];
-      for (let p = rowPtr[kk], p1 = rowPtr[kk + 1]; p < p1; p++) row[colIdx[p]] += a * vals[p];
-    }
+    const nz = accumulateOutput(o, z, i * WV, WV, idx, row);
     const r = i * D;
     for (let t = 0; t < nz; t++) {
       const kk = idx[t];

@@ -16,7 +16,9 @@
  * the panel form of packPanels (memoised per prepared model).
  */
 import type { FloatArray } from "../model/weights.ts";
-import { compiledOnce, section, sleb, uleb, vec } from "../kernels/assembler.ts";
+import {
+  addTo as bump, ADD, BLOCK, br, brIf, compiledOnce, END, EQZ, get, i32 as i32c, I32, LOOP, LT_S, MUL, section, set, simd, SUB, uleb, V128, vec,
+} from "../kernels/assembler.ts";
 import { kernelModule, kernelSettings, mulAddChoice } from "../kernels/module.ts";
 import { addBias } from "./kernels.ts";
 import { usesSparse, type Linear, type PreparedModel, type SparseMode } from "./prepare.ts";
@@ -29,19 +31,9 @@ const GROUP = 4;
 
 // ------------------------------------------------------------ assembly
 
-const I32 = 0x7f, V128 = 0x7b;
-const get = (i: number): number[] => [0x20, ...uleb(i)];
-const set = (i: number): number[] => [0x21, ...uleb(i)];
-const i32c = (n: number): number[] => [0x41, ...sleb(n)];
-const ADD = [0x6a], SUB = [0x6b], MUL = [0x6c], EQZ = [0x45], LT_S = [0x48];
-const BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40], END = [0x0b];
-const br = (d: number): number[] => [0x0c, ...uleb(d)];
-const brIf = (d: number): number[] => [0x0d, ...uleb(d)];
-const simd = (code: number, ...rest: number[]): number[] => [0xfd, ...uleb(code), ...rest];
 const vload = (off: number): number[] => simd(0x00, 4, ...uleb(off));
 const vstore = (off: number): number[] => simd(0x0b, 4, ...uleb(off));
 const vzero = simd(0x0c, ...new Array<number>(16).fill(0));
-const bump = (l: number, by: number[]): number[] => [...get(l), ...by, ...ADD, ...set(l)];
 
 /**
  * gemv(x, w, panels, K, out): out (panels·PANEL bytes) = x (K elements) ·

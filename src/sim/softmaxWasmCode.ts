@@ -16,23 +16,18 @@
  * that range (a NaN, an infinity, an exponent below the cut or below −708)
  * are not taken: the caller then runs softmaxLive.
  */
-import { sleb, uleb, vec } from "../kernels/assembler.ts";
+import {
+  ADD, AND, BLOCK, br, brIf, bump, countDown, END, EQ, EQZ, get, i32 as i32c, I32, LOOP, set, SHL, SHR_U, simd, SUB, uleb, V128, vec,
+} from "../kernels/assembler.ts";
+
+const F64 = 0x7c;
 import { EXP_NEG } from "./softmax.ts";
 
-const I32 = 0x7f, F64 = 0x7c, V128 = 0x7b;
-const get = (i: number): number[] => [0x20, ...uleb(i)];
-const set = (i: number): number[] => [0x21, ...uleb(i)];
-const i32c = (n: number): number[] => [0x41, ...sleb(n)];
 const f64c = (x: number): number[] => [0x44, ...new Uint8Array(Float64Array.of(x).buffer)];
 const f32c = (x: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(x).buffer)];
-const ADD = [0x6a], SUB = [0x6b], AND = [0x71], SHL = [0x74], SHR_U = [0x76], EQZ = [0x45], EQ = [0x46];
 const F64ADD = [0xa0];
-const BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40], END = [0x0b];
-const br = (d: number): number[] => [0x0c, ...uleb(d)];
-const brIf = (d: number): number[] => [0x0d, ...uleb(d)];
 const f64load = [0x2b, 3, 0];
 const i32store = [0x36, 2, 0];
-const simd = (code: number, ...rest: number[]): number[] => [0xfd, ...uleb(code), ...rest];
 const vload = (off: number): number[] => simd(0x00, 4, ...uleb(off));
 const vstore = (off: number): number[] => simd(0x0b, 4, ...uleb(off));
 const shuffle = (lanes: number[]): number[] => simd(0x0d, ...lanes);
@@ -49,8 +44,6 @@ const I32X4_EXTRACT = (lane: number): number[] => simd(0x1b, lane);
 const F64X2_REPLACE = (lane: number): number[] => simd(0x22, lane);
 const F64X2_EXTRACT = (lane: number): number[] => simd(0x21, lane);
 const I32X4_SHR_S = simd(0xac), I32X4_ADD = simd(0xae), I64X2_EXTEND_LOW = simd(0xc7), I64X2_SHL = simd(0xcb);
-const bump = (l: number, by: number): number[] => [...get(l), ...i32c(by), ...ADD, ...set(l)];
-const countDown = (l: number): number[] => [...get(l), ...i32c(1), ...SUB, ...set(l)];
 /** while (local l ≠ 0) { body } */
 const whileNonzero = (l: number, body: number[]): number[] => [...BLOCK, ...LOOP, ...get(l), ...EQZ, ...brIf(1), ...body, ...br(0), ...END, ...END];
 
