@@ -28,7 +28,6 @@ import {
 } from "../kernels/assembler.ts";
 import { wasmAvailable } from "./wasm.ts";
 import { EXP_NEG, softmaxCut } from "./softmax.ts";
-import { scaleScores } from "./attentionScores.ts";
 import { EXP_TYPE, SCALE_TYPE, expNormBody, scaleBody } from "./softmaxWasmCode.ts";
 
 /** Bytes of one key block row (one coordinate of W keys): four 128-bit vectors. */
@@ -299,12 +298,6 @@ export function attentionWasmValues(w: AttentionWasm, job: AttentionJob, nLive: 
   return true;
 }
 
-/** Switches for benchmarks (results do not depend on them, only speed). */
-export const kvWasmSettings = {
-  /** Scale and softmax in WebAssembly (else scaleScores and softmaxLive in JavaScript). */
-  softmax: true,
-};
-
 /**
  * Scale the raw dot products attentionWasmScores left in job.buf by 1/√E
  * (scaleScores's arithmetic) and return their maximum; records their
@@ -312,10 +305,6 @@ export const kvWasmSettings = {
  */
 export function attentionWasmScale(w: AttentionWasm, job: AttentionJob): number {
   const n = job.nKeys;
-  if (!kvWasmSettings.softmax) {
-    w.lowest = NaN;
-    return scaleScores(w.buf, n, job.sqrtE, job.f32);
-  }
   const lanes = w.f32 ? 4 : 2;
   const vectors = Math.ceil(n / lanes);
   const buf = w.buf;
