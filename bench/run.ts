@@ -36,6 +36,7 @@ import { load } from "../src/lang/check.ts";
 import type { Program } from "../src/lang/program.ts";
 import type { Weights } from "../src/model/weights.ts";
 import { saveWeights } from "../src/model/weightsFile.ts";
+import { forwardHelperReady, forwardThreadCount, forwardThreads } from "../src/sim/compactThreads.ts";
 import { SymbolicRun } from "../src/semantics/interpret.ts";
 import { forward, forwardBatch } from "../src/sim/forward.ts";
 import { IncrementalRun } from "../src/sim/kvcache.ts";
@@ -501,6 +502,9 @@ async function compiledPrograms(): Promise<void> {
   // time of one forward went between 2.2 and 4.7 ms within one process), and with 7 rounds of 0.05 s three
   // runs of this section within an hour gave induction's float32 ratio to numpy as 1.34×, 2.87× and 1.90×.
   const rounds = QUICK ? 3 : 15;
+  // The helper thread that forwardBatch shares compiled batches with starts in the background on the first
+  // big batch; wait for it here so that no round runs before it can take work.
+  const helperReady = await forwardHelperReady();
   for (const name of QUICK ? PROGRAMS.slice(0, 2) : PROGRAMS) {
     const program = programFile(name);
     const compileLoad = load1();
@@ -527,14 +531,15 @@ async function compiledPrograms(): Promise<void> {
     });
     log(`  ${name}: ours f64 ${tps(figures["ours sparse f64"], B * T)}, numpy f64 ${tps(figures["numpy f64"], B * T)} tok/s`);
   }
-  results.compiled = { rounds, programs: out };
+  results.compiled = { rounds, threads: forwardThreadCount(), helperReady, helperChunks: forwardThreads.helperChunks, programs: out };
   const names = ["ours sparse f32", "ours dense f32", "numpy f32", "torchOB f32", "torchRef f32", "ours sparse f64", "ours dense f64", "numpy f64", "torchOB f64", "torchRef f64"];
   const label = (n: string) => n.replace("torchOB", "torch+OpenBLAS").replace("torchRef", "torch+refBLAS");
   md.push(
     "## Compiled programs",
     "",
     `Forward over a batch of ${B} random sequences of n_ctx tokens, float32 and float64. "sparse" is our default path (CSR products, sparse`,
-    "queries, active value columns); \"dense\" forces our dense kernels on the same weights; numpy and PyTorch run the exported safetensors",
+    `queries, active value columns; the batch's sequences shared with one helper thread: ${forwardThreadCount()} threads in this run, as the peers'`,
+    "BLAS has 2); \"dense\" forces our dense kernels on the same weights; numpy and PyTorch run the exported safetensors",
     `file on the same token batch, the standard way. Tokens/s: median over ${rounds} interleaved rounds of about ${QUICK ? 0.02 : 0.1} s each (min–max over rounds);`,
     "load: 1-minute load average before→after the program's rounds.",
     "",

@@ -19,14 +19,12 @@
  * only in the main thread, unless asked: inside a pool's worker threads a
  * helper each would only oversubscribe the cores the pool already fills.
  *
- * On a busy machine the helper can lose: descheduled while it holds a
- * chunk, it keeps this thread waiting longer than running every chunk alone
- * would have taken. After such a job (the wall time exceeds this thread's
- * own time per chunk × all chunks) the next 1, 2, 4 … 256 jobs run on this
- * thread alone, and one that gains resets the count.
+ * On a busy machine the helper can lose; then the next jobs run on this
+ * thread alone for a while (HelperBackoff, backoff.ts).
  */
 import { availableParallelism } from "node:os";
 import { isMainThread, Worker } from "node:worker_threads";
+import { HelperBackoff } from "./backoff.ts";
 import { EXPORTS, type ExportName } from "./exports.ts";
 import { activeInstance, type Kernels } from "./module.ts";
 
@@ -37,8 +35,7 @@ interface Helper {
 
 let helper: Helper | null | undefined;
 
-/** Jobs still to run alone after the helper lost, and how many the last loss cost. */
-let alone = 0, penalty = 0;
+const backoff = new HelperBackoff();
 
 const HELPER_SOURCE = `
 const { workerData } = require("node:worker_threads");
@@ -78,7 +75,9 @@ export const threadSettings = {
   /** Chunks the helper has run so far. */
   helperChunks: 0,
   /** Jobs after which the helper was found to have cost time (each sends the next ones to this thread alone). */
-  lostJobs: 0,
+  get lostJobs(): number {
+    return backoff.lostJobs;
+  },
 };
 
 function helperThread(k: Kernels): Helper | null {
@@ -117,10 +116,7 @@ export function runJob(k: Kernels, name: ExportName, desc: number, n: number, sc
   const inst = activeInstance(k);
   const f = inst.fns[name];
   let h = (share || threadSettings.helperOnly) && threadSettings.enabled ? helperThread(k) : null;
-  if (h && alone > 0 && !threadSettings.helperOnly) {
-    alone--;
-    h = null;
-  }
+  if (h && !threadSettings.helperOnly && backoff.skip()) h = null;
   if (!h) {
     for (let i = 0; i < n; i++) f(desc, i, scratch0);
     return;
@@ -155,10 +151,5 @@ export function runJob(k: Kernels, name: ExportName, desc: number, n: number, sc
   }
   Atomics.store(c, 5, tag | 0xffff);
   threadSettings.helperChunks += n - mine;
-  if (mine > 0 && mine < n) {
-    const lost = performance.now() - t0 > (own / mine) * n;
-    penalty = lost ? Math.min(256, Math.max(1, 2 * penalty)) : 0;
-    alone = penalty;
-    threadSettings.lostJobs += lost ? 1 : 0;
-  }
+  backoff.record(performance.now() - t0, own, mine, n);
 }

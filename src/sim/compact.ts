@@ -34,7 +34,7 @@ export { allSparse, compactModel, type CompactModel } from "./compactModel.ts";
  * `take`. Sequence b occupies rows starts[b] … starts[b]+lengths[b]−1.
  */
 export function runCompact(
-  cm: CompactModel, tokens: readonly number[], resid: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
+  cm: CompactModel, tokens: ArrayLike<number>, resid: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
   take: (key: string, n: number) => FloatArray,
 ): FloatArray {
   const model = cm.model;
@@ -134,7 +134,7 @@ function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
  * computed and kept.
  */
 function embedFirst(
-  cm: CompactModel, layer: CompactLayer, table: FirstLayerTable, tokens: readonly number[], starts: readonly number[], lengths: readonly number[],
+  cm: CompactModel, layer: CompactLayer, table: FirstLayerTable, tokens: ArrayLike<number>, starts: readonly number[], lengths: readonly number[],
   resid: FloatArray, idx: Int32Array, qkv: FloatArray,
 ): void {
   const { d_model: D, n_ctx: C } = cm.model.config;

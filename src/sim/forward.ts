@@ -26,7 +26,9 @@ import { attendRow, attentionJob, reserveKeys, type AttentionJob, type Attention
 import { embed } from "./embed.ts";
 import { attendSequenceCopying, attendSequences, inKernelMemory, moduleArray } from "./attentionSequences.ts";
 import { wasmAvailable } from "./wasm.ts";
+import { workspace } from "./workspace.ts";
 import { allSparse, compactModel, runCompact } from "./compact.ts";
+import { runCompactShared } from "./compactThreads.ts";
 import {
   applyLinearRows, applyLinearRowsAdd, applyQkvRows, prepare, type PreparedLayer, type PreparedModel, type Precision, type SparseMode, usesSparse,
 } from "./prepare.ts";
@@ -63,7 +65,9 @@ export function forward(weights: Weights, tokens: readonly number[], opts: Forwa
  * Run many sequences of possibly different lengths. Without a cache they are
  * stacked into one [ΣT, D] residual so every projection is one product over
  * all rows (each weight tile is loaded once per batch, not once per sequence);
- * attention stays per sequence. Results equal forward() on each sequence.
+ * attention stays per sequence. On compiled weights a big batch is shared
+ * with a helper thread, whole sequences each (compactThreads.ts). Results
+ * equal forward() on each sequence.
  */
 export function forwardBatch(
   weights: Weights, batch: readonly (readonly number[])[], opts: ForwardOptions = {},
@@ -86,7 +90,8 @@ export function forwardBatch(
       lengths.push(batch[b1]!.length);
       for (const t of batch[b1]!) all.push(t);
     }
-    const logits = run(model, all, starts, lengths, opts.sparse ?? "auto", undefined);
+    const mode = opts.sparse ?? "auto";
+    const logits = runCompactShared(model, weights, mode, all, starts, lengths) ?? run(model, all, starts, lengths, mode, undefined);
     starts.forEach((s, i) => results.push({ logits: new Float64Array(logits.subarray(s * Vo, (s + lengths[i]!) * Vo)) }));
     b0 = b1;
   }
@@ -125,9 +130,8 @@ function run(
   const N = tokens.length;
   const alloc = model.alloc;
 
-  // Intermediates come from a per-model workspace reused across calls: fresh
-  // large arrays cost page faults (measured ~2.7 ms per MB on the bench
-  // machine, more than the arithmetic). Every one is fully overwritten below.
+  // Intermediates come from a per-model workspace reused across calls (see
+  // workspace.ts). Every one is fully overwritten below.
   const ws = cache ? null : workspace(model);
   const take = (key: string, n: number): FloatArray => (ws ? ws(key, n) : alloc(n));
   const resid = take("resid", N * D); // [N, D]
@@ -212,33 +216,6 @@ function jobFor(model: PreparedModel, maxKeys: number): AttentionJob {
   }
   reserveKeys(job, maxKeys);
   return job;
-}
-
-/** Arrays bigger than this (elements) are not kept in a workspace between calls. */
-const WORKSPACE_MAX_ELEMENTS = 1 << 24;
-
-const workspaces = new WeakMap<PreparedModel, (key: string, n: number) => FloatArray>();
-
-/**
- * A model's scratch arrays, by name: take(key, n) gives an array of exactly n
- * elements (a view of a kept buffer, grown when needed; contents undefined).
- */
-function workspace(model: PreparedModel): (key: string, n: number) => FloatArray {
-  let ws = workspaces.get(model);
-  if (!ws) {
-    const kept = new Map<string, FloatArray>();
-    ws = (key, n) => {
-      if (n > WORKSPACE_MAX_ELEMENTS) return model.alloc(n);
-      let a = kept.get(key);
-      if (!a || a.length < n) {
-        a = model.alloc(Math.max(n, Math.min(WORKSPACE_MAX_ELEMENTS, (a?.length ?? 0) * 2)));
-        kept.set(key, a);
-      }
-      return a.subarray(0, n);
-    };
-    workspaces.set(model, ws);
-  }
-  return ws;
 }
 
 /** Sequences at least this long attend through the WebAssembly products (shorter: row by row). */

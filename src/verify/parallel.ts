@@ -10,11 +10,10 @@
  * worker.ts through tsx's loader, passed as --import; run from the built
  * package (dist/) they load worker.js with plain Node.
  */
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import type { CompiledModel } from "../compiler/compile.ts";
+import { workerScript } from "../kernels/workerScript.ts";
 import type { Layout } from "../compiler/layout.ts";
 import type { Precision } from "../sim/prepare.ts";
 import {
@@ -72,15 +71,7 @@ export function toWorkerModel(model: CompiledModel): WorkerModel {
   return { program, layout: { dModel: layout.dModel, blocks: layout.blocks }, scales, weights, tokens };
 }
 
-/** execArgv that lets a worker import .ts files: tsx's loader, resolved from this package. */
-export function tsxExecArgv(): string[] {
-  const loader = createRequire(import.meta.url).resolve("tsx");
-  return ["--import", pathToFileURL(loader).href];
-}
-
-/** True when this module runs as TypeScript source rather than from dist/. */
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const WORKER_URL = new URL(FROM_SOURCE ? "./worker.ts" : "./worker.js", import.meta.url).href;
+const WORKER = workerScript(import.meta.url, "./worker");
 
 /**
  * checkExhaustive on `workers` threads: the same sequences, disagreements and
@@ -110,11 +101,10 @@ export class CheckPool {
 
   constructor(readonly model: CompiledModel, readonly workers = defaultWorkers()) {
     this.pool = new Piscina({
-      filename: WORKER_URL,
+      filename: WORKER.url,
       minThreads: workers,
       maxThreads: workers,
-      // Built JavaScript needs no loader: the workers inherit Node's own flags.
-      ...(FROM_SOURCE ? { execArgv: tsxExecArgv() } : {}),
+      ...(WORKER.execArgv ? { execArgv: WORKER.execArgv } : {}),
       workerData: { model: toWorkerModel(model) },
     });
   }

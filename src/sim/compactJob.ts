@@ -1,0 +1,88 @@
+/**
+ * What the two threads of a shared compiled-weights forward (compactThreads.ts
+ * on the calling thread, compactWorker.ts on the helper) agree on: the
+ * control words, the shared buffers, and how one chunk of sequences is run.
+ *
+ * A job is one forwardBatch run cut into chunks of whole sequences. Both
+ * threads claim chunks from a counter and run each through runCompact, the
+ * one-thread narrowed forward, on the chunk's sequences alone. A sequence's
+ * logits depend only on its own tokens (the pattern rows a chunk reuses are
+ * equal inputs through equal arithmetic, compactAttention.ts), so the bits
+ * never depend on the cut or on who ran which chunk.
+ */
+import type { FloatArray, Weights } from "../model/weights.ts";
+import { runCompact, type CompactModel } from "./compact.ts";
+import { workspace } from "./workspace.ts";
+
+/** Indices of the control words (Int32 on a SharedArrayBuffer). */
+export const CONTROL = {
+  /** Job number; −1 stops the helper. */
+  SEQ: 0,
+  /** Id of the weights the job runs (the helper holds one set at a time). */
+  MODEL: 1,
+  /** 1: float32, 0: float64. */
+  F32: 2,
+  CHUNKS: 3,
+  /** (job number mod 2¹⁶) << 16 | next chunk; closed (next chunk 0xffff) before any word of a later job is written. */
+  CLAIM: 4,
+  /** Chunks the helper finished. */
+  DONE: 5,
+  /** Set by the helper once its modules are loaded. */
+  READY: 6,
+  /** Set by the helper when a chunk threw (the caller then runs the job again alone). */
+  FAILED: 7,
+  /** Sequences in the job. */
+  SEQUENCES: 8,
+} as const;
+
+export const CONTROL_WORDS = 16;
+
+/**
+ * The job's inputs and output, on SharedArrayBuffers (replaced, and sent to
+ * the helper again, when a job outgrows them). meta: starts [0, B), lengths
+ * [B, 2B), chunk bounds (sequence indices, n + 1 of them) from 2B. out64 and
+ * out32 view the same bytes; a job uses the one of its precision.
+ */
+export interface JobBuffers {
+  readonly tokens: Int32Array;
+  readonly meta: Int32Array;
+  readonly out64: Float64Array;
+  readonly out32: Float32Array;
+}
+
+/** Messages from the calling thread to the helper (read with receiveMessageOnPort when a job wakes it). */
+export type HelperMessage =
+  | { readonly type: "model"; readonly id: number; readonly weights: Weights }
+  | { readonly type: "buffers"; readonly buffers: JobBuffers };
+
+/** Claim chunks of the job tagged `tag` (n of them) until none is left, running each; returns how many this thread ran. */
+export function claimChunks(control: Int32Array, tag: number, n: number, run: (chunk: number) => void): number {
+  let mine = 0;
+  for (;;) {
+    const cur = Atomics.load(control, CONTROL.CLAIM);
+    if ((cur & 0xffff0000) !== tag || (cur & 0xffff) >= n) return mine;
+    if (Atomics.compareExchange(control, CONTROL.CLAIM, cur, cur + 1) !== cur) continue;
+    run(cur & 0xffff);
+    mine++;
+  }
+}
+
+/** The claim tag of job number `seq`. */
+export function jobTag(seq: number): number {
+  return (seq & 0xffff) << 16;
+}
+
+/** Run chunk c of a job of B sequences through the narrowed forward, writing its logits rows into the shared output. */
+export function runChunk(cm: CompactModel, buffers: JobBuffers, B: number, c: number): void {
+  const { tokens, meta } = buffers;
+  const b0 = meta[2 * B + c], b1 = meta[2 * B + c + 1];
+  const r0 = meta[b0], r1 = meta[b1 - 1] + meta[B + b1 - 1];
+  const starts: number[] = [], lengths: number[] = [];
+  for (let b = b0; b < b1; b++) {
+    starts.push(meta[b] - r0);
+    lengths.push(meta[B + b]);
+  }
+  const model = cm.model, take = workspace(model), N = r1 - r0;
+  const logits: FloatArray = runCompact(cm, tokens.subarray(r0, r1), take("resid", N * model.config.d_model), N, starts, lengths, take);
+  (logits instanceof Float32Array ? buffers.out32 : buffers.out64).set(logits, r0 * model.config.d_vocab_out);
+}

@@ -1,0 +1,184 @@
+/**
+ * forwardBatch on compiled weights, shared with a helper thread: the batch's
+ * sequences are cut into chunks that the calling thread and the helper
+ * (compactWorker.ts) claim from a counter, so a helper that wakes late or is
+ * descheduled just takes fewer (and after a job where it cost time, the next
+ * ones run alone for a while: HelperBackoff). The logits are the one-thread
+ * narrowed forward's, bit for bit (see compactJob.ts).
+ *
+ * The helper starts on the first batch big enough to share, in the
+ * background: until it has loaded its modules every batch runs on this
+ * thread alone, so starting it never makes a call wait. It is unref'd (it
+ * never keeps the process alive) and, as the kernels' helper, is started only
+ * in the main thread unless asked: a pool's workers already fill the cores.
+ */
+import { availableParallelism } from "node:os";
+import { isMainThread, MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import { HelperBackoff } from "../kernels/backoff.ts";
+import { workerScript } from "../kernels/workerScript.ts";
+import type { FloatArray, Weights } from "../model/weights.ts";
+import { allSparse, compactModel } from "./compact.ts";
+import { claimChunks, CONTROL, CONTROL_WORDS, type HelperMessage, type JobBuffers, jobTag, runChunk } from "./compactJob.ts";
+import type { PreparedModel, SparseMode } from "./prepare.ts";
+
+/** Switches for tests and benchmarks (results never depend on them, only speed). */
+export const forwardThreads = {
+  /** Share compiled-weights batches with the helper thread at all. */
+  enabled: process.env.CIRCUITS_THREADS !== "1",
+  /** Start the helper inside a worker thread too (tests run in workers). */
+  inWorkers: false,
+  /** The helper runs every chunk (this thread only waits): tests. */
+  helperOnly: false,
+  /** Chunks the helper has run so far. */
+  helperChunks: 0,
+  /** Why the helper stopped (it failed to load, or threw), if it did: batches then run on this thread. */
+  failure: null as string | null,
+};
+
+/** Fewest token rows worth a job: below, waking the helper costs about what it saves. */
+export const SHARE_MIN_ROWS = 256;
+
+/** Chunks per job (at most one sequence each): enough for a late helper to still take some. */
+const CHUNKS = 8;
+
+interface Helper {
+  readonly control: Int32Array;
+  readonly port: MessagePort;
+  seq: number;
+  /** Id of the weights the helper was last sent. */
+  weightsId: number;
+  buffers: JobBuffers | null;
+}
+
+let helper: Helper | null | undefined;
+const backoff = new HelperBackoff();
+const weightIds = new WeakMap<Weights, number>();
+let nextWeightsId = 1;
+
+function startHelper(): Helper | null {
+  if (helper !== undefined) return helper;
+  if (!isMainThread && !forwardThreads.inWorkers) return null;
+  if (availableParallelism() < 2 && !forwardThreads.helperOnly) return null;
+  helper = null;
+  try {
+    const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+    const { port1, port2 } = new MessageChannel();
+    const script = workerScript(import.meta.url, "./compactWorker");
+    const w = new Worker(script.bootstrap, {
+      eval: true, workerData: { control: control.buffer, port: port2 }, transferList: [port2],
+      ...(script.execArgv ? { execArgv: script.execArgv } : {}),
+    });
+    // Never keeps the process alive: it only ever waits on the job word.
+    w.unref();
+    port1.unref();
+    w.on("error", (e) => {
+      forwardThreads.failure = e.message;
+      helper = null;
+    });
+    helper = { control, port: port1, seq: 0, weightsId: -1, buffers: null };
+  } catch {
+    helper = null;
+  }
+  return helper;
+}
+
+/** Start the helper (if this thread may have one) and resolve once it can take work: false if it never will. */
+export async function forwardHelperReady(timeoutMs = 60_000): Promise<boolean> {
+  const h = startHelper();
+  const t0 = performance.now();
+  while (h && helper === h && performance.now() - t0 < timeoutMs) {
+    if (Atomics.load(h.control, CONTROL.READY) === 1) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return false;
+}
+
+/** Threads compiled-weights batches run on now: 2 once the helper has loaded, else 1. */
+export function forwardThreadCount(): number {
+  return helper && Atomics.load(helper.control, CONTROL.READY) === 1 ? 2 : 1;
+}
+
+/**
+ * The [N, Vo] logits of the stacked sequences (as runCompact gives them, in a
+ * shared buffer the next job reuses: copy out what you keep), computed with
+ * the helper thread; null when this batch runs on one thread (weights not
+ * all sparse, too few rows, no helper ready, or backing off).
+ */
+export function runCompactShared(
+  model: PreparedModel, weights: Weights, mode: SparseMode, tokens: readonly number[], starts: readonly number[], lengths: readonly number[],
+): FloatArray | null {
+  const B = starts.length, N = tokens.length;
+  if (!forwardThreads.enabled || B < 2 || (N < SHARE_MIN_ROWS && !forwardThreads.helperOnly)) return null;
+  if (!allSparse(model, mode)) return null;
+  const h = startHelper();
+  if (!h || Atomics.load(h.control, CONTROL.READY) !== 1) return null;
+  if (!forwardThreads.helperOnly && backoff.skip()) return null;
+  const c = h.control;
+  const f32 = model.precision === "float32";
+  const Vo = model.config.d_vocab_out;
+  const n = Math.min(B, CHUNKS);
+  const bufs = jobBuffers(h, N, 2 * B + n + 1, N * Vo);
+  bufs.tokens.set(tokens);
+  const meta = bufs.meta;
+  for (let b = 0; b < B; b++) {
+    meta[b] = starts[b];
+    meta[B + b] = lengths[b];
+  }
+  for (let k = 0; k <= n; k++) meta[2 * B + k] = Math.round((k * B) / n);
+  let id = weightIds.get(weights);
+  if (id === undefined) weightIds.set(weights, (id = nextWeightsId++));
+  if (h.weightsId !== id) {
+    post(h, { type: "model", id, weights });
+    h.weightsId = id;
+  }
+  h.seq = (h.seq + 1) & 0x7fffffff;
+  const tag = jobTag(h.seq);
+  c[CONTROL.MODEL] = id;
+  c[CONTROL.F32] = f32 ? 1 : 0;
+  c[CONTROL.CHUNKS] = n;
+  c[CONTROL.SEQUENCES] = B;
+  Atomics.store(c, CONTROL.DONE, 0);
+  Atomics.store(c, CONTROL.CLAIM, tag);
+  Atomics.store(c, CONTROL.SEQ, h.seq);
+  Atomics.notify(c, CONTROL.SEQ);
+  const cm = compactModel(model);
+  const t0 = performance.now();
+  const mine = forwardThreads.helperOnly ? 0 : claimChunks(c, tag, n, (k) => runChunk(cm, bufs, B, k));
+  const own = performance.now() - t0;
+  for (;;) {
+    const d = Atomics.load(c, CONTROL.DONE);
+    if (mine + d >= n) break;
+    if (Atomics.wait(c, CONTROL.DONE, d, 60_000) === "timed-out") throw new Error("forwardBatch: the helper thread did not finish its chunks");
+  }
+  Atomics.store(c, CONTROL.CLAIM, tag | 0xffff);
+  forwardThreads.helperChunks += n - mine;
+  backoff.record(performance.now() - t0, own, mine, n);
+  if (Atomics.exchange(c, CONTROL.FAILED, 0) !== 0) {
+    // The helper threw on a chunk (it never should: the tokens were checked): stop sharing, run alone.
+    forwardThreads.failure = "a chunk threw on the helper thread";
+    helper = null;
+    return null;
+  }
+  return (f32 ? bufs.out32 : bufs.out64).subarray(0, N * Vo);
+}
+
+/** The helper's buffers, replaced (and sent to it) when this job needs more. */
+function jobBuffers(h: Helper, tokens: number, meta: number, out: number): JobBuffers {
+  const b = h.buffers;
+  if (b && b.tokens.length >= tokens && b.meta.length >= meta && b.out64.length >= out) return b;
+  const grow = (have: number, need: number) => Math.max(need, 2 * have);
+  const outBytes = new SharedArrayBuffer(8 * grow(b?.out64.length ?? 0, out));
+  const buffers: JobBuffers = {
+    tokens: new Int32Array(new SharedArrayBuffer(4 * grow(b?.tokens.length ?? 0, tokens))),
+    meta: new Int32Array(new SharedArrayBuffer(4 * grow(b?.meta.length ?? 0, meta))),
+    out64: new Float64Array(outBytes),
+    out32: new Float32Array(outBytes),
+  };
+  post(h, { type: "buffers", buffers });
+  h.buffers = buffers;
+  return buffers;
+}
+
+function post(h: Helper, msg: HelperMessage): void {
+  h.port.postMessage(msg);
+}

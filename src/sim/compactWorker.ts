@@ -1,0 +1,54 @@
+/**
+ * The helper thread of compiled-weights forwards (started by
+ * compactThreads.ts): it sleeps on the job word, and when a job is posted it
+ * reads any messages waiting for it (new weights, bigger buffers), then
+ * claims chunks of sequences until none is left. It holds one set of weights
+ * at a time, prepared per precision on first use, with its own narrowed
+ * model, tables and pattern records (module state is per thread).
+ */
+import { receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
+import type { Weights } from "../model/weights.ts";
+import { compactModel } from "./compact.ts";
+import { claimChunks, CONTROL, type HelperMessage, type JobBuffers, jobTag, runChunk } from "./compactJob.ts";
+import { prepare } from "./prepare.ts";
+
+const { control: controlBuffer, port } = workerData as { control: SharedArrayBuffer; port: MessagePort };
+const control = new Int32Array(controlBuffer);
+let buffers: JobBuffers | null = null;
+let weights: Weights | null = null;
+let weightsId = -1;
+
+function readMessages(): void {
+  for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+    const msg = m.message as HelperMessage;
+    if (msg.type === "model") {
+      weights = msg.weights;
+      weightsId = msg.id;
+    } else buffers = msg.buffers;
+  }
+}
+
+Atomics.store(control, CONTROL.READY, 1);
+let seen = 0;
+for (;;) {
+  Atomics.wait(control, CONTROL.SEQ, seen);
+  seen = Atomics.load(control, CONTROL.SEQ);
+  if (seen < 0) break;
+  readMessages();
+  const id = control[CONTROL.MODEL], f32 = control[CONTROL.F32] === 1, n = control[CONTROL.CHUNKS], B = control[CONTROL.SEQUENCES];
+  // A later job overwrote the words while they were read: its own wake comes next.
+  if (Atomics.load(control, CONTROL.SEQ) !== seen) continue;
+  // Weights not (yet) here: the calling thread runs every chunk.
+  if (id !== weightsId || weights === null || buffers === null) continue;
+  const cm = compactModel(prepare(weights, f32 ? "float32" : "float64"));
+  const bufs = buffers;
+  claimChunks(control, jobTag(seen), n, (c) => {
+    try {
+      runChunk(cm, bufs, B, c);
+    } catch {
+      Atomics.store(control, CONTROL.FAILED, 1);
+    }
+    Atomics.add(control, CONTROL.DONE, 1);
+    Atomics.notify(control, CONTROL.DONE);
+  });
+}
