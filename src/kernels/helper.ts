@@ -20,11 +20,11 @@
  * helper each would only oversubscribe the cores the pool already fills.
  *
  * On a busy machine the helper can lose; then the next jobs run on this
- * thread alone for a while (HelperBackoff, backoff.ts).
+ * thread alone for a while (HelperBackoff, sharing.ts).
  */
 import { availableParallelism } from "node:os";
 import { isMainThread, Worker } from "node:worker_threads";
-import { HelperBackoff } from "./backoff.ts";
+import { claimChunks, HelperBackoff, jobTag, waitForHelper } from "./sharing.ts";
 import { EXPORTS, type ExportName } from "./exports.ts";
 import { activeInstance, type Kernels } from "./module.ts";
 
@@ -124,7 +124,7 @@ export function runJob(k: Kernels, name: ExportName, desc: number, n: number, sc
   if (n >= 0xffff) throw new Error(`runJob: ${n} chunks is too many`);
   const c = h.control;
   h.seq = (h.seq + 1) & 0x7fffffff;
-  const seq = h.seq, tag = (seq & 0xffff) << 16;
+  const seq = h.seq, tag = jobTag(seq);
   c[1] = EXPORTS.indexOf(name);
   c[2] = desc;
   c[3] = n;
@@ -135,20 +135,9 @@ export function runJob(k: Kernels, name: ExportName, desc: number, n: number, sc
   Atomics.store(c, 0, seq);
   Atomics.notify(c, 0);
   const t0 = performance.now();
-  let mine = 0;
-  for (; !threadSettings.helperOnly;) {
-    const cur = Atomics.load(c, 5);
-    if ((cur & 0xffff) >= n) break;
-    if (Atomics.compareExchange(c, 5, cur, cur + 1) !== cur) continue;
-    f(desc, cur & 0xffff, scratch0);
-    mine++;
-  }
+  const mine = threadSettings.helperOnly ? 0 : claimChunks(c, 5, tag, n, (i) => f(desc, i, scratch0));
   const own = performance.now() - t0;
-  for (;;) {
-    const d = Atomics.load(c, 6);
-    if (mine + d >= n) break;
-    if (Atomics.wait(c, 6, d, 60_000) === "timed-out") throw new Error("runJob: the helper thread did not finish its chunks");
-  }
+  waitForHelper(c, 6, mine, n, "runJob");
   Atomics.store(c, 5, tag | 0xffff);
   threadSettings.helperChunks += n - mine;
   backoff.record(performance.now() - t0, own, mine, n);

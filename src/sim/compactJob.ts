@@ -23,7 +23,7 @@ export const CONTROL = {
   /** 1: float32, 0: float64. */
   F32: 2,
   CHUNKS: 3,
-  /** (job number mod 2¹⁶) << 16 | next chunk; closed (next chunk 0xffff) before any word of a later job is written. */
+  /** The claim counter (see jobTag in kernels/sharing.ts). */
   CLAIM: 4,
   /** Chunks the helper finished. */
   DONE: 5,
@@ -54,23 +54,6 @@ export interface JobBuffers {
 export type HelperMessage =
   | { readonly type: "model"; readonly id: number; readonly weights: Weights }
   | { readonly type: "buffers"; readonly buffers: JobBuffers };
-
-/** Claim chunks of the job tagged `tag` (n of them) until none is left, running each; returns how many this thread ran. */
-export function claimChunks(control: Int32Array, tag: number, n: number, run: (chunk: number) => void): number {
-  let mine = 0;
-  for (;;) {
-    const cur = Atomics.load(control, CONTROL.CLAIM);
-    if ((cur & 0xffff0000) !== tag || (cur & 0xffff) >= n) return mine;
-    if (Atomics.compareExchange(control, CONTROL.CLAIM, cur, cur + 1) !== cur) continue;
-    run(cur & 0xffff);
-    mine++;
-  }
-}
-
-/** The claim tag of job number `seq`. */
-export function jobTag(seq: number): number {
-  return (seq & 0xffff) << 16;
-}
 
 /** Run chunk c of a job of B sequences through the narrowed forward, writing its logits rows into the shared output. */
 export function runChunk(cm: CompactModel, buffers: JobBuffers, B: number, c: number): void {

@@ -3,7 +3,7 @@
  * sequences are cut into chunks that the calling thread and the helper
  * (compactWorker.ts) claim from a counter, so a helper that wakes late or is
  * descheduled just takes fewer (and after a job where it cost time, the next
- * ones run alone for a while: HelperBackoff). The logits are the one-thread
+ * ones run alone for a while: kernels/sharing.ts). The logits are the one-thread
  * narrowed forward's, bit for bit (see compactJob.ts).
  *
  * The helper starts on the first batch big enough to share, in the
@@ -14,11 +14,11 @@
  */
 import { availableParallelism } from "node:os";
 import { isMainThread, MessageChannel, type MessagePort, Worker } from "node:worker_threads";
-import { HelperBackoff } from "../kernels/backoff.ts";
+import { claimChunks, HelperBackoff, jobTag, waitForHelper } from "../kernels/sharing.ts";
 import { workerScript } from "../kernels/workerScript.ts";
 import type { FloatArray, Weights } from "../model/weights.ts";
 import { allSparse, compactModel } from "./compact.ts";
-import { claimChunks, CONTROL, CONTROL_WORDS, type HelperMessage, type JobBuffers, jobTag, runChunk } from "./compactJob.ts";
+import { CONTROL, CONTROL_WORDS, type HelperMessage, type JobBuffers, runChunk } from "./compactJob.ts";
 import type { PreparedModel, SparseMode } from "./prepare.ts";
 
 /** Switches for tests and benchmarks (results never depend on them, only speed). */
@@ -143,13 +143,9 @@ export function runCompactShared(
   Atomics.notify(c, CONTROL.SEQ);
   const cm = compactModel(model);
   const t0 = performance.now();
-  const mine = forwardThreads.helperOnly ? 0 : claimChunks(c, tag, n, (k) => runChunk(cm, bufs, B, k));
+  const mine = forwardThreads.helperOnly ? 0 : claimChunks(c, CONTROL.CLAIM, tag, n, (k) => runChunk(cm, bufs, B, k));
   const own = performance.now() - t0;
-  for (;;) {
-    const d = Atomics.load(c, CONTROL.DONE);
-    if (mine + d >= n) break;
-    if (Atomics.wait(c, CONTROL.DONE, d, 60_000) === "timed-out") throw new Error("forwardBatch: the helper thread did not finish its chunks");
-  }
+  waitForHelper(c, CONTROL.DONE, mine, n, "forwardBatch");
   Atomics.store(c, CONTROL.CLAIM, tag | 0xffff);
   forwardThreads.helperChunks += n - mine;
   backoff.record(performance.now() - t0, own, mine, n);

@@ -9,7 +9,8 @@
 import { receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import type { Weights } from "../model/weights.ts";
 import { compactModel } from "./compact.ts";
-import { claimChunks, CONTROL, type HelperMessage, type JobBuffers, jobTag, runChunk } from "./compactJob.ts";
+import { claimChunks, jobTag } from "../kernels/sharing.ts";
+import { CONTROL, type HelperMessage, type JobBuffers, runChunk } from "./compactJob.ts";
 import { prepare } from "./prepare.ts";
 
 const { control: controlBuffer, port } = workerData as { control: SharedArrayBuffer; port: MessagePort };
@@ -42,7 +43,7 @@ for (;;) {
   if (id !== weightsId || weights === null || buffers === null) continue;
   const cm = compactModel(prepare(weights, f32 ? "float32" : "float64"));
   const bufs = buffers;
-  claimChunks(control, jobTag(seen), n, (c) => {
+  claimChunks(control, CONTROL.CLAIM, jobTag(seen), n, (c) => {
     try {
       runChunk(cm, bufs, B, c);
     } catch {
