@@ -18,7 +18,7 @@ import { workspace } from "./workspace.ts";
 export const CONTROL = {
   /** Job number; −1 stops the helper. */
   SEQ: 0,
-  /** Id of the weights the job runs (the helper holds one set at a time). */
+  /** Id of the weights the job runs (the helper holds the last HELPER_MODELS sets it was sent). */
   MODEL: 1,
   /** 1: float32, 0: float64. */
   F32: 2,
@@ -37,6 +37,9 @@ export const CONTROL = {
 
 export const CONTROL_WORDS = 16;
 
+/** Sets of weights the helper keeps: a loop over a few models sends each once, not once per switch. */
+export const HELPER_MODELS = 4;
+
 /**
  * The job's inputs and output, on SharedArrayBuffers (replaced, and sent to
  * the helper again, when a job outgrows them). meta: starts [0, B), lengths
@@ -52,7 +55,7 @@ export interface JobBuffers {
 
 /** Messages from the calling thread to the helper (read with receiveMessageOnPort when a job wakes it). */
 export type HelperMessage =
-  | { readonly type: "model"; readonly id: number; readonly weights: Weights }
+  | { readonly type: "model"; readonly id: number; readonly weights: Weights; readonly drop: number | null }
   | { readonly type: "buffers"; readonly buffers: JobBuffers };
 
 /** Run chunk c of a job of B sequences through the narrowed forward, writing its logits rows into the shared output. */

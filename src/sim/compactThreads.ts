@@ -18,7 +18,7 @@ import { claimChunks, HelperBackoff, jobTag, waitForHelper } from "../kernels/sh
 import { workerScript } from "../kernels/workerScript.ts";
 import type { FloatArray, Weights } from "../model/weights.ts";
 import { allSparse, compactModel } from "./compact.ts";
-import { CONTROL, CONTROL_WORDS, type HelperMessage, type JobBuffers, runChunk } from "./compactJob.ts";
+import { CONTROL, CONTROL_WORDS, HELPER_MODELS, type HelperMessage, type JobBuffers, runChunk } from "./compactJob.ts";
 import type { PreparedModel, SparseMode } from "./prepare.ts";
 
 /** Switches for tests and benchmarks (results never depend on them, only speed). */
@@ -31,6 +31,8 @@ export const forwardThreads = {
   helperOnly: false,
   /** Chunks the helper has run so far. */
   helperChunks: 0,
+  /** Sets of weights sent to the helper so far (each is copied into it). */
+  modelsSent: 0,
   /** Why the helper stopped (it failed to load, or threw), if it did: batches then run on this thread. */
   failure: null as string | null,
 };
@@ -45,8 +47,8 @@ interface Helper {
   readonly control: Int32Array;
   readonly port: MessagePort;
   seq: number;
-  /** Id of the weights the helper was last sent. */
-  weightsId: number;
+  /** Ids of the weights the helper holds, least recently used first. */
+  readonly models: number[];
   buffers: JobBuffers | null;
 }
 
@@ -75,7 +77,7 @@ function startHelper(): Helper | null {
       forwardThreads.failure = e.message;
       helper = null;
     });
-    helper = { control, port: port1, seq: 0, weightsId: -1, buffers: null };
+    helper = { control, port: port1, seq: 0, models: [], buffers: null };
   } catch {
     helper = null;
   }
@@ -125,12 +127,7 @@ export function runCompactShared(
     meta[B + b] = lengths[b];
   }
   for (let k = 0; k <= n; k++) meta[2 * B + k] = Math.round((k * B) / n);
-  let id = weightIds.get(weights);
-  if (id === undefined) weightIds.set(weights, (id = nextWeightsId++));
-  if (h.weightsId !== id) {
-    post(h, { type: "model", id, weights });
-    h.weightsId = id;
-  }
+  const id = sendWeights(h, weights);
   h.seq = (h.seq + 1) & 0x7fffffff;
   const tag = jobTag(h.seq);
   c[CONTROL.MODEL] = id;
@@ -156,6 +153,21 @@ export function runCompactShared(
     return null;
   }
   return (f32 ? bufs.out32 : bufs.out64).subarray(0, N * Vo);
+}
+
+/** The id the helper knows `weights` by, sending them first if it does not hold them (and dropping its least recently used set if it holds HELPER_MODELS). */
+function sendWeights(h: Helper, weights: Weights): number {
+  let id = weightIds.get(weights);
+  if (id === undefined) weightIds.set(weights, (id = nextWeightsId++));
+  const at = h.models.indexOf(id);
+  if (at >= 0) h.models.splice(at, 1);
+  else {
+    const drop = h.models.length >= HELPER_MODELS ? h.models.shift()! : null;
+    post(h, { type: "model", id, weights, drop });
+    forwardThreads.modelsSent++;
+  }
+  h.models.push(id);
+  return id;
 }
 
 /** The helper's buffers, replaced (and sent to it) when this job needs more. */

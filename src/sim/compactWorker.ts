@@ -2,9 +2,9 @@
  * The helper thread of compiled-weights forwards (started by
  * compactThreads.ts): it sleeps on the job word, and when a job is posted it
  * reads any messages waiting for it (new weights, bigger buffers), then
- * claims chunks of sequences until none is left. It holds one set of weights
- * at a time, prepared per precision on first use, with its own narrowed
- * model, tables and pattern records (module state is per thread).
+ * claims chunks of sequences until none is left. It holds the last few sets
+ * of weights it was sent, each prepared per precision on first use, with its
+ * own narrowed model, tables and pattern records (module state is per thread).
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import type { Weights } from "../model/weights.ts";
@@ -16,15 +16,15 @@ import { prepare } from "./prepare.ts";
 const { control: controlBuffer, port } = workerData as { control: SharedArrayBuffer; port: MessagePort };
 const control = new Int32Array(controlBuffer);
 let buffers: JobBuffers | null = null;
-let weights: Weights | null = null;
-let weightsId = -1;
+/** The weights sets the calling thread has sent and not dropped, by id. */
+const models = new Map<number, Weights>();
 
 function readMessages(): void {
   for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
     const msg = m.message as HelperMessage;
     if (msg.type === "model") {
-      weights = msg.weights;
-      weightsId = msg.id;
+      if (msg.drop !== null) models.delete(msg.drop);
+      models.set(msg.id, msg.weights);
     } else buffers = msg.buffers;
   }
 }
@@ -40,7 +40,8 @@ for (;;) {
   // A later job overwrote the words while they were read: its own wake comes next.
   if (Atomics.load(control, CONTROL.SEQ) !== seen) continue;
   // Weights not (yet) here: the calling thread runs every chunk.
-  if (id !== weightsId || weights === null || buffers === null) continue;
+  const weights = models.get(id);
+  if (weights === undefined || buffers === null) continue;
   const cm = compactModel(prepare(weights, f32 ? "float32" : "float64"));
   const bufs = buffers;
   claimChunks(control, CONTROL.CLAIM, jobTag(seen), n, (c) => {

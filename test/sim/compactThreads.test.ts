@@ -4,12 +4,13 @@ import { compile } from "../../src/compiler/compile.ts";
 import { arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
 import type { Weights } from "../../src/model/weights.ts";
 import { modelInput } from "../../src/model/tokenIds.ts";
+import { HELPER_MODELS } from "../../src/sim/compactJob.ts";
 import { forwardHelperReady, forwardThreadCount, forwardThreads, SHARE_MIN_ROWS } from "../../src/sim/compactThreads.ts";
 import { forwardBatch } from "../../src/sim/forward.ts";
 import { allSparse } from "../../src/sim/compact.ts";
 import { prepare, type Precision } from "../../src/sim/prepare.ts";
 import { mulberry32 } from "../../src/sim/random.ts";
-import { loadProgram } from "../support/programs.ts";
+import { loadProgram, programNames } from "../support/programs.ts";
 import { fcParams } from "../support/seed.ts";
 
 const PRECISIONS: readonly Precision[] = ["float64", "float32"];
@@ -81,14 +82,28 @@ describe("forwardBatch on compiled weights shared with a helper thread (compactT
     );
   });
 
-  it("sends the helper each model it has not got, and grows the shared buffers, as batches change", () => {
+  it("sends the helper each model once while it holds it, and grows the shared buffers, as batches change", () => {
     const a = compile(loadProgram("induction")).weights, b = compile(loadProgram("v-composition")).weights;
-    // Alternating models and growing batches: each job finds the helper holding the other model or too-small buffers.
+    const sent = forwardThreads.modelsSent;
+    // Alternating models and growing batches: the helper keeps both, and each job outgrows the buffers of the last.
     for (const [k, w] of [a, b, a, b, a].entries()) {
       const c = w.config;
       const batch = randomBatch(k, 4 + 8 * k, c.n_ctx, c.d_vocab - 1);
       expectSharedSame(w, batch, PRECISIONS[k % 2], "helper only", `job ${k}`);
     }
+    expect(forwardThreads.modelsSent - sent, "each of the two models sent once").toBe(2);
+  });
+
+  it(`drops its least recently used model beyond ${HELPER_MODELS}, and is sent it again when it comes back`, () => {
+    const names = programNames().slice(0, HELPER_MODELS + 2);
+    expect(names.length).toBe(HELPER_MODELS + 2);
+    const models = names.map((name) => compile(loadProgram(name)).weights);
+    const sent = forwardThreads.modelsSent;
+    // Twice round more models than the helper keeps: every job finds its model dropped.
+    for (let round = 0; round < 2; round++) {
+      models.forEach((w, k) => expectSharedSame(w, randomBatch(k, 6, w.config.n_ctx, w.config.d_vocab - 1), "float64", "helper only", `${names[k]} round ${round}`));
+    }
+    expect(forwardThreads.modelsSent - sent).toBe(2 * models.length);
   });
 
   it("leaves small batches (under SHARE_MIN_ROWS token rows) and single sequences on this thread", () => {
