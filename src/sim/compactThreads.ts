@@ -73,10 +73,7 @@ function startHelper(): Helper | null {
     // Never keeps the process alive: it only ever waits on the job word.
     w.unref();
     port1.unref();
-    w.on("error", (e) => {
-      forwardThreads.failure = e.message;
-      helper = null;
-    });
+    w.on("error", (e) => abandonHelper(e.message));
     helper = { control, port: port1, seq: 0, models: [], buffers: null };
   } catch {
     helper = null;
@@ -142,17 +139,27 @@ export function runCompactShared(
   const t0 = performance.now();
   const mine = forwardThreads.helperOnly ? 0 : claimChunks(c, CONTROL.CLAIM, tag, n, (k) => runChunk(cm, bufs, B, k));
   const own = performance.now() - t0;
-  waitForHelper(c, CONTROL.DONE, mine, n, "forwardBatch");
+  try {
+    waitForHelper(c, CONTROL.DONE, mine, n, "forwardBatch");
+  } catch (e) {
+    // A chunk it claimed not done within a minute: the helper died (its error event cannot reach a
+    // thread blocked here) or is stuck. This job runs again on this thread, and so do the next ones.
+    Atomics.store(c, CONTROL.CLAIM, tag | 0xffff);
+    return abandonHelper((e as Error).message);
+  }
   Atomics.store(c, CONTROL.CLAIM, tag | 0xffff);
   forwardThreads.helperChunks += n - mine;
   backoff.record(performance.now() - t0, own, mine, n);
-  if (Atomics.exchange(c, CONTROL.FAILED, 0) !== 0) {
-    // The helper threw on a chunk (it never should: the tokens were checked): stop sharing, run alone.
-    forwardThreads.failure = "a chunk threw on the helper thread";
-    helper = null;
-    return null;
-  }
+  // The helper threw on a chunk (it never should: the tokens were checked): its rows are not to be trusted.
+  if (Atomics.exchange(c, CONTROL.FAILED, 0) !== 0) return abandonHelper("a chunk threw on the helper thread");
   return (f32 ? bufs.out32 : bufs.out64).subarray(0, N * Vo);
+}
+
+/** Stop sharing for the rest of the process, saying why; returns null (the caller runs the job alone). */
+function abandonHelper(why: string): null {
+  forwardThreads.failure = why;
+  helper = null;
+  return null;
 }
 
 /** The id the helper knows `weights` by, sending them first if it does not hold them (and dropping its least recently used set if it holds HELPER_MODELS). */
