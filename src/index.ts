@@ -18,7 +18,9 @@ export { checkedToLayout, layoutToJson, blockOf, type Layout, type Block } from 
 export { chooseScales, type Scales } from "./compiler/scales.ts";
 export { decodeFeature, decodedAgrees, type Decoded } from "./compiler/decode.ts";
 export { BOS_ID, modelInput, tokenId, vocabIndex } from "./model/tokenIds.ts";
-export { forward, forwardBatch, IncrementalRun, referenceForward, randomWeights, type ActivationCache } from "./sim/index.ts";
+export {
+  forward, forwardBatch, forwardHelperReady, forwardThreadCount, IncrementalRun, referenceForward, randomWeights, type ActivationCache,
+} from "./sim/index.ts";
 export { saveWeights, loadWeights } from "./model/weightsFile.ts";
 export { encodeSafetensors, decodeSafetensors } from "./model/safetensors.ts";
 export { checkExhaustive, checkRandom, compareSequence, type CheckResult } from "./verify/check.ts";

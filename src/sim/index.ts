@@ -6,6 +6,7 @@
 import type { referenceForward as referenceForwardSync } from "./reference.ts";
 
 export { forward, forwardBatch } from "./forward.ts";
+export { forwardHelperReady, forwardThreadCount } from "./compactThreads.ts";
 export type { ActivationCache, ForwardOptions, ForwardResult } from "./forward.ts";
 export { IncrementalRun } from "./kvcache.ts";
 export { prepare, usesSparse, SPARSE_DENSITY_THRESHOLD } from "./prepare.ts";

@@ -115,6 +115,25 @@ for (const name of ["induction", "previous-token", "bigram-induction", "duplicat
 console.log(JSON.stringify(out));
 `;
 
+const THREADS_MJS = `
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { compile, forward, forwardBatch, forwardHelperReady, forwardThreadCount, load } from "${pkg.name}";
+
+const url = new URL("./node_modules/${pkg.name}/programs/induction.circ", import.meta.url);
+const model = compile(load({ path: "induction.circ", text: readFileSync(url, "utf8") }));
+const V = model.weights.config.d_vocab;
+const batch = Array.from({ length: 64 }, (_, b) => [0, ...Array.from({ length: 40 }, (_, i) => 1 + ((i * 5 + b * 3 + (i >> 3)) % (V - 1)))]);
+const ready = await forwardHelperReady();
+let identical = 0;
+const shared = forwardBatch(model.weights, batch, { precision: "float32" });
+batch.forEach((tokens, b) => {
+  const alone = forward(model.weights, tokens, { precision: "float32" }).logits;
+  if (alone.every((x, i) => Object.is(x, shared[b].logits[i]))) identical++;
+});
+console.log(JSON.stringify({ cores: availableParallelism(), ready, threads: forwardThreadCount(), sequences: batch.length, identical }));
+`;
+
 const USE_TS = `
 import { compile, encodeInput, interpret, load, type CompiledModel, type Program, type Value } from "${pkg.name}";
 
@@ -164,6 +183,14 @@ describe.skipIf(!ENABLED)("the packed package", () => {
       expect(checked, name).toBeGreaterThan(0);
       expect(agreed, name).toBe(checked);
     }
+  });
+
+  it("shares compiled batches with its helper thread (dist/sim/compactWorker.js) and keeps the one-thread logits", () => {
+    writeFileSync(join(dir, "threads.mjs"), THREADS_MJS);
+    const result = JSON.parse(sh(process.execPath, ["threads.mjs"], dir)) as { cores: number; ready: boolean; threads: number; sequences: number; identical: number };
+    // One core: no helper is started, and the batch runs alone.
+    const two = result.cores >= 2;
+    expect(result).toEqual({ cores: result.cores, ready: two, threads: two ? 2 : 1, sequences: 64, identical: 64 });
   });
 
   it("runs its bin on the built JavaScript: --version, run, and a check on worker threads", () => {
