@@ -7,9 +7,9 @@
  * columns that are 0 by construction; here they are never written, scanned
  * or added. Residual rows are scanned only at the coordinates a product reads
  * (rows of W_Q/W_K/W_V, of W_U), and the attention output is added only at the
- * coordinates W_O or b_O can write. Within a batch, a query whose q row and
- * key rows equal those of the batch's longest sequence (positional heads)
- * reuses that sequence's pattern row instead of scoring again.
+ * coordinates W_O or b_O can write. A query whose q row and key rows equal
+ * those its head last scored in full (kept across calls: positional heads)
+ * reuses that pattern row instead of scoring again (compactAttention.ts).
  *
  * Every dropped term is an exact zero of the general path (a column of q or
  * k that is 0 for every input, a z column that is 0, a product row the CSR
@@ -20,7 +20,7 @@
  * the full arrays and takes the general path.
  */
 import type { FloatArray } from "../model/weights.ts";
-import { attendHead, reserveHead, SHARE_MAX_KEYS, sharedPatterns } from "./compactAttention.ts";
+import { attendHead, patternRecords, reserveHead } from "./compactAttention.ts";
 import type { CompactLayer, CompactModel, Direct } from "./compactModel.ts";
 import { embed } from "./embed.ts";
 import type { Csr } from "./kernels.ts";
@@ -42,7 +42,7 @@ export function runCompact(
   const maxKeys = lengths.reduce((a, b) => Math.max(a, b), 0);
   const idx = new Int32Array(Math.max(D, cm.maxWidth));
   const row = take("c.row", D);
-  const shared = starts.length > 1 && maxKeys <= SHARE_MAX_KEYS ? sharedPatterns(cm, maxKeys) : null;
+  const records = patternRecords(cm, maxKeys);
   const first = firstLayerTable(cm);
   if (!first) embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   for (const layer of cm.layers) {
@@ -54,7 +54,7 @@ export function runCompact(
       // A head with no value column writes nothing (z is 0 whatever the pattern).
       if (head.nV === 0) continue;
       reserveHead(head, maxKeys);
-      attendHead(head, layer, qkv, z, starts, lengths, shared);
+      attendHead(head, layer, qkv, z, starts, lengths, records?.get(head) ?? null);
     }
     addOutput(layer, z, N, D, idx, resid, row);
   }

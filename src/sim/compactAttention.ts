@@ -19,50 +19,74 @@ export function reserveHead(head: CompactHead, maxKeys: number): void {
   vj.live = s.live;
 }
 
-/** Longest sequences whose attention patterns are kept for reuse (the record is keys² long). */
-export const SHARE_MAX_KEYS = 512;
+/**
+ * Most pattern elements (keys² per head, summed over the model's heads)
+ * kept for reuse; a run whose sequences would need more keeps none.
+ */
+export const PATTERN_RECORD_MAX = 1 << 20;
 
-/** The attention pattern rows of one sequence, kept so that other sequences can reuse them. */
-export interface SharedPatterns {
+/**
+ * One head's kept attention: the pattern rows of the sequence it last
+ * scored in full, and the q and k rows they came from. Kept across calls:
+ * a later sequence whose leading key rows and a row's q equal the kept ones
+ * takes that pattern row, whichever call it is in.
+ */
+export interface PatternRecord {
   /** Row i: pattern values at pattern[i][j] for the live keys j. */
   readonly pattern: readonly FloatArray[];
   /** Row i: its live keys at live[i][0 … count[i]). */
   readonly live: readonly Int32Array[];
   readonly count: Int32Array;
-  /** Rows (and keys per row) the record holds. */
+  /** The q and k rows (nS wide) the kept pattern rows were scored from. */
+  readonly q: FloatArray;
+  readonly k: FloatArray;
+  /** Rows the record can hold (and keys per row). */
   readonly C: number;
+  /** Rows it holds (0: none yet). */
+  rows: number;
 }
 
-const sharedMemo = new WeakMap<CompactModel, SharedPatterns>();
+const recordMemo = new WeakMap<CompactModel, Map<CompactHead, PatternRecord>>();
 
-/** The model's pattern record, grown to hold sequences of maxKeys keys. */
-export function sharedPatterns(cm: CompactModel, maxKeys: number): SharedPatterns {
-  let sp = sharedMemo.get(cm);
-  if (!sp || sp.C < maxKeys) {
-    // One allocation each, viewed row by row (the value sum reads a kept row in place).
-    const C = maxKeys, pattern = cm.model.alloc(C * C), live = new Int32Array(C * C);
-    sp = {
-      pattern: Array.from({ length: C }, (_, i) => pattern.subarray(i * C, (i + 1) * C)),
-      live: Array.from({ length: C }, (_, i) => live.subarray(i * C, (i + 1) * C)),
-      count: new Int32Array(C), C,
-    };
-    sharedMemo.set(cm, sp);
+/**
+ * The model's pattern records, one per head, grown to hold sequences of
+ * maxKeys keys (a record that grows starts empty); null when that would be
+ * more than PATTERN_RECORD_MAX elements.
+ */
+export function patternRecords(cm: CompactModel, maxKeys: number): Map<CompactHead, PatternRecord> | null {
+  const heads = cm.layers.reduce((n, l) => n + l.heads.length, 0);
+  if (heads * maxKeys * maxKeys > PATTERN_RECORD_MAX) return null;
+  let records = recordMemo.get(cm);
+  if (!records) recordMemo.set(cm, (records = new Map()));
+  for (const layer of cm.layers) {
+    for (const head of layer.heads) {
+      const r = records.get(head);
+      if (r && r.C >= maxKeys) continue;
+      // One allocation each, viewed row by row (the value sum reads a kept row in place).
+      const C = maxKeys, pattern = cm.model.alloc(C * C), live = new Int32Array(C * C);
+      records.set(head, {
+        pattern: Array.from({ length: C }, (_, i) => pattern.subarray(i * C, (i + 1) * C)),
+        live: Array.from({ length: C }, (_, i) => live.subarray(i * C, (i + 1) * C)),
+        count: new Int32Array(C), q: cm.model.alloc(C * head.nS), k: cm.model.alloc(C * head.nS), C, rows: 0,
+      });
+    }
   }
-  return sp;
+  return records;
 }
 
 /**
  * One head over every sequence: per query, scores, softmax and value sum.
- * With `shared`, the longest sequence goes first and keeps its pattern rows;
- * a query of another sequence whose q row and key rows 0 … i equal the kept
- * sequence's (a head that reads positions only: previous-token heads, the
- * positional part of most compiled programs) takes the kept pattern row
- * instead of scoring: the same inputs through the same arithmetic give the
- * same pattern, so only the value sum is computed again.
+ * With a record, a query whose q row and key rows 0 … i equal the record's
+ * (a head that reads positions only: previous-token heads, the positional
+ * part of most compiled programs) takes the kept pattern row instead of
+ * scoring: the same inputs through the same arithmetic give the same
+ * pattern, so only the value sum is computed again. The longest sequence
+ * goes first, and is scored in full and kept unless the record already
+ * covers every row of it.
  */
 export function attendHead(
   head: CompactHead, layer: CompactLayer, qkv: FloatArray, z: FloatArray,
-  starts: readonly number[], lengths: readonly number[], shared: SharedPatterns | null,
+  starts: readonly number[], lengths: readonly number[], record: PatternRecord | null,
 ): void {
   const sj = head.scoreJob, vj = head.valueJob;
   const { W3, WS } = layer;
@@ -72,45 +96,61 @@ export function attendHead(
   vj.v = qkv;
   vj.z = z;
   vj.stride = W3;
-  if (!shared) {
-    for (let b = 0; b < starts.length; b++) attendRows(head, layer, starts[b], lengths[b], null, -1, 0);
+  if (!record) {
+    for (let b = 0; b < starts.length; b++) attendRows(head, layer, starts[b], lengths[b], null, 0);
     return;
   }
   let r = 0;
   for (let b = 1; b < lengths.length; b++) if (lengths[b] > lengths[r]) r = b;
-  attendRows(head, layer, starts[r], lengths[r], shared, -1, 0);
-  const kCol = WS + head.sOff;
+  const covered = keptRows(qkv, starts[r] * W3 + head.sOff, W3, WS, record, lengths[r]);
+  if (covered < lengths[r]) attendRows(head, layer, starts[r], lengths[r], record, -1);
   for (let b = 0; b < starts.length; b++) {
-    if (b === r) continue;
-    const keys = equalRows(qkv, starts[b] * W3 + kCol, starts[r] * W3 + kCol, W3, head.nS, lengths[b]);
-    attendRows(head, layer, starts[b], lengths[b], shared, starts[r], keys);
+    if (b === r && covered < lengths[r]) continue;
+    attendRows(head, layer, starts[b], lengths[b], record, keptKeys(qkv, starts[b] * W3 + WS + head.sOff, W3, record, lengths[b]));
   }
 }
 
+/** How many leading rows of a sequence (q at x, k WS further, stride W) equal the record's in both q and k. */
+function keptRows(a: FloatArray, x: number, W: number, WS: number, rec: PatternRecord, T: number): number {
+  const n = rec.q.length / rec.C;
+  const last = Math.min(T, rec.rows);
+  let i = 0;
+  while (i < last && equalRow(a, x + i * W, rec.q, i * n, n) && equalRow(a, x + WS + i * W, rec.k, i * n, n)) i++;
+  return i;
+}
+
+/** How many leading key rows of a sequence (at x, stride W) equal the record's. */
+function keptKeys(a: FloatArray, x: number, W: number, rec: PatternRecord, T: number): number {
+  const n = rec.k.length / rec.C;
+  const last = Math.min(T, rec.rows);
+  let i = 0;
+  while (i < last && equalRow(a, x + i * W, rec.k, i * n, n)) i++;
+  return i;
+}
+
 /**
- * Rows s … s+T−1 of one sequence. ref < 0: compute every row (and keep it in
- * `shared` when given). ref ≥ 0: the kept sequence starts at row ref and its
- * first `keys` key rows equal this sequence's; rows within them whose q row
- * equals the kept one reuse the kept pattern.
+ * Rows s … s+T−1 of one sequence. keys < 0: compute every row and keep it in
+ * `record`. keys ≥ 0: the sequence's first `keys` key rows equal the
+ * record's; rows within them whose q row equals the record's take the kept
+ * pattern.
  */
-function attendRows(
-  head: CompactHead, layer: CompactLayer, s: number, T: number, shared: SharedPatterns | null, ref: number, keys: number,
-): void {
+function attendRows(head: CompactHead, layer: CompactLayer, s: number, T: number, record: PatternRecord | null, keys: number): void {
   const { W3, WS, WV } = layer;
   const sj = head.scoreJob, vj = head.valueJob;
   const buf = sj.buf, live = sj.live, cut = softmaxCut(buf);
   const q = sj.q, sOff = head.sOff, nS = head.nS;
   sj.kOff = s * W3 + WS + sOff;
   vj.kOff = s * W3 + 2 * WS + head.vOff;
-  const keep = shared !== null && ref < 0;
+  const keep = record !== null && keys < 0;
+  if (keep) record.rows = 0; // filled row by row below; rows past the old ones are no longer its
   for (let i = 0; i < T; i++) {
     const qi = (s + i) * W3 + sOff;
     let nLive: number;
-    if (shared !== null && i < keys && equalRow(q, qi, (ref + i) * W3 + sOff, nS)) {
+    if (record !== null && i < keys && equalRow(q, qi, record.q, i * nS, nS)) {
       // The value sum reads the kept row where it is.
-      vj.buf = shared.pattern[i];
-      vj.live = shared.live[i];
-      nLive = shared.count[i];
+      vj.buf = record.pattern[i];
+      vj.live = record.live[i];
+      nLive = record.count[i];
     } else {
       sj.qOff = qi;
       sj.nKeys = i + 1;
@@ -119,13 +159,18 @@ function attendRows(
       vj.buf = buf;
       vj.live = live;
       if (keep) {
-        const pat = shared.pattern[i], kept = shared.live[i];
-        shared.count[i] = nLive;
+        const pat = record.pattern[i], kept = record.live[i];
+        record.count[i] = nLive;
         for (let t = 0; t < nLive; t++) {
           const j = live[t];
           kept[t] = j;
           pat[j] = buf[j];
         }
+        for (let e = 0; e < nS; e++) {
+          record.q[i * nS + e] = q[qi + e];
+          record.k[i * nS + e] = q[qi + WS + e];
+        }
+        record.rows = i + 1;
       }
     }
     vj.zOff = (s + i) * WV + head.vOff;
@@ -133,17 +178,10 @@ function attendRows(
   }
 }
 
-/** Whether a[x … x+n) and a[y … y+n) hold equal numbers (±0 alike: a zero's sign never reaches a score). */
-function equalRow(a: FloatArray, x: number, y: number, n: number): boolean {
-  for (let e = 0; e < n; e++) if (a[x + e] !== a[y + e]) return false;
+/** Whether a[x … x+n) and b[y … y+n) hold equal numbers (±0 alike: a zero's sign never reaches a score; NaN never equal). */
+function equalRow(a: FloatArray, x: number, b: FloatArray, y: number, n: number): boolean {
+  for (let e = 0; e < n; e++) if (a[x + e] !== b[y + e]) return false;
   return true;
-}
-
-/** How many leading rows (of width n, stride W, at most T) two sequences' arrays have equal. */
-function equalRows(a: FloatArray, x: number, y: number, W: number, n: number, T: number): number {
-  let i = 0;
-  while (i < T && equalRow(a, x + i * W, y + i * W, n)) i++;
-  return i;
 }
 
 /**

@@ -110,6 +110,27 @@ describe("narrowed forward for compiled weights (compact.ts)", () => {
     }
   });
 
+  it("keeps each head's pattern rows across calls and reuses them only where the q and key rows are equal", () => {
+    // Every reuse below is of rows kept by an earlier call: the base sequence again, its prefixes, and
+    // edits at the start, middle and end. The longest sequence of a call is scored in full unless the
+    // record covers it, so the edits ride beside a covered base: an edit of the last token keeps every key
+    // row of induction's layer 2 (its keys read the previous token) and changes only the last q row.
+    fc.assert(
+      fc.property(fc.constantFrom(...programNames()), fc.integer(), (name, seed) => {
+        const program = loadProgram(name);
+        const { weights } = compile(program);
+        const rand = mulberry32(seed);
+        const V = program.vocab.length;
+        const base = modelInput(Array.from({ length: program.context - 1 }, () => Math.floor(rand() * V)));
+        const edit = (at: number) => base.map((t, p) => (p === at ? 1 + (t % V) : t));
+        const last = edit(base.length - 1), mid = edit(base.length >> 1), first = edit(1);
+        const calls = [[base], [base], [base, last], [base.slice(0, 9), base.slice(0, 3)], [base, mid, last], [first], [base, first, last]];
+        for (const precision of PRECISIONS) for (const batch of calls) expectSameLogits(weights, batch, precision, name);
+      }),
+      fcParams({ seed: 1110, numRuns: 16 }),
+    );
+  });
+
   it("agrees with the general path on random compiled programs and inputs", () => {
     fc.assert(
       fc.property(arbProgramWithInput(), fc.integer(), ({ program, input }, seed) => {
