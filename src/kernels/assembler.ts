@@ -39,12 +39,15 @@ export const section = (id: number, body: number[]): number[] => [id, ...uleb(bo
 export const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 /** Value types. */
-export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
+export const I32 = 0x7f, F32 = 0x7d, F64 = 0x7c, V128 = 0x7b;
 
 /** local.get / local.set / i32.const. */
 export const get = (l: number): number[] => [0x20, ...uleb(l)];
 export const set = (l: number): number[] => [0x21, ...uleb(l)];
 export const i32 = (n: number): number[] => [0x41, ...sleb(n)];
+/** f64.const / f32.const (little-endian bytes of the value). */
+export const f64c = (x: number): number[] => [0x44, ...new Uint8Array(Float64Array.of(x).buffer)];
+export const f32c = (x: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(x).buffer)];
 
 /** i32 arithmetic and comparisons, select, structured control. */
 export const ADD = [0x6a], SUB = [0x6b], MUL = [0x6c], DIV_U = [0x6e], AND = [0x71], OR = [0x72], SHL = [0x74], SHR_U = [0x76];
@@ -57,9 +60,9 @@ export const brIf = (d: number): number[] => [0x0d, ...uleb(d)];
 
 /** A SIMD instruction (0xfd prefix). */
 export const simd = (code: number, ...rest: number[]): number[] => [0xfd, ...uleb(code), ...rest];
-/** v128.load / v128.store at a constant offset (alignment hint 1). */
-export const V_LOAD = (off: number): number[] => simd(0x00, 0, ...uleb(off));
-export const V_STORE = (off: number): number[] => simd(0x0b, 0, ...uleb(off));
+/** v128.load / v128.store at a constant offset; align: the log₂ of the alignment hint (0: none promised). */
+export const V_LOAD = (off: number, align = 0): number[] => simd(0x00, align, ...uleb(off));
+export const V_STORE = (off: number, align = 0): number[] => simd(0x0b, align, ...uleb(off));
 export const V_ZERO = simd(0x0c, ...new Array<number>(16).fill(0));
 /** memory.copy (dst, src, n) within memory 0. */
 export const MEMCPY = [0xfc, ...uleb(10), 0, 0];

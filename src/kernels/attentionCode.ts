@@ -16,7 +16,7 @@
  * at that row, already scaled, and records it: the caller finishes the row,
  * the later rows and the value product in JavaScript.
  */
-import { ADD, AND, call, END, F32_LOAD, funcBody, get, I32, i32, IF, I32_LOAD, LT_S, MUL, SELECT, set, uleb, whileLoop } from "./assembler.ts";
+import { ADD, AND, call, END, F32_LOAD, F64, f64c, funcBody, get, I32, i32, IF, I32_LOAD, LT_S, MUL, SELECT, set, uleb, whileLoop } from "./assembler.ts";
 import { GEMM_JOB, ROWS } from "./gemmCode.ts";
 import { EXP_NEG } from "../sim/softmax.ts";
 
@@ -30,12 +30,6 @@ const { C3, C4, LN2_HI, LN2_LO, MIN, ROUND, STEPS_PER_LN2 } = EXP_NEG;
  */
 export const ATTN_PAIR = { scores: 0, values: GEMM_JOB.bytes, T: 2 * GEMM_JOB.bytes, flag: 2 * GEMM_JOB.bytes + 4, tables: 2 * GEMM_JOB.bytes + 8, sqrtE: 2 * GEMM_JOB.bytes + 16, cut: 2 * GEMM_JOB.bytes + 24, bytes: 2 * GEMM_JOB.bytes + 32 } as const;
 
-const F64 = 0x7c;
-const f64c = (x: number): number[] => {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setFloat64(0, x, true);
-  return [0x44, ...b];
-};
 const F64_LOAD = (off: number) => [0x2b, 3, ...uleb(off)];
 const F64_STORE = [0x39, 3, 0], F32_STORE = [0x38, 2, 0], I32_STORE = (off: number) => [0x36, 2, ...uleb(off)];
 const F64_ADD = [0xa0], F64_SUB = [0xa1], F64_MUL = [0xa2], F64_DIV = [0xa3];

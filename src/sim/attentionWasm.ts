@@ -24,7 +24,7 @@ import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
 import type { Precision } from "./prepare.ts";
 import {
-  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, END, EQZ, get, i32 as i32c, I32, LOOP, MUL, section, set, SHL, simd, SUB, uleb, V128, vec,
+  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, END, EQZ, get, i32 as i32c, I32, LOOP, MUL, section, set, SHL, simd, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
 } from "../kernels/assembler.ts";
 import { wasmAvailable } from "./wasm.ts";
 import { EXP_NEG, softmaxCut } from "./softmax.ts";
@@ -41,9 +41,9 @@ export const WASM_MIN_LIVE = 16;
 // ------------------------------------------------------------ assembly
 
 const i32load = [0x28, 2, 0];
-const vload = (offset: number): number[] => simd(0x00, 4, ...uleb(offset));
-const vstore = (offset: number): number[] => simd(0x0b, 4, ...uleb(offset));
-const vzero = simd(0x0c, ...new Array<number>(16).fill(0));
+// The key blocks are 16-byte aligned: loads and stores say so.
+const vload = (offset: number): number[] => V_LOAD(offset, 4);
+const vstore = (offset: number): number[] => V_STORE(offset, 4);
 
 interface Arith {
   readonly es: 4 | 8;
@@ -74,7 +74,7 @@ function dotsBody(a: Arith): number[] {
   const ACC = [7, 8, 9, 10], S = 11;
   const c: number[] = [];
   c.push(...BLOCK, ...LOOP, ...get(NB), ...EQZ, ...brIf(1));
-  for (const r of ACC) c.push(...vzero, ...set(r));
+  for (const r of ACC) c.push(...V_ZERO, ...set(r));
   c.push(...get(Q), ...set(QP), ...get(E), ...set(EE));
   c.push(...BLOCK, ...LOOP, ...get(EE), ...EQZ, ...brIf(1));
   c.push(...get(QP), ...a.splat, ...set(S));
@@ -96,7 +96,7 @@ function vsumBody(a: Arith, nv: number, all: boolean): number[] {
   const [J, RP] = [6, 7];
   const ACC = Array.from({ length: nv }, (_, i) => 8 + i), S = 8 + nv;
   const c: number[] = [];
-  for (const r of ACC) c.push(...vzero, ...set(r));
+  for (const r of ACC) c.push(...V_ZERO, ...set(r));
   if (all) c.push(...get(V), ...set(RP));
   c.push(...BLOCK, ...LOOP, ...get(N), ...EQZ, ...brIf(1));
   if (all) {

@@ -17,7 +17,7 @@
  */
 import type { FloatArray } from "../model/weights.ts";
 import {
-  addTo as bump, ADD, BLOCK, br, brIf, compiledOnce, END, EQZ, get, i32 as i32c, I32, LOOP, LT_S, MUL, section, set, simd, SUB, uleb, V128, vec,
+  ADD, addTo, BLOCK, br, brIf, compiledOnce, END, EQZ, get, i32 as i32c, I32, LOOP, LT_S, MUL, section, set, simd, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
 } from "../kernels/assembler.ts";
 import { kernelModule, kernelSettings, mulAddChoice } from "../kernels/module.ts";
 import { addBias } from "./kernels.ts";
@@ -31,9 +31,9 @@ const GROUP = 4;
 
 // ------------------------------------------------------------ assembly
 
-const vload = (off: number): number[] => simd(0x00, 4, ...uleb(off));
-const vstore = (off: number): number[] => simd(0x0b, 4, ...uleb(off));
-const vzero = simd(0x0c, ...new Array<number>(16).fill(0));
+// Panels and the row buffers are 16-byte aligned: loads and stores say so.
+const vload = (off: number): number[] => V_LOAD(off, 4);
+const vstore = (off: number): number[] => V_STORE(off, 4);
 
 /**
  * gemv(x, w, panels, K, out): out (panels·PANEL bytes) = x (K elements) ·
@@ -49,7 +49,7 @@ function gemvBody(es: 4 | 8): number[] {
   /** Panels g … g+n−1 from W: the sums, stored at OUT; W and OUT move past them. */
   const group = (n: number): number[] => {
     const c: number[] = [];
-    for (let a = 0; a < 2 * n; a++) c.push(...vzero, ...set(ACC[a]));
+    for (let a = 0; a < 2 * n; a++) c.push(...V_ZERO, ...set(ACC[a]));
     for (let g = 0; g < n; g++) c.push(...get(W), ...get(STRIDE), ...i32c(g), ...MUL, ...ADD, ...set(PTR[g]));
     c.push(...get(X), ...set(XP), ...get(K), ...set(KK));
     c.push(...BLOCK, ...LOOP, ...get(KK), ...EQZ, ...brIf(1));
@@ -59,11 +59,11 @@ function gemvBody(es: 4 | 8): number[] {
         const a = ACC[2 * g + h];
         c.push(...get(a), ...get(S), ...get(PTR[g]), ...vload(16 * h), ...mul, ...add, ...set(a));
       }
-      c.push(...bump(PTR[g], i32c(PANEL)));
+      c.push(...addTo(PTR[g], i32c(PANEL)));
     }
-    c.push(...bump(XP, i32c(es)), ...get(KK), ...i32c(1), ...SUB, ...set(KK), ...br(0), ...END, ...END);
+    c.push(...addTo(XP, i32c(es)), ...get(KK), ...i32c(1), ...SUB, ...set(KK), ...br(0), ...END, ...END);
     for (let a = 0; a < 2 * n; a++) c.push(...get(OUT), ...get(ACC[a]), ...vstore(16 * a));
-    c.push(...bump(OUT, i32c(n * PANEL)), ...bump(W, [...get(STRIDE), ...i32c(n), ...MUL]), ...get(NP), ...i32c(n), ...SUB, ...set(NP));
+    c.push(...addTo(OUT, i32c(n * PANEL)), ...addTo(W, [...get(STRIDE), ...i32c(n), ...MUL]), ...get(NP), ...i32c(n), ...SUB, ...set(NP));
     return c;
   };
   const c: number[] = [...get(K), ...i32c(PANEL), ...MUL, ...set(STRIDE)];

@@ -17,19 +17,17 @@
  * are not taken: the caller then runs softmaxLive.
  */
 import {
-  ADD, AND, BLOCK, br, brIf, bump, countDown, END, EQ, EQZ, get, i32 as i32c, I32, LOOP, set, SHL, SHR_U, simd, SUB, uleb, V128, vec,
+  ADD, AND, BLOCK, br, brIf, bump, countDown, END, EQ, EQZ, F64, f32c, f64c, get, i32 as i32c, I32, LOOP, set, SHL, SHR_U, simd, SUB, uleb,
+  V128, V_LOAD, V_STORE, vec,
 } from "../kernels/assembler.ts";
-
-const F64 = 0x7c;
 import { EXP_NEG } from "./softmax.ts";
 
-const f64c = (x: number): number[] => [0x44, ...new Uint8Array(Float64Array.of(x).buffer)];
-const f32c = (x: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(x).buffer)];
 const F64ADD = [0xa0];
 const f64load = [0x2b, 3, 0];
 const i32store = [0x36, 2, 0];
-const vload = (off: number): number[] => simd(0x00, 4, ...uleb(off));
-const vstore = (off: number): number[] => simd(0x0b, 4, ...uleb(off));
+// The score buffers are 16-byte aligned: loads and stores say so.
+const vload = (off: number): number[] => V_LOAD(off, 4);
+const vstore = (off: number): number[] => V_STORE(off, 4);
 const shuffle = (lanes: number[]): number[] => simd(0x0d, ...lanes);
 /** Bytes 8–15 of a vector twice: the high two float32 lanes moved low. */
 const HIGH_HALF = shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
