@@ -57,7 +57,7 @@ def read_safetensors(path):
 def attn_forward(resid, layers, H, E):
     """Attention-only residual stream: resid [B, T, D] through (wqkv, bqkv, wo, bo) layers."""
     B, T, D = resid.shape
-    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool, device=resid.device), 1)
     scale = math.sqrt(E)
     for wqkv, bqkv, wo, bo in layers:
         qkv = (resid.reshape(B * T, D) @ wqkv + bqkv).reshape(B, T, 3, H, E)
@@ -201,9 +201,10 @@ def train(req):
     after_bump = int(req.get("steps_after_bump", 0))
     stop_at_bump = bool(req.get("stop_at_bump", True))
     max_seconds = float(req.get("max_seconds", float("inf")))  # keeps the bench bounded on a loaded machine
+    device = torch.device(req.get("device", "cpu"))  # bench/peer_gpu.py trains on "cuda"
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = AttnOnly(c, c["init_std"])
+    model = AttnOnly(c, c["init_std"]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=c["lr"])
     half, n = c["batch"] // 2, c["repeat_length"]
     threshold = 0.5 * math.log(c["d_vocab"])
@@ -216,7 +217,7 @@ def train(req):
         step += 1
         if step == warmup + 1:
             t_start = t_chunk = time.perf_counter()
-        toks = make_batch(rng, c)
+        toks = make_batch(rng, c).to(device)
         logits = model(toks[:, :-1])
         losses = torch.nn.functional.cross_entropy(logits.reshape(-1, c["d_vocab"]), toks[:, 1:].reshape(-1), reduction="none").reshape(toks.shape[0], -1)
         loss = losses.mean()
@@ -245,7 +246,7 @@ def train(req):
     timed_steps = step - warmup
     rates = sorted(chunk_rates)
     return {
-        "config": c, "seed": seed, "max_steps": max_steps, "max_seconds": max_seconds if math.isfinite(max_seconds) else None, "steps": step, "threads": torch.get_num_threads(),
+        "config": c, "device": str(device), "seed": seed, "max_steps": max_steps, "max_seconds": max_seconds if math.isfinite(max_seconds) else None, "steps": step, "threads": torch.get_num_threads(),
         "tokens_per_step": tokens_per_step, "timed_steps": timed_steps, "seconds": seconds,
         "tokens_per_s": timed_steps * tokens_per_step / seconds,
         "chunk_tokens_per_s": {"median": rates[len(rates) // 2], "min": rates[0], "max": rates[-1], "chunks": len(rates)} if rates else None,

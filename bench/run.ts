@@ -24,23 +24,20 @@
  * `--only SECTION[,SECTION…]` runs just those and prints their tables.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, homedir, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { AUTO_WORKERS_MIN_SEQUENCES } from "../src/cli/checkCmd.ts";
 import { BOS_ID } from "../src/model/tokenIds.ts";
 import { compile, type CompiledModel } from "../src/compiler/compile.ts";
 import { generate } from "../src/generate/generate.ts";
-import { load } from "../src/lang/check.ts";
-import type { Program } from "../src/lang/program.ts";
 import type { Weights } from "../src/model/weights.ts";
 import { saveWeights } from "../src/model/weightsFile.ts";
 import { forwardHelperReady, forwardThreadCount, forwardThreads } from "../src/sim/compactThreads.ts";
 import { SymbolicRun } from "../src/semantics/interpret.ts";
 import { forward, forwardBatch } from "../src/sim/forward.ts";
 import { IncrementalRun } from "../src/sim/kvcache.ts";
-import { mulberry32, randomWeights, type ModelShape } from "../src/sim/random.ts";
+import { mulberry32, randomWeights } from "../src/sim/random.ts";
 import { matmulDense, transpose } from "../src/sim/kernels.ts";
 import { referenceForward } from "../src/sim/reference.ts";
 import { matmulWasm, packPanels, wasmSettings } from "../src/sim/wasm.ts";
@@ -53,9 +50,9 @@ import { fmt, forwardFlops, logLogSlope, measure, measureAsync, table, type Timi
 import { distIsFresh, measureStartup, startupCases } from "./startup.ts";
 import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
 import { reportBench, reportBenchMarkdown } from "./report.ts";
+import { batchOf, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
 import { ensureTorch, startNumpy, startTorch, type Peer, type TorchSetup } from "./peers.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const QUICK = process.env.BENCH_QUICK === "1";
 const SECTIONS = ["startup", "kernels", "forward", "dense512", "mathjs", "compiled", "generation", "exhaustive", "scaling", "training", "report"] as const;
 type Section = (typeof SECTIONS)[number];
@@ -117,14 +114,6 @@ function log(msg: string): void {
 
 // ---------------------------------------------------------------- helpers
 
-const shapeOf = (D: number, L = 2, C = 1024, V = 512): ModelShape => ({
-  d_model: D, d_head: D / 4, n_heads: 4, n_layers: L, n_ctx: C, d_vocab: V,
-});
-
-function batchOf(V: number, B: number, T: number, seed: number): number[][] {
-  const rand = mulberry32(seed);
-  return Array.from({ length: B }, () => [BOS_ID, ...Array.from({ length: T - 1 }, () => 1 + Math.floor(rand() * (V - 1)))]);
-}
 
 // ---------------------------------------------------------------- peers
 
@@ -223,11 +212,6 @@ function bestTorch(figs: Record<string, RoundFigure>, suffix: "f32" | "f64"): { 
 }
 
 const loadCell = (l: Load): string => `${l.before.toFixed(1)}→${l.after.toFixed(1)}`;
-
-function programFile(name: string): Program {
-  const path = `programs/${name}.circ`;
-  return load({ path, text: readFileSync(join(ROOT, path), "utf8") });
-}
 
 // ---------------------------------------------------------------- machine
 
@@ -492,7 +476,6 @@ function mathjsRatio(): void {
 
 // ---------------------------------------------------------------- 3. compiled programs
 
-const PROGRAMS = ["previous-token", "induction", "induction-earliest", "bigram-induction", "duplicate-token", "every-average", "q-composition", "v-composition"];
 
 async function compiledPrograms(): Promise<void> {
   log("compiled programs: compile time; forward f32/f64 (ours sparse and dense, numpy, torch+OpenBLAS, torch+refBLAS), interleaved");

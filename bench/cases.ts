@@ -1,0 +1,35 @@
+/**
+ * The bench's workloads, shared by bench/run.ts and bench/gpuCases.ts: the
+ * random-dense model family, the token batches (seeded), and the example
+ * programs the compiled section runs.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { load } from "../src/lang/check.ts";
+import type { Program } from "../src/lang/program.ts";
+import { BOS_ID } from "../src/model/tokenIds.ts";
+import { mulberry32, type ModelShape } from "../src/sim/random.ts";
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** The example programs the compiled section measures, in table order. */
+export const PROGRAMS = ["previous-token", "induction", "induction-earliest", "bigram-induction", "duplicate-token", "every-average", "q-composition", "v-composition"];
+
+/** The random-dense model family: 4 heads of d_model/4, L layers, context C, vocabulary V. */
+export const shapeOf = (D: number, L = 2, C = 1024, V = 512): ModelShape => ({
+  d_model: D, d_head: D / 4, n_heads: 4, n_layers: L, n_ctx: C, d_vocab: V,
+});
+
+/** B sequences of T tokens, each BOS then T−1 tokens uniform over 1…V−1, from a seeded generator. */
+export function batchOf(V: number, B: number, T: number, seed: number): number[][] {
+  const rand = mulberry32(seed);
+  return Array.from({ length: B }, () => [BOS_ID, ...Array.from({ length: T - 1 }, () => 1 + Math.floor(rand() * (V - 1)))]);
+}
+
+/** programs/NAME.circ, parsed and checked. */
+export function programFile(name: string): Program {
+  const path = `programs/${name}.circ`;
+  return load({ path, text: readFileSync(join(ROOT, path), "utf8") });
+}

@@ -1,0 +1,35 @@
+/**
+ * Writes the bench's forward workloads as files a PyTorch-on-GPU peer can read
+ * on a machine without Node (bench/peer_gpu.py): for every example program
+ * its compiled weights (safetensors) and the compiled section's token batch,
+ * and the random dense model at d_model 512 with the dense section's batches.
+ *
+ * usage: npx tsx bench/gpuCases.ts [DIR]     (default bench/out/gpu-cases)
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { compile } from "../src/compiler/compile.ts";
+import { saveWeights } from "../src/model/weightsFile.ts";
+import { randomWeights } from "../src/sim/random.ts";
+import { batchOf, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
+
+const dir = process.argv[2] ?? join(ROOT, "bench/out/gpu-cases");
+if (process.argv.includes("--help")) {
+  process.stdout.write("usage: npx tsx bench/gpuCases.ts [DIR]   (writes the bench's forward cases for bench/peer_gpu.py; default bench/out/gpu-cases)\n");
+  process.exit(0);
+}
+mkdirSync(dir, { recursive: true });
+const cases: { id: string; weights: string; batches: number[][][] }[] = [];
+for (const name of PROGRAMS) {
+  const model = compile(programFile(name));
+  const w = model.weights;
+  saveWeights(join(dir, `${name}.safetensors`), w, { tokens: [...model.tokens] });
+  // The compiled section's batch (64 × n_ctx, seed 5), and a large one where a GPU has room to work.
+  cases.push({ id: name, weights: `${name}.safetensors`, batches: [batchOf(w.config.d_vocab, 64, w.config.n_ctx, 5), batchOf(w.config.d_vocab, 4096, w.config.n_ctx, 6)] });
+}
+const dense = randomWeights(shapeOf(512), 512, { scale: 1 / Math.sqrt(512) });
+saveWeights(join(dir, "dense512.safetensors"), dense);
+// The dense section's batches (seed B·1000 + T, as bench/run.ts draws them).
+cases.push({ id: "dense512", weights: "dense512.safetensors", batches: ([[1, 128], [16, 16], [8, 256]] as const).map(([B, T]) => batchOf(512, B, T, B * 1000 + T)) });
+writeFileSync(join(dir, "cases.json"), JSON.stringify(cases));
+process.stderr.write(`gpuCases: ${cases.length} cases in ${dir}\n`);
