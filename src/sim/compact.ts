@@ -102,11 +102,18 @@ function projectQkv(layer: CompactLayer, resid: FloatArray, N: number, D: number
 const FIRST_LAYER_TABLE_MAX = 1 << 18;
 
 /**
- * The embedded residual row and the first layer's q, k, v row by (token,
- * position), filled as pairs are met; done[t·C + p] says which are.
+ * The first layer's q, k, v row and the embedded residual row at the
+ * coordinates read later (CompactModel.readLater) by (token, position),
+ * filled as pairs are met; done[t·C + p] says which are.
  */
 interface FirstLayerTable {
-  readonly resid: FloatArray; // [V·C, D]
+  /**
+   * Residual values kept per row: readLater.length, or d_model (the whole
+   * row) when that is over half of it, where one contiguous copy beats a
+   * scatter of nearly as many elements.
+   */
+  readonly R: number;
+  readonly resid: FloatArray; // [V·C, R]
   readonly qkv: FloatArray; // [V·C, W3]
   readonly done: Uint8Array; // [V·C]
 }
@@ -119,8 +126,9 @@ function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
   if (t === undefined) {
     const { d_vocab: V, n_ctx: C, d_model: D } = cm.model.config;
     const W3 = cm.layers.length > 0 ? cm.layers[0].W3 : 0;
-    const fits = cm.layers.length > 0 && V * C * (D + W3) <= FIRST_LAYER_TABLE_MAX;
-    t = fits ? { resid: cm.model.alloc(V * C * D), qkv: cm.model.alloc(V * C * W3), done: new Uint8Array(V * C) } : null;
+    const R = 2 * cm.readLater.length > D ? D : cm.readLater.length;
+    const fits = cm.layers.length > 0 && V * C * (R + W3) <= FIRST_LAYER_TABLE_MAX;
+    t = fits ? { R, resid: cm.model.alloc(V * C * R), qkv: cm.model.alloc(V * C * W3), done: new Uint8Array(V * C) } : null;
     firstMemo.set(cm, t);
   }
   return t;
@@ -131,7 +139,10 @@ function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
  * W_E[token] + W_pos[position]: a (token, position) pair met before copies
  * both rows from the table (the same numbers, computed once per model;
  * compiled programs have small vocabularies and contexts), a new one is
- * computed and kept.
+ * computed and kept. Where the table keeps only the residual coordinates
+ * read later, only those are written from it: the others can reach no logit
+ * (a layer's output may still add to them; nothing reads the sum), so they
+ * keep whatever the scratch array held.
  */
 function embedFirst(
   cm: CompactModel, layer: CompactLayer, table: FirstLayerTable, tokens: ArrayLike<number>, starts: readonly number[], lengths: readonly number[],
@@ -141,18 +152,22 @@ function embedFirst(
   const W_E = cm.model.W_E, W_pos = cm.model.W_pos;
   const { W3, reads, qkv: w, bqkv } = layer;
   const tResid = table.resid, tQkv = table.qkv, done = table.done;
+  const later = cm.readLater, R = table.R;
   for (let b = 0; b < starts.length; b++) {
     for (let p = 0; p < lengths[b]; p++) {
       const i = starts[b] + p;
       const key = tokens[i] * C + p;
+      const x = i * D, kr = key * R;
       if (done[key] === 1) {
-        copyRow(resid, i * D, tResid, key * D, D);
+        if (R === D) copyRow(resid, x, tResid, kr, D);
+        else for (let t = 0; t < R; t++) resid[x + later[t]] = tResid[kr + t];
         copyRow(qkv, i * W3, tQkv, key * W3, W3);
       } else {
-        const x = i * D, e = tokens[i] * D, pos = p * D;
+        const e = tokens[i] * D, pos = p * D;
         for (let d = 0; d < D; d++) resid[x + d] = W_E[e + d] + W_pos[pos + d];
         csrRow(w, resid, x, idx, gatherListed(resid, x, reads, idx), qkv, i * W3, bqkv);
-        copyRow(tResid, key * D, resid, x, D);
+        if (R === D) copyRow(tResid, kr, resid, x, D);
+        else for (let t = 0; t < R; t++) tResid[kr + t] = resid[x + later[t]];
         copyRow(tQkv, key * W3, qkv, i * W3, W3);
         done[key] = 1;
       }

@@ -63,6 +63,12 @@ export interface CompactModel {
   readonly unembedReads: Int32Array;
   /** W_U as a Direct product over unembedReads, when it is one. */
   readonly unembedDirect: Direct | null;
+  /**
+   * Residual coordinates read after the first layer's q/k/v product (by a
+   * later layer's or by W_U), ascending: the only ones whose values can reach
+   * the logits once that product is done.
+   */
+  readonly readLater: Int32Array;
   /** Widest q/k, v rows: the scratch size for nonzero coordinates. */
   readonly maxWidth: number;
 }
@@ -133,10 +139,13 @@ function buildCompact(model: PreparedModel): CompactModel {
   });
   const unembed = model.unembed.csr();
   const unembedReads = Int32Array.from(nonemptyRows([unembed]));
+  const later = new Set<number>(unembedReads);
+  for (const l of layers.slice(1)) for (const d of l.reads) later.add(d);
   return {
     model, layers, unembed,
     bU: model.b_U.some((x) => x !== 0) ? model.b_U : null,
     unembedReads, unembedDirect: direct(unembed, unembedReads, alloc),
+    readLater: Int32Array.from([...later].sort((a, b) => a - b)),
     maxWidth,
   };
 }
