@@ -4,7 +4,8 @@
  * so a burst of load from other work on the machine lands on all of them
  * rather than on whoever ran during it. A contender's figure is the median of
  * its per-round mean call time, with the min–max over rounds, and the
- * machine's 1-minute load average before and after the comparison.
+ * machine's 1-minute load average before and after the comparison; a ratio
+ * of two contenders is taken round by round (pairedRatio).
  */
 import { loadavg } from "node:os";
 import type { Peer } from "./peers.ts";
@@ -24,7 +25,41 @@ export interface RoundFigure {
   readonly max: number;
   readonly rounds: number;
   readonly callsPerRound: number;
+  /** The per-round values in round order (NaN for a round it did not finish): for ratios paired by round. */
+  readonly byRound: readonly number[];
   readonly error?: string;
+}
+
+/** A paired ratio: over the rounds both contenders finished, the median of (theirs ÷ ours) and its quartiles. */
+export interface PairedRatio {
+  readonly median: number;
+  readonly q1: number;
+  readonly q3: number;
+  readonly rounds: number;
+}
+
+/**
+ * How many times faster `ours` is than `theirs`, round by round: each round's
+ * ratio compares two figures taken within about a second of each other, so a
+ * slow spell of the machine longer than that cancels out of it, where it
+ * need not cancel out of a ratio of two medians. Null without common rounds.
+ */
+export function pairedRatio(ours: RoundFigure, theirs: RoundFigure): PairedRatio | null {
+  const xs: number[] = [];
+  const n = Math.min(ours.byRound.length, theirs.byRound.length);
+  for (let r = 0; r < n; r++) {
+    const x = theirs.byRound[r]! / ours.byRound[r]!;
+    if (Number.isFinite(x)) xs.push(x);
+  }
+  if (xs.length === 0) return null;
+  xs.sort((a, b) => a - b);
+  return { median: quantile(xs, 0.5), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75), rounds: xs.length };
+}
+
+/** The q-quantile of sorted xs, interpolating between neighbours. */
+function quantile(xs: readonly number[], q: number): number {
+  const at = q * (xs.length - 1), i = Math.floor(at);
+  return i + 1 < xs.length ? xs[i]! + (at - i) * (xs[i + 1]! - xs[i]!) : xs[i]!;
 }
 
 /** Load average (1 minute) around a measurement. */
@@ -102,7 +137,7 @@ export async function interleave(contenders: readonly Contender[], opts: Interle
       errors.set(c, (e as Error).message.split("\n")[0]!);
     }
   }
-  const perRound = new Map<Contender, number[]>(contenders.map((c) => [c, []]));
+  const perRound = new Map<Contender, number[]>(contenders.map((c) => [c, Array<number>(opts.rounds).fill(NaN)]));
   const live = contenders.filter((c) => calls.has(c));
   for (let r = 0; r < opts.rounds; r++) {
     for (let k = 0; k < live.length; k++) {
@@ -110,7 +145,7 @@ export async function interleave(contenders: readonly Contender[], opts: Interle
       if (errors.has(c)) continue;
       try {
         const xs = await c.round(calls.get(c)!);
-        perRound.get(c)!.push(xs.reduce((a, b) => a + b, 0) / xs.length);
+        perRound.get(c)![r] = xs.reduce((a, b) => a + b, 0) / xs.length;
       } catch (e) {
         errors.set(c, (e as Error).message.split("\n")[0]!);
       }
@@ -118,15 +153,15 @@ export async function interleave(contenders: readonly Contender[], opts: Interle
   }
   const out: Record<string, RoundFigure> = {};
   for (const c of contenders) {
-    const xs = [...perRound.get(c)!].sort((a, b) => a - b);
+    const byRound = perRound.get(c)!;
+    const xs = byRound.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
     const err = errors.get(c);
     if (err !== undefined || xs.length === 0) {
-      out[c.name] = { median: NaN, min: NaN, max: NaN, rounds: xs.length, callsPerRound: calls.get(c) ?? 0, error: err ?? "no rounds" };
+      out[c.name] = { median: NaN, min: NaN, max: NaN, rounds: xs.length, callsPerRound: calls.get(c) ?? 0, byRound, error: err ?? "no rounds" };
       continue;
     }
     const n = xs.length;
-    const median = n % 2 ? xs[(n - 1) / 2]! : (xs[n / 2 - 1]! + xs[n / 2]!) / 2;
-    out[c.name] = { median, min: xs[0]!, max: xs[n - 1]!, rounds: n, callsPerRound: calls.get(c)! };
+    out[c.name] = { median: quantile(xs, 0.5), min: xs[0]!, max: xs[n - 1]!, rounds: n, callsPerRound: calls.get(c)!, byRound };
   }
   return out;
 }

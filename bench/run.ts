@@ -45,7 +45,7 @@ import type { MulAdd } from "../src/kernels/choice.ts";
 import { kernelModule, kernelSettings, relaxedSimdNative } from "../src/kernels/module.ts";
 import { checkExhaustive } from "../src/verify/check.ts";
 import { CheckPool } from "../src/verify/parallel.ts";
-import { interleave, load1, ours, peerCase, type Contender, type Load, type RoundFigure } from "./compare.ts";
+import { interleave, load1, ours, pairedRatio, peerCase, type Contender, type Load, type RoundFigure } from "./compare.ts";
 import { fmt, forwardFlops, logLogSlope, measure, measureAsync, table, type Timing } from "./lib.ts";
 import { distIsFresh, measureStartup, startupCases } from "./startup.ts";
 import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
@@ -197,11 +197,16 @@ function tps(f: RoundFigure | undefined, tokens: number): string {
   return `${fmt.num(tokens / f.median)} (${fmt.num(tokens / f.max)}–${fmt.num(tokens / f.min)})`;
 }
 
-/** Our throughput over theirs (from the medians), e.g. "0.42×"; "–" without both. */
+/** Our throughput over theirs, paired by round: the median and the interquartile range, e.g. "0.42× (0.40–0.45)"; "–" without both. */
 function ratio(oursF: RoundFigure | undefined, theirs: RoundFigure | undefined): string {
   if (oursF === undefined || theirs === undefined || oursF.error !== undefined || theirs.error !== undefined) return "–";
-  return `${fmt.num(theirs.median / oursF.median)}×`;
+  const p = pairedRatio(oursF, theirs);
+  return p ? `${fmt.num(p.median)}× (${fmt.num(p.q1)}–${fmt.num(p.q3)})` : "–";
 }
+
+/** What the ratio cells hold, for the tables' captions. */
+const RATIO_CAPTION =
+  "each cell: the median over rounds of the ratio of the two figures of the same round (theirs ÷ ours in time per call), then its interquartile range";
 
 /** The faster PyTorch figure of a dtype (OpenBLAS or reference BLAS) and its label. */
 function bestTorch(figs: Record<string, RoundFigure>, suffix: "f32" | "f64"): { fig?: RoundFigure; label: string } {
@@ -308,7 +313,7 @@ function denseTables(rows: readonly DenseRow[], withReference: boolean): string[
       ];
     }),
   );
-  return [tput, "", "Ours over theirs (ratio of median throughputs; above 1 we are faster; \"vs torch\": against the faster PyTorch, OB = OpenBLAS, ref = reference BLAS):", "", ratios];
+  return [tput, "", `Ours over theirs (above 1 we are faster; ${RATIO_CAPTION}; "vs torch": against the PyTorch of the faster median, OB = OpenBLAS, ref = reference BLAS):`, "", ratios];
 }
 
 async function forwardGrid(): Promise<void> {
@@ -366,6 +371,7 @@ function fusedTable(rows: readonly DenseRow[]): string[] {
     "as the rows above). Not the default here: its products round once per term, so its logits differ from the plain",
     "kernel's (and from the JavaScript kernels') in the last bits, and what is bit-identical under the plain kernel (the",
     "KV-cached step against forward(), for one) is tested under the plain kernel only and not promised under this one.",
+    "Ratios paired by round, as above.",
     "",
     table(
       ["d_model", "batch × length", "fused f32 tok/s", "over plain f32", "f32 vs numpy", "f32 vs torch", "fused f64 tok/s", "over plain f64", "f64 vs numpy", "f64 vs torch"],
@@ -535,7 +541,7 @@ async function compiledPrograms(): Promise<void> {
       }),
     ),
     "",
-    "Our default (sparse) path over theirs (ratio of median throughputs; above 1 we are faster; \"vs torch\": against the faster PyTorch):",
+    `Our default (sparse) path over theirs (above 1 we are faster; ${RATIO_CAPTION}; "vs torch": against the PyTorch of the faster median):`,
     "",
     table(
       ["program", "f32 vs numpy", "f32 vs torch", "f64 vs numpy", "f64 vs torch", "our f32 over our f64"],
