@@ -34,7 +34,7 @@ export { allSparse, compactModel, type CompactModel } from "./compactModel.ts";
  * `take`. Sequence b occupies rows starts[b] … starts[b]+lengths[b]−1.
  */
 export function runCompact(
-  cm: CompactModel, tokens: ArrayLike<number>, resid: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
+  cm: CompactModel, tokens: Int32Array, resid: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
   take: (key: string, n: number) => FloatArray,
 ): FloatArray {
   const model = cm.model;
@@ -145,7 +145,7 @@ function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
  * keep whatever the scratch array held.
  */
 function embedFirst(
-  cm: CompactModel, layer: CompactLayer, table: FirstLayerTable, tokens: ArrayLike<number>, starts: readonly number[], lengths: readonly number[],
+  cm: CompactModel, layer: CompactLayer, table: FirstLayerTable, tokens: Int32Array, starts: readonly number[], lengths: readonly number[],
   resid: FloatArray, idx: Int32Array, qkv: FloatArray,
 ): void {
   const { d_model: D, n_ctx: C } = cm.model.config;

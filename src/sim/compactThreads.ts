@@ -104,7 +104,7 @@ export function forwardThreadCount(): number {
  * all sparse, too few rows, no helper ready, or backing off).
  */
 export function runCompactShared(
-  model: PreparedModel, weights: Weights, mode: SparseMode, tokens: readonly number[], starts: readonly number[], lengths: readonly number[],
+  model: PreparedModel, weights: Weights, mode: SparseMode, tokens: Int32Array, starts: readonly number[], lengths: readonly number[],
 ): FloatArray | null {
   const B = starts.length, N = tokens.length;
   if (!forwardThreads.enabled || B < 2 || (N < SHARE_MIN_ROWS && !forwardThreads.helperOnly)) return null;

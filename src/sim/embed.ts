@@ -7,7 +7,7 @@ import type { FloatArray } from "../model/weights.ts";
  * closure variables, so the hot loop keeps them in registers.
  */
 export function embed(
-  W_E: FloatArray, W_pos: FloatArray, D: number, tokens: ArrayLike<number>,
+  W_E: FloatArray, W_pos: FloatArray, D: number, tokens: Int32Array,
   starts: readonly number[], lengths: readonly number[], resid: FloatArray,
 ): void {
   for (let b = 0; b < starts.length; b++) {
