@@ -48,7 +48,7 @@ export interface ForwardOptions {
 
 /** Logits of one sequence, and its activations if asked for. */
 export interface ForwardResult {
-  /** [T, Vo]; forwardBatch's are views of one array per batch (disjoint: writing one changes no other). */
+  /** [T, Vo]; forwardBatch's are disjoint views of one array its results share (writing one changes no other). */
   readonly logits: Float64Array;
   readonly cache?: ActivationCache;
 }
