@@ -27,12 +27,29 @@ export function claimChunks(control: Int32Array, at: number, tag: number, n: num
   }
 }
 
-/** Block until the helper has finished the chunks this thread did not run (it counts them in control[at]); `who` names the caller in the timeout's message. */
-export function waitForHelper(control: Int32Array, at: number, mine: number, n: number, who: string): void {
+/**
+ * Block until the helper has finished the chunks this thread did not run (it
+ * counts them in control[at]); `who` names the caller in the timeout's
+ * message. With `waiting` ≥ 0, control[waiting] is 1 while this thread may
+ * sleep, so a helper needs to notify only then (a notify is a system call
+ * of about 10 µs): the flag is raised before the count is read again, so a
+ * chunk finished after that read sees it.
+ */
+export function waitForHelper(control: Int32Array, at: number, mine: number, n: number, who: string, waiting = -1): void {
   for (;;) {
-    const done = Atomics.load(control, at);
+    let done = Atomics.load(control, at);
     if (mine + done >= n) return;
-    if (Atomics.wait(control, at, done, 60_000) === "timed-out") throw new Error(`${who}: the helper thread did not finish its chunks`);
+    if (waiting >= 0) {
+      Atomics.store(control, waiting, 1);
+      done = Atomics.load(control, at);
+      if (mine + done >= n) {
+        Atomics.store(control, waiting, 0);
+        return;
+      }
+    }
+    const r = Atomics.wait(control, at, done, 60_000);
+    if (waiting >= 0) Atomics.store(control, waiting, 0);
+    if (r === "timed-out") throw new Error(`${who}: the helper thread did not finish its chunks`);
   }
 }
 

@@ -33,7 +33,18 @@ export const CONTROL = {
   FAILED: 7,
   /** Sequences in the job. */
   SEQUENCES: 8,
+  /** 1 while the calling thread may sleep on DONE: the helper notifies only then. */
+  WAITING: 9,
+  /** 1 while the helper watches SEQ without sleeping: the calling thread posts a job without notifying. */
+  SPINNING: 10,
 } as const;
+
+/**
+ * How long the helper watches the job word after a job before it sleeps: in a
+ * loop of forwardBatch calls the next job comes within a fraction of a
+ * millisecond, and a sleeping helper takes 25–45 µs to wake.
+ */
+export const HELPER_SPIN_MS = 0.5;
 
 export const CONTROL_WORDS = 16;
 
@@ -43,14 +54,14 @@ export const HELPER_MODELS = 4;
 /**
  * The job's inputs and output, on SharedArrayBuffers (replaced, and sent to
  * the helper again, when a job outgrows them). meta: starts [0, B), lengths
- * [B, 2B), chunk bounds (sequence indices, n + 1 of them) from 2B. out64 and
- * out32 view the same bytes; a job uses the one of its precision.
+ * [B, 2B), chunk bounds (sequence indices, n + 1 of them) from 2B. out holds
+ * the logits as float64 in either precision (float32 ones widen exactly), so
+ * both threads convert their own rows and the caller copies bytes.
  */
 export interface JobBuffers {
   readonly tokens: Int32Array;
   readonly meta: Int32Array;
-  readonly out64: Float64Array;
-  readonly out32: Float32Array;
+  readonly out: Float64Array;
 }
 
 /** Messages from the calling thread to the helper (read with receiveMessageOnPort when a job wakes it). */
@@ -70,5 +81,5 @@ export function runChunk(cm: CompactModel, buffers: JobBuffers, B: number, c: nu
   }
   const model = cm.model, take = workspace(model), N = r1 - r0;
   const logits: FloatArray = runCompact(cm, tokens.subarray(r0, r1), take("resid", N * model.config.d_model), N, starts, lengths, take);
-  (logits instanceof Float32Array ? buffers.out32 : buffers.out64).set(logits, r0 * model.config.d_vocab_out);
+  buffers.out.set(logits, r0 * model.config.d_vocab_out);
 }

@@ -134,13 +134,15 @@ export function runCompactShared(
   Atomics.store(c, CONTROL.DONE, 0);
   Atomics.store(c, CONTROL.CLAIM, tag);
   Atomics.store(c, CONTROL.SEQ, h.seq);
-  Atomics.notify(c, CONTROL.SEQ);
+  // A helper still watching SEQ sees the job; one that stopped watching after this read finds SEQ changed
+  // when it goes to sleep (the wait compares it first).
+  if (Atomics.load(c, CONTROL.SPINNING) === 0) Atomics.notify(c, CONTROL.SEQ);
   const cm = compactModel(model);
   const t0 = performance.now();
   const mine = forwardThreads.helperOnly ? 0 : claimChunks(c, CONTROL.CLAIM, tag, n, (k) => runChunk(cm, bufs, B, k));
   const own = performance.now() - t0;
   try {
-    waitForHelper(c, CONTROL.DONE, mine, n, "forwardBatch");
+    waitForHelper(c, CONTROL.DONE, mine, n, "forwardBatch", CONTROL.WAITING);
   } catch (e) {
     // A chunk it claimed not done within a minute: the helper died (its error event cannot reach a
     // thread blocked here) or is stuck. This job runs again on this thread, and so do the next ones.
@@ -152,7 +154,7 @@ export function runCompactShared(
   backoff.record(performance.now() - t0, own, mine, n);
   // The helper threw on a chunk (it never should: the tokens were checked): its rows are not to be trusted.
   if (Atomics.exchange(c, CONTROL.FAILED, 0) !== 0) return abandonHelper("a chunk threw on the helper thread");
-  return (f32 ? bufs.out32 : bufs.out64).subarray(0, N * Vo);
+  return bufs.out.subarray(0, N * Vo);
 }
 
 /** Stop sharing for the rest of the process, saying why; returns null (the caller runs the job alone). */
@@ -180,14 +182,12 @@ function sendWeights(h: Helper, weights: Weights): number {
 /** The helper's buffers, replaced (and sent to it) when this job needs more. */
 function jobBuffers(h: Helper, tokens: number, meta: number, out: number): JobBuffers {
   const b = h.buffers;
-  if (b && b.tokens.length >= tokens && b.meta.length >= meta && b.out64.length >= out) return b;
+  if (b && b.tokens.length >= tokens && b.meta.length >= meta && b.out.length >= out) return b;
   const grow = (have: number, need: number) => Math.max(need, 2 * have);
-  const outBytes = new SharedArrayBuffer(8 * grow(b?.out64.length ?? 0, out));
   const buffers: JobBuffers = {
     tokens: new Int32Array(new SharedArrayBuffer(4 * grow(b?.tokens.length ?? 0, tokens))),
     meta: new Int32Array(new SharedArrayBuffer(4 * grow(b?.meta.length ?? 0, meta))),
-    out64: new Float64Array(outBytes),
-    out32: new Float32Array(outBytes),
+    out: new Float64Array(new SharedArrayBuffer(8 * grow(b?.out.length ?? 0, out))),
   };
   post(h, { type: "buffers", buffers });
   h.buffers = buffers;

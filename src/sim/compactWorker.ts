@@ -1,6 +1,8 @@
 /**
  * The helper thread of compiled-weights forwards (started by
- * compactThreads.ts): it sleeps on the job word, and when a job is posted it
+ * compactThreads.ts): it watches the job word for HELPER_SPIN_MS after a
+ * job, then sleeps on it (and notifies the caller of a finished chunk only
+ * while the caller sleeps), and when a job is posted it
  * reads any messages waiting for it (new weights, bigger buffers), then
  * claims chunks of sequences until none is left. It holds the last few sets
  * of weights it was sent, each prepared per precision on first use, with its
@@ -10,7 +12,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from "node:worker_
 import type { Weights } from "../model/weights.ts";
 import { compactModel } from "./compact.ts";
 import { claimChunks, jobTag } from "../kernels/sharing.ts";
-import { CONTROL, type HelperMessage, type JobBuffers, runChunk } from "./compactJob.ts";
+import { CONTROL, HELPER_SPIN_MS, type HelperMessage, type JobBuffers, runChunk } from "./compactJob.ts";
 import { prepare } from "./prepare.ts";
 
 const { control: controlBuffer, port } = workerData as { control: SharedArrayBuffer; port: MessagePort };
@@ -32,6 +34,9 @@ function readMessages(): void {
 Atomics.store(control, CONTROL.READY, 1);
 let seen = 0;
 for (;;) {
+  Atomics.store(control, CONTROL.SPINNING, 1);
+  for (const until = performance.now() + HELPER_SPIN_MS; Atomics.load(control, CONTROL.SEQ) === seen && performance.now() < until;);
+  Atomics.store(control, CONTROL.SPINNING, 0);
   Atomics.wait(control, CONTROL.SEQ, seen);
   seen = Atomics.load(control, CONTROL.SEQ);
   if (seen < 0) break;
@@ -51,6 +56,6 @@ for (;;) {
       Atomics.store(control, CONTROL.FAILED, 1);
     }
     Atomics.add(control, CONTROL.DONE, 1);
-    Atomics.notify(control, CONTROL.DONE);
+    if (Atomics.load(control, CONTROL.WAITING) === 1) Atomics.notify(control, CONTROL.DONE);
   });
 }
