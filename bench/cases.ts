@@ -28,6 +28,18 @@ export function batchOf(V: number, B: number, T: number, seed: number): number[]
   return Array.from({ length: B }, () => [BOS_ID, ...Array.from({ length: T - 1 }, () => 1 + Math.floor(rand() * (V - 1)))]);
 }
 
+/** The dense section's batch of B sequences of T tokens (vocabulary V), seeded by its shape. */
+export const denseBatch = (V: number, B: number, T: number): number[][] => batchOf(V, B, T, B * 1000 + T);
+
+/** The batch shapes (B, T) of the dense section at d_model 512. */
+export const DENSE512_SHAPES: readonly (readonly [number, number])[] = [[1, 128], [16, 16], [8, 256]];
+
+/** Sequences per batch in the compiled section, each n_ctx long. */
+export const COMPILED_BATCH = 64;
+
+/** The compiled section's batch for a model of vocabulary V and context C. */
+export const compiledBatch = (V: number, C: number, B = COMPILED_BATCH, seed = 5): number[][] => batchOf(V, B, C, seed);
+
 /** programs/NAME.circ, parsed and checked. */
 export function programFile(name: string): Program {
   const path = `programs/${name}.circ`;

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { compile } from "../src/compiler/compile.ts";
 import { saveWeights } from "../src/model/weightsFile.ts";
 import { randomWeights } from "../src/sim/random.ts";
-import { batchOf, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
+import { compiledBatch, DENSE512_SHAPES, denseBatch, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
 
 const dir = process.argv[2] ?? join(ROOT, "bench/out/gpu-cases");
 if (process.argv.includes("--help")) {
@@ -24,12 +24,12 @@ for (const name of PROGRAMS) {
   const model = compile(programFile(name));
   const w = model.weights;
   saveWeights(join(dir, `${name}.safetensors`), w, { tokens: [...model.tokens] });
-  // The compiled section's batch (64 × n_ctx, seed 5), and a large one where a GPU has room to work.
-  cases.push({ id: name, weights: `${name}.safetensors`, batches: [batchOf(w.config.d_vocab, 64, w.config.n_ctx, 5), batchOf(w.config.d_vocab, 4096, w.config.n_ctx, 6)] });
+  // The compiled section's batch, and a large one where a GPU has room to work.
+  const { d_vocab: V, n_ctx: C } = w.config;
+  cases.push({ id: name, weights: `${name}.safetensors`, batches: [compiledBatch(V, C), compiledBatch(V, C, 4096, 6)] });
 }
 const dense = randomWeights(shapeOf(512), 512, { scale: 1 / Math.sqrt(512) });
 saveWeights(join(dir, "dense512.safetensors"), dense);
-// The dense section's batches (seed B·1000 + T, as bench/run.ts draws them).
-cases.push({ id: "dense512", weights: "dense512.safetensors", batches: ([[1, 128], [16, 16], [8, 256]] as const).map(([B, T]) => batchOf(512, B, T, B * 1000 + T)) });
+cases.push({ id: "dense512", weights: "dense512.safetensors", batches: DENSE512_SHAPES.map(([B, T]) => denseBatch(512, B, T)) });
 writeFileSync(join(dir, "cases.json"), JSON.stringify(cases));
 process.stderr.write(`gpuCases: ${cases.length} cases in ${dir}\n`);

@@ -38,14 +38,6 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def to_device(m, device):
-    """ForwardModel's tensors moved to device (it builds them on the CPU)."""
-    mv = lambda a: a.to(device)
-    m.W_E, m.W_pos, m.W_U, m.b_U = mv(m.W_E), mv(m.W_pos), mv(m.W_U), mv(m.b_U)
-    m.layers = [tuple(mv(a) for a in layer) for layer in m.layers]
-    return m
-
-
 def time_forward(m, toks, device):
     """Median/min/max tokens/s over ROUNDS rounds of back-to-back forwards."""
     for _ in range(WARMUP):
@@ -83,7 +75,6 @@ def main(cases_dir, out_dir):
     info = {
         "torch": torch.__version__, "python": platform.python_version(), "cpu_threads": torch.get_num_threads(),
         "machine_cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "gpu": gpu_info(), "blas": loaded_blas(),
-        "torch_blas": torch.__config__.show(),
     }
     sys.stderr.write(f"[gpu peer] {json.dumps(info)}\n")
     cases = json.load(open(os.path.join(cases_dir, "cases.json")))
@@ -97,7 +88,7 @@ def main(cases_dir, out_dir):
                 for device in (cuda, cpu):
                     if device.type == "cpu" and B * T > 65536:
                         continue  # the large batches are there for the GPU; the CPU rows match the bench's
-                    m = to_device(ForwardModel(t, cfg, dtype), device)
+                    m = ForwardModel(t, cfg, dtype, device)
                     toks = torch.tensor(batch, dtype=torch.long, device=device)
                     row["figures"][f"{device.type} {dname}"] = time_forward(m, toks, device)
             rows.append(row)

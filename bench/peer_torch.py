@@ -75,10 +75,10 @@ def attn_forward(resid, layers, H, E):
 class ForwardModel:
     """Exported weights rearranged once, as a PyTorch user would: heads stacked for one matmul."""
 
-    def __init__(self, t, cfg, dtype):
+    def __init__(self, t, cfg, dtype, device="cpu"):
         self.cfg = cfg
         D, E, H = cfg["d_model"], cfg["d_head"], cfg["n_heads"]
-        c = lambda a: a.to(dtype).contiguous()
+        c = lambda a: a.to(device=device, dtype=dtype).contiguous()
         self.W_E, self.W_pos = c(t["embed.W_E"]), c(t["pos_embed.W_pos"])
         self.W_U, self.b_U = c(t["unembed.W_U"]), c(t["unembed.b_U"])
         self.layers = []

@@ -50,7 +50,7 @@ import { fmt, forwardFlops, logLogSlope, measure, measureAsync, table, type Timi
 import { distIsFresh, measureStartup, startupCases } from "./startup.ts";
 import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
 import { reportBench, reportBenchMarkdown } from "./report.ts";
-import { batchOf, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
+import { batchOf, compiledBatch, COMPILED_BATCH, DENSE512_SHAPES, denseBatch, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
 import { ensureTorch, startNumpy, startTorch, type Peer, type TorchSetup } from "./peers.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -255,7 +255,7 @@ async function denseCase(
   weights: Weights, D: number, B: number, T: number, rounds: number, withReference: boolean, withFused = false,
 ): Promise<DenseRow> {
   const id = `D${D}-B${B}-T${T}`;
-  const batch = batchOf(weights.config.d_vocab, B, T, B * 1000 + T);
+  const batch = denseBatch(weights.config.d_vocab, B, T);
   const file = weightsFile(id, weights);
   const fused = withFused && fusedOptIn;
   const contenders = [
@@ -349,7 +349,7 @@ async function dense512(): Promise<void> {
   log("dense forward at d_model 512: ours, numpy, torch+OpenBLAS, torch+refBLAS");
   const shape = shapeOf(512);
   const weights = randomWeights(shape, 512, { scale: 1 / Math.sqrt(512) });
-  const BTs: [number, number][] = QUICK ? [[1, 16]] : [[1, 128], [16, 16], [8, 256]];
+  const BTs: readonly (readonly [number, number])[] = QUICK ? [[1, 16]] : DENSE512_SHAPES;
   const rows: DenseRow[] = [];
   for (const [B, T] of BTs) rows.push(await denseCase(weights, 512, B, T, QUICK ? 3 : 7, true, true));
   results.dense512 = { rounds: QUICK ? 3 : 7, rows, fusedOptIn: fusedOptIn };
@@ -486,7 +486,7 @@ function mathjsRatio(): void {
 async function compiledPrograms(): Promise<void> {
   log("compiled programs: compile time; forward f32/f64 (ours sparse and dense, numpy, torch+OpenBLAS, torch+refBLAS), interleaved");
   const out: Record<string, unknown>[] = [];
-  const B = QUICK ? 8 : 64;
+  const B = QUICK ? 8 : COMPILED_BATCH;
   // 15 rounds of 0.1 s: this machine's speed swings by up to 2× for seconds at a time (other tenants: the CPU
   // time of one forward went between 2.2 and 4.7 ms within one process), and with 7 rounds of 0.05 s three
   // runs of this section within an hour gave induction's float32 ratio to numpy as 1.34×, 2.87× and 1.90×.
@@ -501,7 +501,7 @@ async function compiledPrograms(): Promise<void> {
     const model = compile(program);
     const w = model.weights;
     const T = w.config.n_ctx;
-    const batch = batchOf(w.config.d_vocab, B, T, 5);
+    const batch = compiledBatch(w.config.d_vocab, T, B);
     const file = weightsFile(name, w, model.tokens);
     const contenders = [
       ours("ours sparse f64", () => forwardBatch(w, batch, { precision: "float64", sparse: "auto" })),
