@@ -102,29 +102,24 @@ export function attendHead(
   }
   let r = 0;
   for (let b = 1; b < lengths.length; b++) if (lengths[b] > lengths[r]) r = b;
-  const covered = keptRows(qkv, starts[r] * W3 + head.sOff, W3, WS, record, lengths[r]);
+  const kr = starts[r] * W3 + WS + head.sOff;
+  const covered = keptLeading(qkv, kr, W3, record, lengths[r], kr - WS);
   if (covered < lengths[r]) attendRows(head, layer, starts[r], lengths[r], record, -1);
   for (let b = 0; b < starts.length; b++) {
     if (b === r && covered < lengths[r]) continue;
-    attendRows(head, layer, starts[b], lengths[b], record, keptKeys(qkv, starts[b] * W3 + WS + head.sOff, W3, record, lengths[b]));
+    attendRows(head, layer, starts[b], lengths[b], record, keptLeading(qkv, starts[b] * W3 + WS + head.sOff, W3, record, lengths[b]));
   }
 }
 
-/** How many leading rows of a sequence (q at x, k WS further, stride W) equal the record's in both q and k. */
-function keptRows(a: FloatArray, x: number, W: number, WS: number, rec: PatternRecord, T: number): number {
-  const n = rec.q.length / rec.C;
-  const last = Math.min(T, rec.rows);
-  let i = 0;
-  while (i < last && equalRow(a, x + i * W, rec.q, i * n, n) && equalRow(a, x + WS + i * W, rec.k, i * n, n)) i++;
-  return i;
-}
-
-/** How many leading key rows of a sequence (at x, stride W) equal the record's. */
-function keptKeys(a: FloatArray, x: number, W: number, rec: PatternRecord, T: number): number {
+/**
+ * How many leading key rows of a sequence (at k, stride W, at most T) equal
+ * the record's, and with q ≥ 0 their q rows (at q) too.
+ */
+function keptLeading(a: FloatArray, k: number, W: number, rec: PatternRecord, T: number, q = -1): number {
   const n = rec.k.length / rec.C;
   const last = Math.min(T, rec.rows);
   let i = 0;
-  while (i < last && equalRow(a, x + i * W, rec.k, i * n, n)) i++;
+  while (i < last && equalRow(a, k + i * W, rec.k, i * n, n) && (q < 0 || equalRow(a, q + i * W, rec.q, i * n, n))) i++;
   return i;
 }
 
