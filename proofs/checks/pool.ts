@@ -5,26 +5,23 @@
  * in task order, so the result — counts and lexicographically least
  * witnesses — is the same as one thread's.
  */
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
+import { workerScript } from "../../src/kernels/workerScript.ts";
 import { emptySummary, type ExhaustiveSummary, mergeSummaries, splitTasks } from "./exhaustive.ts";
 import type { IkTask } from "./worker.ts";
 
-/** execArgv that lets a worker import .ts files through tsx's loader. */
-function tsxExecArgv(): string[] {
-  return ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href];
-}
+/** The pool's worker module (these checks run from the TypeScript sources: tsx's loader in its flags). */
+const WORKER = workerScript(import.meta.url, "./worker");
 
 export class IkPool {
   private readonly pool: Piscina;
   constructor(readonly workers = availableParallelism()) {
     this.pool = new Piscina({
-      filename: new URL("./worker.ts", import.meta.url).href,
+      filename: WORKER.url,
       minThreads: workers,
       maxThreads: workers,
-      execArgv: tsxExecArgv(),
+      ...(WORKER.execArgv ? { execArgv: WORKER.execArgv } : {}),
     });
   }
 
