@@ -5,8 +5,9 @@
  * with the assembler of the dense product (src/kernels/).
  *
  * A run that uses it keeps its values, a second copy of its keys, and its
- * score row in one WebAssembly memory of fixed size (it never grows, so the
- * typed-array views on it stay valid). The key copy is in blocks of W = 64
+ * score rows in one shared WebAssembly memory of fixed size (it never grows,
+ * so the typed-array views on it stay valid; shared, so that the KV helper
+ * thread runs the same functions on it through a call table). The key copy is in blocks of W = 64
  * bytes of keys (8 float64 or 16 float32): block b holds keys bW … bW+W−1
  * as [E][W], so one vector load gives one coordinate of several keys and a
  * score lane sums q[e]·k[j, e] for e ascending from +0 with a rounded
@@ -17,21 +18,25 @@
  * attentionValues.ts does (a listed key of weight 0 adds an exact 0).
  * Between the two, the scores are scaled and, when every key's exponent is
  * in expNeg's polynomial range, turned into the pattern here too
- * (softmaxWasmCode.ts); other rows go to softmaxLive. Cost per push is a
- * contiguous stream over the context, so it grows linearly with the context.
+ * (softmaxWasmCode.ts; softmaxRow does the scaling, the check and the
+ * softmax of a row in one call, for a helper thread); other rows go to
+ * softmaxLive. Cost per push is a contiguous stream over the context, so it
+ * grows linearly with the context.
  */
 import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
 import type { Precision } from "./prepare.ts";
 import {
-  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, END, EQZ, get, i32 as i32c, I32, LOOP, MUL, section, set, SHL, simd, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
+  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, END, EQ, EQZ, get, i32 as i32c, I32, LOOP, MUL, section, set, SHL, simd, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
 } from "../kernels/assembler.ts";
 import { wasmAvailable } from "./wasm.ts";
 import { EXP_NEG, softmaxCut } from "./softmax.ts";
-import { EXP_TYPE, SCALE_TYPE, expNormBody, scaleBody } from "./softmaxWasmCode.ts";
+import { EXP_TYPE, ROW, ROW_BYTES, ROW_TYPE, SCALE_TYPE, expNormBody, scaleBody, softmaxRowBody } from "./softmaxWasmCode.ts";
 
 /** Bytes of one key block row (one coordinate of W keys): four 128-bit vectors. */
 const BLOCK_BYTES = 64;
+/** The module's memory limit: 4 GiB, WebAssembly's 32-bit address space. */
+const MAX_PAGES = 65536;
 
 /** Fewer keys than this are scored in JavaScript (the call costs more than it saves). */
 export const WASM_MIN_KEYS = 32;
@@ -126,26 +131,59 @@ const VSUM_WIDTHS = [16, 8, 4, 2, 1] as const;
 const VSUM_NAMES = [false, true].flatMap((all) =>
   VSUM_WIDTHS.flatMap((nv) => [32, 64].map((bits) => `vsum${all ? "All" : ""}${nv}_${bits}`)),
 );
-const NAMES = ["dots32", "dots64", ...VSUM_NAMES, "scale32", "scale64", "expNorm32", "expNorm64"];
+const TAKEN_NAMES = VSUM_WIDTHS.flatMap((nv) => [32, 64].map((bits) => `vsumTaken${nv}_${bits}`));
+/** The module's exports, in the numbering of its call table. */
+export const KERNEL_NAMES = [
+  "dots32", "dots64", ...VSUM_NAMES, "scale32", "scale64", "expNorm32", "expNorm64", "softmaxRow32", "softmaxRow64", ...TAKEN_NAMES,
+];
+
+/** The number of export `name` (its function index: the module defines them in KERNEL_NAMES order and imports none). */
+const fn = (name: string): number => KERNEL_NAMES.indexOf(name);
+
+/**
+ * vsumTaken(row, v, rowBytes, z): when the softmaxRow of descriptor `row`
+ * took its row (every key listed), the every-key value sum `vsumAll` over
+ * it; else nothing (the calling thread finishes that head in JavaScript).
+ */
+function vsumTakenBody(vsumAll: number): number[] {
+  const [ROWD, V, RB, Z] = [0, 1, 2, 3];
+  const load = (off: number): number[] => [...get(ROWD), 0x28, 2, ...uleb(off)];
+  const c = [...load(ROW.RESULT), ...load(ROW.N), ...EQ, 0x04, 0x40];
+  c.push(...load(ROW.BUF), ...i32c(0), ...load(ROW.N), ...get(V), ...get(RB), ...get(Z), 0x10, ...uleb(vsumAll), ...END);
+  return fnBody([], c);
+}
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const type = (n: number): number[] => [0x60, ...vec(Array.from({ length: n }, () => [I32])), 0];
-  const a32 = arith(4), a64 = arith(8);
-  const vsums = [false, true].flatMap((all) => VSUM_WIDTHS.flatMap((nv) => [vsumBody(a32, nv, all), vsumBody(a64, nv, all)]));
+  const types = [type(5), type(6), SCALE_TYPE, EXP_TYPE, ROW_TYPE, type(4)];
+  // Each export: its type (an index into types) and its body.
+  const bodies = new Map<string, [number, number[]]>();
+  for (const es of [4, 8] as const) {
+    const bits = es * 8, a = arith(es);
+    bodies.set(`dots${bits}`, [0, dotsBody(a)]);
+    for (const nv of VSUM_WIDTHS) {
+      bodies.set(`vsum${nv}_${bits}`, [1, vsumBody(a, nv, false)]);
+      bodies.set(`vsumAll${nv}_${bits}`, [1, vsumBody(a, nv, true)]);
+      bodies.set(`vsumTaken${nv}_${bits}`, [5, vsumTakenBody(fn(`vsumAll${nv}_${bits}`))]);
+    }
+    bodies.set(`scale${bits}`, [2, scaleBody(es)]);
+    bodies.set(`expNorm${bits}`, [3, expNormBody(es)]);
+    bodies.set(`softmaxRow${bits}`, [4, softmaxRowBody(es, fn(`scale${bits}`), fn(`expNorm${bits}`))]);
+  }
+  const fns = KERNEL_NAMES.map((n) => bodies.get(n)!);
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([type(5), type(6), SCALE_TYPE, EXP_TYPE])),
-    ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, ...uleb(1)]])), // memory, min 1 page, no maximum
-    ...section(3, vec([[0], [0], ...vsums.map(() => [1]), [2], [2], [3], [3]])),
-    ...section(7, vec(NAMES.map((n, i) => [...name(n), 0x00, ...uleb(i)]))),
-    ...section(10, vec([dotsBody(a32), dotsBody(a64), ...vsums, scaleBody(4), scaleBody(8), expNormBody(4), expNormBody(8)])),
+    ...section(1, vec(types)),
+    // Shared memory (min 1 page, any maximum), so that the KV helper thread (attentionHelper.ts) runs these on the same cache.
+    ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x03, ...uleb(1), ...uleb(MAX_PAGES)]])),
+    ...section(3, vec(fns.map(([t]) => [t]))),
+    ...section(7, vec(KERNEL_NAMES.map((n, i) => [...name(n), 0x00, ...uleb(i)]))),
+    ...section(10, vec(fns.map(([, body]) => body))),
   ];
   return new Uint8Array(bytes);
 }
 
-type Dots = (q: number, keys: number, blocks: number, E: number, out: number) => void;
-type Vsum = (p: number, live: number, nLive: number, v: number, rowBytes: number, z: number) => void;
 type Scale = (buf: number, vectors: number, sqrtE: number, out: number) => void;
 type ExpNorm = (buf: number, vectors: number, n: number, max: number, scratch: number, frac: number, live: number) => number;
 
@@ -154,11 +192,44 @@ const attentionModule = compiledOnce(moduleBytes);
 
 // ------------------------------------------------------------ runtime
 
+/** An export of the module, called by its number in KERNEL_NAMES (the call table's numbering). */
+type WasmFn = (a0: number, a1: number, a2: number, a3: number, a4: number, a5: number) => number;
+
+/** Int32 words of one call-table entry: the function's number, then six arguments (unused ones ignored). */
+export const CALL_WORDS = 7;
+
+/** One head's scratch in the module's memory. */
+export interface WasmSlot {
+  /** [Ep] the query, copied in. */
+  readonly q: FloatArray;
+  /** The score row (then the pattern), ⌈C/W⌉·W long. */
+  readonly buf: FloatArray;
+  /** Keys of nonzero weight, C long. */
+  readonly live: Int32Array;
+  /** [Ep] the value sum. */
+  readonly z: FloatArray;
+  /** Its softmaxRow descriptor (softmaxWasmCode.ts ROW): the row, live list and scratch filled in, n and the result per call. */
+  readonly row: number;
+  readonly rowI32: Int32Array;
+  readonly rowF64: Float64Array;
+}
+
+/** One pass of a value sum over a row's columns: its byte offset in the row, and the numbers of its listed-keys, every-key and if-taken forms. */
+export interface VsumPass {
+  readonly at: number;
+  readonly listed: number;
+  readonly every: number;
+  readonly taken: number;
+}
+
 /**
- * A KV cache's attention storage in WebAssembly memory: per layer and head,
- * the keys in blocks and the values as rows of Ep, plus the query, score,
- * live-key and output scratch the kernels read and write. The caller points
- * `head` at the (layer, head) it attends before each attend().
+ * A KV cache's attention storage in a shared WebAssembly memory: per layer
+ * and head, the keys in blocks and the values as rows of Ep, plus scratch
+ * per head of a layer (its query, score row, live keys and value sum) and a
+ * call table. The caller points `head` at the (layer, head) it attends
+ * before each attend(), which uses slot 0; attentionSplit.ts attends every
+ * head of a row at once, one slot each, its products shared with a helper
+ * thread that runs entries of the call table on its own instance.
  */
 export interface AttentionWasm {
   readonly f32: boolean;
@@ -171,19 +242,25 @@ export interface AttentionWasm {
   readonly kBlocks: FloatArray;
   /** Values, L × H × [C, Ep] (padding columns 0). */
   readonly v: FloatArray;
-  /** The score row (then the pattern), ⌈C/W⌉·W long. */
+  /** Per-head scratch; slots[0] is the one attend() uses. */
+  readonly slots: readonly WasmSlot[];
+  /** slots[0]'s score row, live keys, query and value sum. */
   readonly buf: FloatArray;
-  /** Keys of nonzero weight, C long. */
   readonly live: Int32Array;
+  readonly q: FloatArray;
+  readonly z: FloatArray;
   /** Which layer·H + head the next attend() reads. */
   head: number;
   readonly blocksPerHead: number;
   readonly C: number;
-  readonly q: FloatArray; // [Ep] the query, copied in
-  readonly z: FloatArray; // [Ep] the value sum, copied out
-  readonly dots: Dots;
-  /** The passes of a value sum over a row: [byte offset in the row, listed-keys form, every-key form]. */
-  readonly vsumPasses: readonly (readonly [number, Vsum, Vsum])[];
+  /** The exports by number (KERNEL_NAMES order). */
+  readonly fns: readonly WasmFn[];
+  /** Number of the score product of this precision. */
+  readonly dots: number;
+  /** A value sum over a whole row, as passes of the widest vsum that fits. */
+  readonly vsumPasses: readonly VsumPass[];
+  /** The same row cut in two column ranges (the second empty for a one-vector row), for two threads. */
+  readonly vsumHalves: readonly (readonly VsumPass[])[];
   readonly scale: Scale;
   readonly expNorm: ExpNorm;
   /** Float64 scratch of the softmax's exponents (as long as buf). */
@@ -194,10 +271,22 @@ export interface AttentionWasm {
   readonly stats: FloatArray;
   /** The smallest scaled score of the last attentionWasmScale (NaN when one was NaN). */
   lowest: number;
+  /** Number of softmaxRow of this precision. */
+  readonly softmaxRow: number;
+  /** The call table: entries of CALL_WORDS words that a helper thread can run as well. */
+  readonly calls: Int32Array;
+  /** The table's chunks (what one thread runs in a row): chunk k is entries chunks[k] … chunks[k+1]−1. */
+  readonly chunks: Int32Array;
+  /** The memory and the compiled module, for the helper's own instance. */
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
 }
 
-/** Storage and kernels for L·H heads of width E over C positions, or null without WebAssembly SIMD. */
-export function attentionWasm(precision: Precision, heads: number, E: number, C: number): AttentionWasm | null {
+/**
+ * Storage and kernels for L·H heads of width E over C positions, with
+ * scratch for `slots` heads at once, or null without WebAssembly SIMD.
+ */
+export function attentionWasm(precision: Precision, heads: number, E: number, C: number, slots = 1): AttentionWasm | null {
   const module = wasmAvailable() ? attentionModule() : null;
   if (module === null) return null;
   const f32 = precision === "float32";
@@ -206,47 +295,80 @@ export function attentionWasm(precision: Precision, heads: number, E: number, C:
   const lanes = 16 / es;
   const Ep = Math.ceil(E / lanes) * lanes;
   const blocksPerHead = Math.ceil(C / W);
-  const sizes = { kBlocks: heads * blocksPerHead * E * W, v: heads * C * Ep, buf: blocksPerHead * W, q: Ep, z: Ep, stats: 32 / es };
+  const row = blocksPerHead * W;
+  // A split row posts per head at most SPLIT_PARTS score parts and a softmax, or two halves of value passes.
+  const maxCalls = slots * (SPLIT_PARTS + 1 + 2 * VSUM_WIDTHS.length);
   let bytes = 0;
-  const at: Record<string, number> = {};
-  for (const [k, n] of Object.entries(sizes)) {
-    at[k] = bytes;
-    bytes += Math.ceil((n * es) / 16) * 16;
-  }
-  at.exps = bytes;
-  bytes += blocksPerHead * W * 8;
-  at.frac = bytes;
-  bytes += EXP_NEG.FRAC.length * 8;
-  at.live = bytes;
-  bytes += C * 4;
+  const take = (n: number, size: number): number => {
+    const at = bytes;
+    bytes += Math.ceil((n * size) / 16) * 16;
+    return at;
+  };
+  const at = {
+    kBlocks: take(heads * blocksPerHead * E * W, es), v: take(heads * C * Ep, es), stats: take(32 / es, es),
+    exps: take(row, 8), frac: take(EXP_NEG.FRAC.length, 8),
+    calls: take(maxCalls * CALL_WORDS, 4), chunks: take(maxCalls + 1, 4),
+    slots: Array.from({ length: slots }, () => ({
+      q: take(Ep, es), buf: take(row, es), z: take(Ep, es), live: take(C, 4), row: take(ROW_BYTES, 1), stats: take(32, 1), exps: take(row, 8),
+    })),
+  };
   const pages = Math.ceil(bytes / 65536) + 1;
-  const memory = new WebAssembly.Memory({ initial: pages });
-  const ex = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Record<string, Dots & Vsum & Scale & ExpNorm>;
+  let memory: WebAssembly.Memory, ex: Record<string, WasmFn>;
+  try {
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    ex = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Record<string, WasmFn>;
+  } catch {
+    return null; // no shared memory here
+  }
   const frac = new Float64Array(memory.buffer, at.frac, EXP_NEG.FRAC.length);
   frac.set(EXP_NEG.FRAC);
   const View = f32 ? Float32Array : Float64Array;
-  const view = (k: keyof typeof sizes): FloatArray => new View(memory.buffer, at[k], sizes[k]);
+  const view = (offset: number, n: number): FloatArray => new View(memory.buffer, offset, n);
+  const slotViews = at.slots.map((s) => {
+    const buf = view(s.buf, row);
+    const rowI32 = new Int32Array(memory.buffer, s.row, ROW_BYTES / 4), rowF64 = new Float64Array(memory.buffer, s.row, ROW_BYTES / 8);
+    rowI32[ROW.BUF / 4] = s.buf;
+    rowI32[ROW.LIVE / 4] = s.live;
+    rowI32[ROW.EXPS / 4] = s.exps;
+    rowI32[ROW.STATS / 4] = s.stats;
+    rowI32[ROW.FRAC / 4] = at.frac;
+    rowF64[ROW.SQRT_E / 8] = Math.sqrt(E);
+    rowF64[ROW.FLOOR / 8] = Math.max(softmaxCut(buf), EXP_NEG.MIN);
+    return { q: view(s.q, Ep), buf, z: view(s.z, Ep), live: new Int32Array(memory.buffer, s.live, C), row: s.row, rowI32, rowF64 };
+  });
+  const bits = es * 8;
+  const vectors = Ep / lanes;
+  const half = Math.ceil(vectors / 2);
   return {
     f32, E, Ep, W, C, blocksPerHead, head: 0,
-    kBlocks: view("kBlocks"), v: view("v"), buf: view("buf"), q: view("q"), z: view("z"),
-    live: new Int32Array(memory.buffer, at.live, C),
-    dots: f32 ? ex.dots32 : ex.dots64,
-    vsumPasses: vsumPasses(Ep / lanes, es * 8, ex),
-    scale: f32 ? ex.scale32 : ex.scale64,
-    expNorm: f32 ? ex.expNorm32 : ex.expNorm64,
-    exps: new Float64Array(memory.buffer, at.exps, blocksPerHead * W),
+    kBlocks: view(at.kBlocks, heads * blocksPerHead * E * W), v: view(at.v, heads * C * Ep),
+    slots: slotViews, ...slotViews[0],
+    fns: KERNEL_NAMES.map((n) => ex[n]),
+    dots: fn(f32 ? "dots32" : "dots64"),
+    vsumPasses: vsumPasses(0, vectors, bits),
+    vsumHalves: [vsumPasses(0, half, bits), vsumPasses(half, vectors, bits)],
+    scale: ex[f32 ? "scale32" : "scale64"] as unknown as Scale,
+    expNorm: ex[f32 ? "expNorm32" : "expNorm64"] as unknown as ExpNorm,
+    exps: new Float64Array(memory.buffer, at.exps, row),
     frac,
-    stats: view("stats"),
+    stats: view(at.stats, 32 / es),
     lowest: NaN,
+    softmaxRow: fn(f32 ? "softmaxRow32" : "softmaxRow64"),
+    calls: new Int32Array(memory.buffer, at.calls, maxCalls * CALL_WORDS),
+    chunks: new Int32Array(memory.buffer, at.chunks, maxCalls + 1),
+    memory, module,
   };
 }
 
-/** A row of `vectors` vectors cut into passes of the widest vsum that fits the rest. */
-function vsumPasses(vectors: number, bits: number, ex: Record<string, Vsum>): [number, Vsum, Vsum][] {
-  const passes: [number, Vsum, Vsum][] = [];
-  for (let c = 0; c < vectors; ) {
-    const nv = VSUM_WIDTHS.find((w) => w <= vectors - c)!;
-    passes.push([16 * c, ex[`vsum${nv}_${bits}`], ex[`vsumAll${nv}_${bits}`]]);
+/** Most parts one head's score product is cut into for two threads. */
+export const SPLIT_PARTS = 4;
+
+/** Vectors from … to−1 of a row, cut into passes of the widest vsum that fits the rest. */
+function vsumPasses(from: number, to: number, bits: number): VsumPass[] {
+  const passes: VsumPass[] = [];
+  for (let c = from; c < to; ) {
+    const nv = VSUM_WIDTHS.find((w) => w <= to - c)!;
+    passes.push({ at: 16 * c, listed: fn(`vsum${nv}_${bits}`), every: fn(`vsumAll${nv}_${bits}`), taken: fn(`vsumTaken${nv}_${bits}`) });
     c += nv;
   }
   return passes;
@@ -260,54 +382,61 @@ export function storeKey(w: AttentionWasm, head: number, t: number, key: FloatAr
   for (let e = 0; e < E; e++) kb[base + e * W] = key[kOff + e];
 }
 
+/** Byte address of block `block` of head `head`'s keys. */
+export function keyBlockAddress(w: AttentionWasm, head: number, block: number): number {
+  return w.kBlocks.byteOffset + (head * w.blocksPerHead + block) * w.E * w.W * (w.f32 ? 4 : 8);
+}
+
+/** Byte address of head `head`'s first value row. */
+export function valueAddress(w: AttentionWasm, head: number): number {
+  const es = w.f32 ? 4 : 8;
+  return w.v.byteOffset + head * w.C * w.Ep * es;
+}
+
 /**
  * Raw dot products of job's query with keys 0 … nKeys−1 of w.head into
- * job.buf (which must be w.buf); false, having done nothing, when there
- * are too few keys to repay the call (the JavaScript loops then run).
+ * slot s's score row; false, having done nothing, when there are too few
+ * keys to repay the call (the JavaScript loops then run).
  */
-export function attentionWasmScores(w: AttentionWasm, job: AttentionJob): boolean {
+export function attentionWasmScores(w: AttentionWasm, job: AttentionJob, s: WasmSlot = w.slots[0]): boolean {
   const n = job.nKeys;
   if (n < WASM_MIN_KEYS) return false;
-  const { E, W } = w;
-  const es = w.f32 ? 4 : 8;
-  w.q.set(job.q.subarray(job.qOff, job.qOff + E));
-  const blocks = Math.ceil(n / W);
-  w.dots(w.q.byteOffset, w.kBlocks.byteOffset + w.head * w.blocksPerHead * E * W * es, blocks, E, w.buf.byteOffset);
+  s.q.set(job.q.subarray(job.qOff, job.qOff + w.E));
+  w.fns[w.dots](s.q.byteOffset, keyBlockAddress(w, w.head, 0), Math.ceil(n / w.W), w.E, s.buf.byteOffset, 0);
   return true;
 }
 
 /**
  * job.z[zOff, zOff+E) = Σ_t buf[live[t]] · v[live[t]] of w.head over the
- * first nLive listed keys (job.buf, job.live and job.v must be w's); false
- * when few keys are listed (the JavaScript loops then run).
+ * first nLive listed keys of slot s; false when few keys are listed (the
+ * JavaScript loops then run).
  */
-export function attentionWasmValues(w: AttentionWasm, job: AttentionJob, nLive: number): boolean {
+export function attentionWasmValues(w: AttentionWasm, job: AttentionJob, nLive: number, s: WasmSlot = w.slots[0]): boolean {
   if (nLive < WASM_MIN_LIVE) return false;
-  const es = w.f32 ? 4 : 8;
-  const rowBytes = w.Ep * es;
-  const v0 = w.v.byteOffset + w.head * w.C * rowBytes;
-  const p = w.buf.byteOffset, live = w.live.byteOffset, z = w.z.byteOffset;
+  const rowBytes = w.Ep * (w.f32 ? 4 : 8);
+  const v0 = valueAddress(w, w.head);
+  const p = s.buf.byteOffset, live = s.live.byteOffset, z = s.z.byteOffset;
   // Every key listed (soft attention): stream them in order without the list.
   const all = nLive === job.nKeys;
   const passes = w.vsumPasses;
   for (let i = 0; i < passes.length; i++) {
-    const [c, listed, every] = passes[i];
-    (all ? every : listed)(p, live, nLive, v0 + c, rowBytes, z + c);
+    const pass = passes[i];
+    w.fns[all ? pass.every : pass.listed](p, live, nLive, v0 + pass.at, rowBytes, z + pass.at);
   }
-  job.z.set(w.z.subarray(0, w.E), job.zOff);
+  job.z.set(s.z.subarray(0, w.E), job.zOff);
   return true;
 }
 
 /**
- * Scale the raw dot products attentionWasmScores left in job.buf by 1/√E
- * (scaleScores's arithmetic) and return their maximum; records their
- * minimum in w.lowest for attentionWasmSoftmax.
+ * Scale the raw dot products in slot s's score row by 1/√E (scaleScores's
+ * arithmetic) and return their maximum; records their minimum in w.lowest
+ * for attentionWasmSoftmax.
  */
-export function attentionWasmScale(w: AttentionWasm, job: AttentionJob): number {
+export function attentionWasmScale(w: AttentionWasm, job: AttentionJob, s: WasmSlot = w.slots[0]): number {
   const n = job.nKeys;
   const lanes = w.f32 ? 4 : 2;
   const vectors = Math.ceil(n / lanes);
-  const buf = w.buf;
+  const buf = s.buf;
   // The last vector's lanes past n repeat key n−1 (what lies there is a stale
   // block's product, possibly NaN): they change neither the maximum nor the minimum.
   for (let j = n; j < vectors * lanes; j++) buf[j] = buf[n - 1];
@@ -324,16 +453,16 @@ export function attentionWasmScale(w: AttentionWasm, job: AttentionJob): number 
 }
 
 /**
- * softmaxLive over the scores attentionWasmScale just scaled, in
+ * softmaxLive over the scores attentionWasmScale just scaled in slot s, in
  * WebAssembly, when every key's exponent lies in expNeg's polynomial range
  * and above the cut (then every key is listed): returns the count of listed
  * keys, or −1, having done nothing, for the JavaScript softmax to run.
  */
-export function attentionWasmSoftmax(w: AttentionWasm, job: AttentionJob, max: number): number {
+export function attentionWasmSoftmax(w: AttentionWasm, job: AttentionJob, max: number, s: WasmSlot = w.slots[0]): number {
   const n = job.nKeys;
-  const floor = Math.max(softmaxCut(w.buf), EXP_NEG.MIN);
+  const floor = Math.max(softmaxCut(s.buf), EXP_NEG.MIN);
   if (!(w.lowest - max >= floor)) return -1;
   const lanes = w.f32 ? 4 : 2;
-  w.expNorm(w.buf.byteOffset, Math.ceil(n / lanes), n, max, w.exps.byteOffset, w.frac.byteOffset, w.live.byteOffset);
+  w.expNorm(s.buf.byteOffset, Math.ceil(n / lanes), n, max, w.exps.byteOffset, w.frac.byteOffset, s.live.byteOffset);
   return n;
 }

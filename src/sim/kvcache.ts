@@ -14,7 +14,8 @@
  * block copy of the keys live in WebAssembly memory, where the score and
  * value products and the softmax of long contexts run as SIMD streams over
  * the cache (attentionWasm.ts) — one pass over the context per head, so a
- * push costs time linear in the context — and the projections of a push
+ * push costs time linear in the context; at long contexts those passes are
+ * shared with a helper thread (attentionSplit.ts) — and the projections of a push
  * run through a one-row SIMD product (rowProduct.ts). step() plus the zero-copy logitsView() and
  * residualView() are the allocation-free form of push()/logits()/residual()
  * for hot loops. Shape letters: see src/model/weights.ts.
@@ -23,6 +24,7 @@
 import type { FloatArray, Weights } from "../model/weights.ts";
 import { attend, attentionJob, type AttentionJob } from "./attention.ts";
 import { attentionWasm, storeKey, type AttentionWasm } from "./attentionWasm.ts";
+import { attendHeadsShared } from "./attentionSplit.ts";
 import { applyLinearRow, applyQkvRows, gatherNonzeros, liveBias, prepare, type PreparedModel, type SparseMode } from "./prepare.ts";
 import type { ForwardOptions } from "./forward.ts";
 import { rowProduct, rowProducts, rowProductTakes, type RowProducts } from "./rowProduct.ts";
@@ -64,7 +66,7 @@ export class IncrementalRun {
     this.toks = new Int32Array(C);
     this.resid = Array.from({ length: L + 1 }, () => alloc(C * D));
     this.q = Array.from({ length: L }, () => alloc(C * H * E));
-    this.wasm = C >= KV_WASM_MIN_CONTEXT ? attentionWasm(this.model.precision, L * H, E, C) : null;
+    this.wasm = C >= KV_WASM_MIN_CONTEXT ? attentionWasm(this.model.precision, L * H, E, C, H) : null;
     this.Ep = this.wasm ? this.wasm.Ep : E;
     this.k = alloc(L * H * C * this.Ep);
     this.v = this.wasm ? this.wasm.v : alloc(L * H * C * this.Ep);
@@ -242,6 +244,7 @@ export class IncrementalRun {
     const vCols = this.model.layers[l].vCols;
     job.q = this.q[l];
     job.nKeys = t + 1;
+    if (only < 0 && this.wasm && attendHeadsShared(this.wasm, job, l * H, H, t * H * E, vCols)) return;
     for (let h = only < 0 ? 0 : only; h < (only < 0 ? H : only + 1); h++) {
       job.qOff = t * H * E + h * E;
       job.kOff = (l * H + h) * C * this.Ep;
