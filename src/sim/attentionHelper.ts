@@ -43,6 +43,8 @@ export const attentionThreads = {
   helperChunks: 0,
   /** Heads of shared rows whose softmax left expNeg's range, so that this thread finished them in JavaScript. */
   javascriptHeads: 0,
+  /** Runs' memories sent to the helper so far (once per switch between runs: it holds one). */
+  memoriesSent: 0,
   /** Why the helper stopped, if it did: jobs then run on this thread. */
   failure: null as string | null,
 };
@@ -189,6 +191,7 @@ export function runChunks(w: AttentionWasm, n: number): void {
   if (h.sent !== id) {
     h.port.postMessage({ id, memory: w.memory, module: w.module });
     h.sent = id;
+    attentionThreads.memoriesSent++;
   }
   const c = h.control;
   h.seq = (h.seq + 1) & 0x7fffffff;

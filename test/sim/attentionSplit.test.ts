@@ -69,4 +69,45 @@ describe.runIf(wasmAvailable())("KV-cached attention shared with the helper thre
     expect(attentionThreads.helperChunks).toBeGreaterThan(chunksBefore);
     expect(attentionThreads.javascriptHeads).toBeGreaterThan(jsBefore);
   });
+
+  it("sends the helper a run's memory once while it holds it, and again after another run's pushes", () => {
+    const shape = { d_model: 16, d_head: 8, n_heads: 2, n_layers: 1, n_ctx: KV_WASM_MIN_CONTEXT, d_vocab: 7, d_vocab_out: 5 };
+    const wA = randomWeights(shape, 1), wB = randomWeights(shape, 2);
+    const tokens = Array.from({ length: 40 }, (_, t) => (t * 5 + 1) % 7);
+    const wantA = forward(wA, tokens, { precision: "float64" }).logits, wantB = forward(wB, tokens, { precision: "float64" }).logits;
+    attentionThreads.helperOnly = true;
+    const a = new IncrementalRun(wA), b = new IncrementalRun(wB);
+    const sent0 = attentionThreads.memoriesSent;
+    for (let t = 0; t < 20; t++) a.step(tokens[t]);
+    expect(attentionThreads.memoriesSent - sent0).toBe(1);
+    // Alternating runs: each push of the other run sends its memory again.
+    for (let t = 0; t < 40; t++) {
+      b.step(tokens[t]);
+      expect(bits(b.logitsView()), `b at ${t}`).toEqual(bits(wantB.subarray(t * 5, (t + 1) * 5)));
+      if (t >= 20) {
+        a.step(tokens[t]);
+        expect(bits(a.logitsView()), `a at ${t}`).toEqual(bits(wantA.subarray(t * 5, (t + 1) * 5)));
+      }
+    }
+    // a's pushes: 1; b's first 20: 1; then b, a, b, a, … from t = 20: every push but the first switches.
+    expect(attentionThreads.memoriesSent - sent0).toBe(1 + 1 + (2 * 20 - 1));
+    attentionThreads.helperOnly = false;
+  });
+
+  it("leaves rows shorter than minKeys on this thread", () => {
+    attentionThreads.minKeys = { float64: 64, float32: 64 };
+    try {
+      const shape = { d_model: 16, d_head: 8, n_heads: 2, n_layers: 1, n_ctx: KV_WASM_MIN_CONTEXT, d_vocab: 7, d_vocab_out: 5 };
+      const run = new IncrementalRun(randomWeights(shape, 3));
+      const before = attentionThreads.helperChunks;
+      for (let t = 0; t < 63; t++) run.step(t % 7);
+      expect(attentionThreads.helperChunks).toBe(before);
+      attentionThreads.helperOnly = true;
+      run.step(1); // the 64th key: shared
+      expect(attentionThreads.helperChunks).toBe(before + 2);
+    } finally {
+      attentionThreads.helperOnly = false;
+      attentionThreads.minKeys = { float64: 1, float32: 1 };
+    }
+  });
 });
