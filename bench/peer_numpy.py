@@ -10,6 +10,7 @@ this machine, force a slower kernel on a current OpenBLAS, so they are unset
 for this process alone and the kernel it runs is reported by "info").
 """
 import os
+import time
 
 import numpy as np
 
@@ -63,6 +64,35 @@ class Model:
             resid = resid + (z @ wo + bo).reshape(B, T, D)
         return resid.reshape(B * T, D) @ self.W_U + self.b_U
 
+    def generate(self, prompt, steps):
+        """Greedy generation with a KV cache, as a numpy user would write it: the prompt's ids, then `steps` argmax ids."""
+        D, E, H, C = self.cfg["d_model"], self.cfg["d_head"], self.cfg["n_heads"], self.cfg["n_ctx"]
+        dtype = self.W_E.dtype
+        keys = np.zeros((len(self.layers), H, C, E), dtype=dtype)
+        values = np.zeros_like(keys)
+
+        def push(token, t):  # logits [Vo] of position t
+            x = self.W_E[token] + self.W_pos[t]
+            for l, (wqkv, bqkv, wo, bo) in enumerate(self.layers):
+                q, k, v = (x @ wqkv + bqkv).reshape(3, H, E)
+                keys[l, :, t], values[l, :, t] = k, v
+                s = (keys[l, :, : t + 1] @ q[:, :, None])[:, :, 0] / self.scale  # [H, t+1]
+                s -= s.max(axis=-1, keepdims=True)
+                np.exp(s, out=s)
+                s /= s.sum(axis=-1, keepdims=True)
+                z = (s[:, None, :] @ values[l, :, : t + 1])[:, 0, :]  # [H, E]
+                x = x + z.reshape(H * E) @ wo + bo
+            return x @ self.W_U + self.b_U
+
+        tokens = list(prompt)
+        for t, token in enumerate(prompt):
+            logits = push(token, t)
+        for s in range(steps):
+            tokens.append(int(np.argmax(logits)))
+            if s + 1 < steps:
+                logits = push(tokens[-1], len(tokens) - 1)
+        return tokens
+
 
 
 def info():
@@ -78,5 +108,19 @@ def load(req):
     return lambda: m.forward(toks)
 
 
+def generate(req):
+    """The "generate" op: greedy KV-cached generation from `prompt` (default [BOS]), `runs` times: seconds per run and the ids."""
+    dtype = {"float32": np.float32, "float64": np.float64}[req["dtype"]]
+    t, cfg = read_safetensors(req["weights"])
+    m = Model(t, cfg, dtype)
+    prompt, steps = req.get("prompt", [0]), int(req["steps"])
+    seconds, tokens = [], []
+    for _ in range(int(req.get("runs", 3))):
+        t0 = time.perf_counter()
+        tokens = m.generate(prompt, steps)
+        seconds.append(time.perf_counter() - t0)
+    return {"seconds": seconds, "tokens": tokens}
+
+
 if __name__ == "__main__":
-    serve(info, load)
+    serve(info, load, {"generate": generate})

@@ -6,6 +6,9 @@ safetensors files and token batches bench/run.ts hands it, under
 torch.inference_mode, timed in rounds interleaved with the other
 implementations (protocol: bench/peer_serve.py).
 
+Generation ("generate" op): greedy decoding with a KV cache, one position per
+step, as bench/peer_numpy.py writes it, for the bench's generation section.
+
 Training ("train" op, or `--train` from the command line): the reference
 configuration of the learned-circuits issue — an attention-only model with
 d_model 64, 4 heads of 16, 2 layers, vocabulary 64, context 64, TransformerLens
@@ -96,6 +99,33 @@ class ForwardModel:
             resid = attn_forward(resid, self.layers, self.cfg["n_heads"], self.cfg["d_head"])
             return resid.reshape(B * T, -1) @ self.W_U + self.b_U
 
+    def generate(self, prompt, steps):
+        """Greedy generation with a KV cache, as a PyTorch user would write it: the prompt's ids, then `steps` argmax ids."""
+        D, E, H, C = self.cfg["d_model"], self.cfg["d_head"], self.cfg["n_heads"], self.cfg["n_ctx"]
+        scale = math.sqrt(E)
+        with torch.inference_mode():
+            keys = torch.zeros(len(self.layers), H, C, E, dtype=self.W_E.dtype, device=self.W_E.device)
+            values = torch.zeros_like(keys)
+
+            def push(token, t):  # logits [Vo] of position t
+                x = self.W_E[token] + self.W_pos[t]
+                for l, (wqkv, bqkv, wo, bo) in enumerate(self.layers):
+                    q, k, v = (x @ wqkv + bqkv).reshape(3, H, E)
+                    keys[l, :, t], values[l, :, t] = k, v
+                    s = torch.softmax((keys[l, :, : t + 1] @ q[:, :, None])[:, :, 0] / scale, dim=-1)  # [H, t+1]
+                    z = (s[:, None, :] @ values[l, :, : t + 1])[:, 0, :]  # [H, E]
+                    x = x + z.reshape(H * E) @ wo + bo
+                return x @ self.W_U + self.b_U
+
+            tokens = list(prompt)
+            for t, token in enumerate(prompt):
+                logits = push(token, t)
+            for s in range(steps):
+                tokens.append(int(torch.argmax(logits)))
+                if s + 1 < steps:
+                    logits = push(tokens[-1], len(tokens) - 1)
+            return tokens
+
 
 def matmul_gflops(n=512, dtype=torch.float32, seconds=0.3):
     """GFLOP/s of an n×n float32 product: ~1–3 for the reference BLAS, tens for OpenBLAS."""
@@ -133,6 +163,20 @@ def load(req):
     m = ForwardModel(t, cfg, dtype)
     toks = torch.tensor(req["tokens"], dtype=torch.long)
     return lambda: m.forward(toks)
+
+
+def generate(req):
+    """The "generate" op: greedy KV-cached generation from `prompt` (default [BOS]), `runs` times: seconds per run and the ids."""
+    dtype = {"float32": torch.float32, "float64": torch.float64}[req["dtype"]]
+    t, cfg = read_safetensors(req["weights"])
+    m = ForwardModel(t, cfg, dtype)
+    prompt, steps = req.get("prompt", [0]), int(req["steps"])
+    seconds, tokens = [], []
+    for _ in range(int(req.get("runs", 3))):
+        t0 = time.perf_counter()
+        tokens = m.generate(prompt, steps)
+        seconds.append(time.perf_counter() - t0)
+    return {"seconds": seconds, "tokens": tokens}
 
 
 # ---------------------------------------------------------------- training
@@ -260,4 +304,4 @@ if __name__ == "__main__":
         steps = int(sys.argv[3]) if len(sys.argv) > 3 else 3000
         print(json.dumps({"info": info(), "train": train({"seed": seed, "max_steps": steps})}, indent=1))
     else:
-        serve(info, load, {"train": train})
+        serve(info, load, {"train": train, "generate": generate})

@@ -5,7 +5,8 @@
  * dense weights (batch × length × d_model) and the dense float32/float64
  * forward at d_model 512; the mathjs reference path as a ratio; compiled
  * programs' weights in float32 and float64 and compile time; generation with
- * and without the KV cache; exhaustive-check throughput; scaling exponents;
+ * and without the KV cache (greedy KV-cached generation against numpy's and
+ * PyTorch's); exhaustive-check throughput; scaling exponents;
  * training throughput (PyTorch peer; ours once src/train/ exists); the HTML
  * report of a 1,000-token, 8-head input opened in headless Chromium (bench/report.ts).
  *
@@ -604,10 +605,41 @@ async function generation(): Promise<void> {
   const cacheLoad = { before: f64Passes.load.before, after: f32Passes.load.after };
   const withCache = f64Passes.perContext;
   const withCache32 = f32Passes.perContext;
-  // The lead's generate() with the cache, end to end (sampling included).
-  const gen = measure(() => generate(weights, [BOS_ID], { steps: C - 1, kvCache: true }), { warmup: 0, minRuns: 3, maxRuns: 3 });
+  // generate() with the cache, end to end (greedy choice included), interleaved in rounds with the
+  // same float64 generation with the KV helper off and with the peers' KV-cached greedy generation of
+  // the same weights (saved as safetensors); each side's ids are kept, to compare.
+  const genFile = weightsFile("generation", weights);
+  const idsOf: Record<string, readonly number[]> = {};
+  const oursGen = (name: string, precision: "float64" | "float32", helper: boolean): Contender => {
+    const once = (): number => {
+      attentionThreads.enabled = helper;
+      try {
+        const t0 = performance.now();
+        idsOf[name] = generate(weights, [BOS_ID], { steps: C - 1, kvCache: true, precision }).tokens;
+        return (performance.now() - t0) / 1000;
+      } finally {
+        attentionThreads.enabled = true;
+      }
+    };
+    return { name, warm: async () => once(), round: async (n) => Array.from({ length: n }, once) };
+  };
+  const peerGen = (name: string, peer: Peer, dtype: "float64" | "float32"): Contender => {
+    const runs = async (n: number): Promise<number[]> => {
+      const r = await peer.request<{ seconds: number[]; tokens: number[] }>({ op: "generate", weights: genFile, dtype, steps: C - 1, runs: n });
+      if (r.error !== undefined) throw new Error(r.error);
+      idsOf[name] = r.tokens;
+      return r.seconds;
+    };
+    return { name, warm: async () => Math.min(...(await runs(1))), round: runs };
+  };
+  const genContenders = [oursGen("ours f64", "float64", true), oursGen("ours f64, one thread", "float64", false), oursGen("ours f32", "float32", true)];
+  for (const [key, p] of [["numpy", peers.numpy], ["torch+OpenBLAS", peers.torchOpenblas]] as const) {
+    if (p !== null) for (const dtype of ["float64", "float32"] as const) genContenders.push(peerGen(`${key} ${dtype === "float32" ? "f32" : "f64"}`, p, dtype));
+  }
+  const genBefore = load1();
+  const genFigs = await interleave(genContenders, { rounds: QUICK ? 2 : 3, roundSeconds: 0.01 });
+  const genLoad = { before: genBefore, after: load1() };
   // Without: every new token reruns the whole prefix, so a token at context c costs forward(c tokens).
-  const genLoad = { before: cacheLoad.after, after: load1() };
   const noCacheBefore = load1();
   const noCacheContexts = QUICK ? [256, 512] : [256, 512, 1024, 2048, 4096];
   const withoutCache = noCacheContexts.map((c) => {
@@ -616,18 +648,6 @@ async function generation(): Promise<void> {
     return { context: c, median: t.median, min: t.min, max: t.max };
   });
   const noCacheLoad = { before: noCacheBefore, after: load1() };
-  const gen32 = measure(() => generate(weights, [BOS_ID], { steps: C - 1, kvCache: true, precision: "float32" }), { warmup: 0, minRuns: 3, maxRuns: 3 });
-  // The same float64 generation with the KV helper off: what the second core adds.
-  const oneBefore = load1();
-  const gen1 = measure(() => {
-    attentionThreads.enabled = false;
-    try {
-      return generate(weights, [BOS_ID], { steps: C - 1, kvCache: true });
-    } finally {
-      attentionThreads.enabled = true;
-    }
-  }, { warmup: 0, minRuns: 3, maxRuns: 3 });
-  const oneLoad = { before: oneBefore, after: load1() };
   const genNoCache = measure(() => generate(weights, batchOf(512, 1, 256, 3)[0]!, { steps: 8, kvCache: false }), { warmup: 0, minRuns: 3, maxRuns: 3 });
   const kExp = logLogSlope(withCache.map((r) => r.context), withCache.map((r) => r.median));
   const kExpTail = logLogSlope(withCache.slice(-3).map((r) => r.context), withCache.slice(-3).map((r) => r.median));
@@ -636,9 +656,10 @@ async function generation(): Promise<void> {
   const nExp = logLogSlope(withoutCache.map((r) => r.context), withoutCache.map((r) => r.median));
   results.generation = {
     shape, window, withCache, withCacheFloat32: withCache32, withoutCache, totalPushSeconds: total, totalPushSecondsFloat32: f32Passes.total,
-    generateWithCache: gen, generateWithCacheFloat32: gen32, generateWithCacheOneThread: gen1, kvHelper, generateNoCache8StepsFrom256: genNoCache,
+    generate: genFigs, kvHelper, generateNoCache8StepsFrom256: genNoCache,
+    sameIdsAsOurs: Object.fromEntries(Object.entries(idsOf).map(([k, ids]) => [k, commonPrefix(ids, idsOf[k.includes("f32") ? "ours f32" : "ours f64"] ?? [])])),
     exponents: { withCache: kExp, withCacheLargestThree: kExpTail, withCacheFloat32: kExp32, withCacheFloat32LargestThree: kExpTail32, withoutCache: nExp },
-    loads: { withCache: cacheLoad, withCacheFloat64: f64Passes.load, withCacheFloat32: f32Passes.load, generateFloat64: genLoad, withoutCache: noCacheLoad, generateOneThread: oneLoad },
+    loads: { withCache: cacheLoad, withCacheFloat64: f64Passes.load, withCacheFloat32: f32Passes.load, generate: genLoad, withoutCache: noCacheLoad },
   };
   const byC = new Map(withoutCache.map((r) => [r.context, r]));
   md.push(
@@ -646,7 +667,7 @@ async function generation(): Promise<void> {
     "",
     `d_model 128, 4 heads, 2 layers, vocabulary 512, float64 unless marked float32. With the KV cache: mean push time over the ${window} positions before`,
     "the context (median of 3 passes, min–max). Without: one forward over the whole prefix (what every new token costs then).",
-    `Load: ${loadCell(f64Passes.load)} over the cached float64 passes, ${loadCell(f32Passes.load)} over the float32 ones, ${loadCell(genLoad)} over generate(), ${loadCell(noCacheLoad)} over the uncached forwards.`,
+    `Load: ${loadCell(f64Passes.load)} over the cached float64 passes, ${loadCell(f32Passes.load)} over the float32 ones, ${loadCell(noCacheLoad)} over the uncached forwards.`,
     "",
     table(
       ["context", "with KV cache", "without (full forward)", "speed-up", "with KV cache, float32"],
@@ -661,13 +682,38 @@ async function generation(): Promise<void> {
     `Exponent of time per token in context (log-log slope): with the cache ${kExp.toFixed(2)} over ${contexts[0]}–${contexts[contexts.length - 1]}`,
     `(${kExpTail.toFixed(2)} over the largest three: short contexts are dominated by the D²-sized projections and per-push overhead, long ones by streaming the cache, whose 16 MB at 4,096 in float64 leaves the shared cache);`,
     `float32 ${kExp32.toFixed(2)} (${kExpTail32.toFixed(2)} over the largest three; its cache is 8 MB at 4,096); without ${nExp.toFixed(2)}.`,
-    `All ${C} tokens with the cache through generate(): ${fmt.spread(gen, (s: number) => `${fmt.num(s)} s`)} in float64,`,
-    `${fmt.spread(gen32, (s: number) => `${fmt.num(s)} s`)} in float32 (pushes alone: ${fmt.num(total.sort((a, b) => a - b)[1]!)} s in float64, ${fmt.num(f32Passes.total.sort((a, b) => a - b)[1]!)} s in float32).`,
-    kvHelper
-      ? `Rows from ${attentionThreads.minKeys.float64} keys in float64 (${attentionThreads.minKeys.float32} in float32) share their products with the KV helper thread; with it off, float64 took ${fmt.spread(gen1, (s: number) => `${fmt.num(s)} s`)} (load ${loadCell(oneLoad)}).`
-      : `The KV helper thread did not start: every figure here is one thread's (float64 again: ${fmt.spread(gen1, (s: number) => `${fmt.num(s)} s`)}).`,
+    `Pushes alone, all ${C} positions: ${fmt.num(total.sort((a, b) => a - b)[1]!)} s in float64, ${fmt.num(f32Passes.total.sort((a, b) => a - b)[1]!)} s in float32 (median of the 3 passes).`,
+    "",
+    `### All ${C} tokens, greedy, with a KV cache on every side`,
+    "",
+    `generate() from [BOS] for ${C - 1} steps (the argmax of each step's logits), against the peers' greedy KV-cached generation of the same`,
+    "weights written the way a numpy or PyTorch user would (one position per step: q·K over the cache, softmax, p·V; bench/peer_numpy.py,",
+    `bench/peer_torch.py), in ${genFigs["ours f64"]?.rounds ?? 0} interleaved rounds of one generation each, load ${loadCell(genLoad)}. ` +
+      (kvHelper
+        ? `Ours shares rows from ${attentionThreads.minKeys.float64} keys in float64 (${attentionThreads.minKeys.float32} in float32) with the KV helper thread; "one thread" has it off.`
+        : "The KV helper thread did not start: every figure of ours is one thread's."),
+    `"ids" is how many leading ids of the ${C} agree with ours in the same precision.`,
+    "",
+    table(
+      ["contender", "seconds", "ours over it (same precision)", "ids"],
+      genContenders.map((c) => {
+        const f = genFigs[c.name];
+        const sec = f === undefined || f.error !== undefined ? (f?.error ?? "–") : `${fmt.num(f.median)} s (${fmt.num(f.min)}–${fmt.num(f.max)})`;
+        const mineName = c.name.includes("f32") ? "ours f32" : "ours f64";
+        const mine = idsOf[mineName];
+        const ids = idsOf[c.name] && mine ? `${commonPrefix(idsOf[c.name]!, mine)} of ${C}` : "–";
+        return [c.name, sec, c.name === mineName ? "–" : ratio(genFigs[mineName], f), ids];
+      }),
+    ),
     "",
   );
+}
+
+/** How many leading entries a and b share. */
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 // ---------------------------------------------------------------- 5. exhaustive check
@@ -939,7 +985,7 @@ async function main(): Promise<void> {
       delete process.env.CIRCUITS_KERNEL;
     }
   }
-  const needPeers = ["forward", "dense512", "compiled", "training"].some((s) => wanted(s as Section));
+  const needPeers = ["forward", "dense512", "compiled", "generation", "training"].some((s) => wanted(s as Section));
   if (needPeers) await startPeers();
   results.peers = { ...peers.info, notes: peers.notes };
   try {
