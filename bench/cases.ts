@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 import { load } from "../src/lang/check.ts";
 import type { Program } from "../src/lang/program.ts";
 import { BOS_ID } from "../src/model/tokenIds.ts";
-import { mulberry32, type ModelShape } from "../src/sim/random.ts";
+import type { Weights } from "../src/model/weights.ts";
+import { mulberry32, randomWeights, type ModelShape } from "../src/sim/random.ts";
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -39,6 +40,12 @@ export const COMPILED_BATCH = 64;
 
 /** The compiled section's batch for a model of vocabulary V and context C. */
 export const compiledBatch = (V: number, C: number, B = COMPILED_BATCH, seed = 5): number[][] => batchOf(V, B, C, seed);
+
+/** The generation section's context: it generates GENERATION_CONTEXT − 1 tokens after [BOS]. */
+export const GENERATION_CONTEXT = 4096;
+
+/** The generation section's model: d_model 128, 2 layers, vocabulary 512, context C, seeded. */
+export const generationWeights = (C: number): Weights => randomWeights(shapeOf(128, 2, C, 512), 11, { scale: 1 / Math.sqrt(128) });
 
 /** programs/NAME.circ, parsed and checked. */
 export function programFile(name: string): Program {

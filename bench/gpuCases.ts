@@ -2,7 +2,8 @@
  * Writes the bench's forward workloads as files a PyTorch-on-GPU peer can read
  * on a machine without Node (bench/peer_gpu.py): for every example program
  * its compiled weights (safetensors) and the compiled section's token batch,
- * and the random dense model at d_model 512 with the dense section's batches.
+ * the random dense model at d_model 512 with the dense section's batches, and
+ * the generation section's model with our greedy ids from [BOS].
  *
  * usage: npx tsx bench/gpuCases.ts [DIR]     (default bench/out/gpu-cases)
  */
@@ -11,7 +12,9 @@ import { join } from "node:path";
 import { compile } from "../src/compiler/compile.ts";
 import { saveWeights } from "../src/model/weightsFile.ts";
 import { randomWeights } from "../src/sim/random.ts";
-import { compiledBatch, DENSE512_SHAPES, denseBatch, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
+import { generate } from "../src/generate/generate.ts";
+import { BOS_ID } from "../src/model/tokenIds.ts";
+import { compiledBatch, DENSE512_SHAPES, denseBatch, GENERATION_CONTEXT, generationWeights, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
 
 const dir = process.argv[2] ?? join(ROOT, "bench/out/gpu-cases");
 if (process.argv.includes("--help")) {
@@ -32,4 +35,9 @@ const dense = randomWeights(shapeOf(512), 512, { scale: 1 / Math.sqrt(512) });
 saveWeights(join(dir, "dense512.safetensors"), dense);
 cases.push({ id: "dense512", weights: "dense512.safetensors", batches: DENSE512_SHAPES.map(([B, T]) => denseBatch(512, B, T)) });
 writeFileSync(join(dir, "cases.json"), JSON.stringify(cases));
+// The generation section's model, and our greedy ids from [BOS] in both precisions, for the peer to compare its own with.
+const gw = generationWeights(GENERATION_CONTEXT);
+saveWeights(join(dir, "generation.safetensors"), gw);
+const ids = (precision: "float64" | "float32") => generate(gw, [BOS_ID], { steps: GENERATION_CONTEXT - 1, kvCache: true, precision }).tokens;
+writeFileSync(join(dir, "generation.json"), JSON.stringify({ weights: "generation.safetensors", steps: GENERATION_CONTEXT - 1, ours: { float64: ids("float64"), float32: ids("float32") } }));
 process.stderr.write(`gpuCases: ${cases.length} cases in ${dir}\n`);

@@ -4,8 +4,10 @@ Reads the cases bench/gpuCases.ts writes (the compiled programs' safetensors and
 the compiled section's 64 × n_ctx batch plus a 4,096 × n_ctx one; the random dense
 model at d_model 512 with the dense section's batches), runs the same forward as
 bench/peer_torch.py (heads stacked, full causal softmax, eager mode, inference_mode)
-on "cuda" and on "cpu" with 2 threads, float32 and float64, and trains the
-learned-circuits reference configuration on the GPU to its induction bump.
+on "cuda" and on "cpu" with 2 threads, float32 and float64; times greedy KV-cached
+generation of the generation section's model on both (generation.json, with our ids
+to compare); and trains the learned-circuits reference configuration on the GPU to
+its induction bump.
 
 Timing: per case, 3 warm-up calls, then 7 rounds of about 0.05 s; a GPU round
 ends with torch.cuda.synchronize(), so queued kernels are counted. Tokens/s is
@@ -31,6 +33,7 @@ from peer_serve import loaded_blas
 from peer_torch import ForwardModel, read_safetensors, train
 
 ROUNDS, ROUND_SECONDS, WARMUP = 7, 0.05, 3
+GEN_RUNS = 3
 
 
 def sync(device):
@@ -56,6 +59,36 @@ def time_forward(m, toks, device):
         rates.append(toks.numel() * n / (time.perf_counter() - t0))
     rates.sort()
     return {"median": rates[len(rates) // 2], "min": rates[0], "max": rates[-1], "rounds": ROUNDS}
+
+
+def common_prefix(a, b):
+    n = 0
+    while n < len(a) and n < len(b) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def time_generation(cases_dir, device):
+    """Greedy KV-cached generation of the generation section's model (generation.json), float32 and float64:
+    one short warm-up, then GEN_RUNS timed runs; seconds median/min/max and how many leading ids agree with ours."""
+    path = os.path.join(cases_dir, "generation.json")
+    if not os.path.exists(path):
+        return None
+    g = json.load(open(path))
+    t, cfg = read_safetensors(os.path.join(cases_dir, g["weights"]))
+    out = {}
+    for dtype, dname, ours in ((torch.float32, "f32", g["ours"]["float32"]), (torch.float64, "f64", g["ours"]["float64"])):
+        m = ForwardModel(t, cfg, dtype, device)
+        m.generate([0], 32)
+        seconds, ids = [], []
+        for _ in range(GEN_RUNS):
+            t0 = time.perf_counter()
+            ids = m.generate([0], g["steps"])
+            sync(device)  # each step's argmax already waits for the GPU
+            seconds.append(time.perf_counter() - t0)
+        seconds.sort()
+        out[f"{device.type} {dname}"] = {"median": seconds[len(seconds) // 2], "min": seconds[0], "max": seconds[-1], "runs": GEN_RUNS, "same_ids_as_ours": common_prefix(ids, ours), "ids": len(ours)}
+    return out
 
 
 def gpu_info():
@@ -93,8 +126,14 @@ def main(cases_dir, out_dir):
                     row["figures"][f"{device.type} {dname}"] = time_forward(m, toks, device)
             rows.append(row)
             sys.stderr.write(f"[gpu peer] {time.perf_counter() - started:5.0f} s {case['id']} {B}×{T}: " + ", ".join(f"{k} {v['median']:,.0f}" for k, v in row["figures"].items()) + " tok/s\n")
+    generation = None
+    for device in (cuda, cpu):
+        figures = time_generation(cases_dir, device)
+        if figures is not None:
+            generation = dict(generation or {}, **figures)
+            sys.stderr.write(f"[gpu peer] {time.perf_counter() - started:5.0f} s generation on {device.type}: " + ", ".join(f"{k} {v['median']:.2f} s" for k, v in figures.items()) + "\n")
     training = train({"seed": 1, "max_steps": 3000, "device": "cuda", "max_seconds": 120})
-    result = {"info": info, "rows": rows, "training": {k: v for k, v in training.items() if k != "curve"}, "seconds": time.perf_counter() - started, "load_average_at_end": os.getloadavg()}
+    result = {"info": info, "rows": rows, "generation": generation, "training": {k: v for k, v in training.items() if k != "curve"}, "seconds": time.perf_counter() - started, "load_average_at_end": os.getloadavg()}
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "gpu.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -125,6 +164,24 @@ def markdown(r):
     for row in r["rows"]:
         g = row["figures"]
         lines.append(f"| {row['case']} | {row['batch']} × {row['length']} | {cell(g.get('cuda f32'))} | {cell(g.get('cuda f64'))} | {cell(g.get('cpu f32'))} | {cell(g.get('cpu f64'))} |")
+    gen = r.get("generation")
+    if gen:
+        steps = next(iter(gen.values()))["ids"] - 1
+        lines += [
+            "",
+            f"Greedy generation of {steps:,} tokens after [BOS] with a KV cache (the generation section's model: d_model 128, 2 layers,",
+            "4 heads, vocabulary 512), as bench/peer_torch.py writes it: one position per step, eager; seconds, median of "
+            f"{GEN_RUNS} runs after a short warm-up (min–max); \"ids\": leading ids equal to ours in the same precision.",
+            "",
+            "| device | float32 | float64 |",
+            "|---|---|---|",
+        ]
+        for dev, label in (("cuda", "cuda"), ("cpu", "cpu (2 threads)")):
+            cells = []
+            for d in ("f32", "f64"):
+                f = gen.get(f"{dev} {d}")
+                cells.append(f"{f['median']:.2f} s ({f['min']:.2f}–{f['max']:.2f}), ids {f['same_ids_as_ours']:,} of {f['ids']:,}" if f else "")
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     t = r["training"]
     c = t["chunk_tokens_per_s"]
     lines += [

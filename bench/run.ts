@@ -52,7 +52,7 @@ import { fmt, forwardFlops, logLogSlope, measure, measureAsync, table, type Timi
 import { distIsFresh, measureStartup, startupCases } from "./startup.ts";
 import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
 import { reportBench, reportBenchMarkdown } from "./report.ts";
-import { batchOf, compiledBatch, COMPILED_BATCH, DENSE512_SHAPES, denseBatch, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
+import { batchOf, compiledBatch, COMPILED_BATCH, DENSE512_SHAPES, denseBatch, GENERATION_CONTEXT, generationWeights, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
 import { ensureTorch, startNumpy, startTorch, type Peer, type TorchSetup } from "./peers.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -568,9 +568,9 @@ async function generation(): Promise<void> {
   // The cache's long rows share their products with the KV helper thread: start it first, so that
   // no pass runs its early rows alone while it loads.
   const kvHelper = await attentionHelperStarted();
-  const C = QUICK ? 1024 : 4096;
-  const shape = shapeOf(128, 2, C, 512);
-  const weights = randomWeights(shape, 11, { scale: 1 / Math.sqrt(128) });
+  const C = QUICK ? 1024 : GENERATION_CONTEXT;
+  const weights = generationWeights(C);
+  const shape = weights.config;
   const contexts = QUICK ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096];
   const window = 32;
   // With the cache: push one token at a time to the end of the context; the
