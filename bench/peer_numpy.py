@@ -10,11 +10,10 @@ this machine, force a slower kernel on a current OpenBLAS, so they are unset
 for this process alone and the kernel it runs is reported by "info").
 """
 import os
-import time
 
 import numpy as np
 
-from peer_serve import loaded_blas, read_safetensors_raw, serve
+from peer_serve import generate_op, greedy, loaded_blas, read_safetensors_raw, serve
 
 
 def read_safetensors(path):
@@ -84,14 +83,7 @@ class Model:
                 x = x + z.reshape(H * E) @ wo + bo
             return x @ self.W_U + self.b_U
 
-        tokens = list(prompt)
-        for t, token in enumerate(prompt):
-            logits = push(token, t)
-        for s in range(steps):
-            tokens.append(int(np.argmax(logits)))
-            if s + 1 < steps:
-                logits = push(tokens[-1], len(tokens) - 1)
-        return tokens
+        return greedy(push, np.argmax, prompt, steps)
 
 
 
@@ -101,26 +93,15 @@ def info():
 
 
 def load(req):
-    dtype = {"float32": np.float32, "float64": np.float64}[req["dtype"]]
-    t, cfg = read_safetensors(req["weights"])
-    m = Model(t, cfg, dtype)
+    m = model(req)
     toks = np.asarray(req["tokens"], dtype=np.int64)
     return lambda: m.forward(toks)
 
 
-def generate(req):
-    """The "generate" op: greedy KV-cached generation from `prompt` (default [BOS]), `runs` times: seconds per run and the ids."""
-    dtype = {"float32": np.float32, "float64": np.float64}[req["dtype"]]
+def model(req):
     t, cfg = read_safetensors(req["weights"])
-    m = Model(t, cfg, dtype)
-    prompt, steps = req.get("prompt", [0]), int(req["steps"])
-    seconds, tokens = [], []
-    for _ in range(int(req.get("runs", 3))):
-        t0 = time.perf_counter()
-        tokens = m.generate(prompt, steps)
-        seconds.append(time.perf_counter() - t0)
-    return {"seconds": seconds, "tokens": tokens}
+    return Model(t, cfg, {"float32": np.float32, "float64": np.float64}[req["dtype"]])
 
 
 if __name__ == "__main__":
-    serve(info, load, {"generate": generate})
+    serve(info, load, {"generate": generate_op(model)})

@@ -9,7 +9,9 @@ stdout (progress goes to stderr). Requests:
   {"op": "round", "id", "n"}                       → n timed forwards: {"seconds": [...]}
   {"op": "unload", "id"}
   {"op": "quit"}
-and whatever extra ops a peer adds (see `serve`).
+and whatever extra ops a peer adds (see `serve`): both peers add
+  {"op": "generate", "weights", "dtype", "steps", "runs"?, "prompt"?} → greedy KV-cached
+                                                     generation: {"seconds": [...], "tokens": [...]}
 """
 import ctypes
 import json
@@ -67,6 +69,35 @@ def timed(fn, n):
         fn()
         out.append(time.perf_counter() - t0)
     return out
+
+
+def greedy(push, argmax, prompt, steps):
+    """Greedy generation's ids: push(token, position) → that position's logits; the prompt, then `steps` argmax ids."""
+    tokens = list(prompt)
+    for t, token in enumerate(prompt):
+        logits = push(token, t)
+    for s in range(steps):
+        tokens.append(int(argmax(logits)))
+        if s + 1 < steps:
+            logits = push(tokens[-1], len(tokens) - 1)
+    return tokens
+
+
+def generate_op(model):
+    """A peer's "generate" op: model(req) → an object with generate(prompt, steps), run `runs` times from
+    `prompt` (default [BOS]); replies the seconds of each run and the ids."""
+
+    def op(req):
+        m = model(req)
+        prompt, steps = req.get("prompt", [0]), int(req["steps"])
+        seconds, tokens = [], []
+        for _ in range(int(req.get("runs", 3))):
+            t0 = time.perf_counter()
+            tokens = m.generate(prompt, steps)
+            seconds.append(time.perf_counter() - t0)
+        return {"seconds": seconds, "tokens": tokens}
+
+    return op
 
 
 def serve(info, load, extra_ops=None):

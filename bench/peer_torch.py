@@ -39,7 +39,7 @@ import time
 import numpy as np
 import torch
 
-from peer_serve import loaded_blas, read_safetensors_raw, serve
+from peer_serve import generate_op, greedy, loaded_blas, read_safetensors_raw, serve
 
 torch.set_num_threads(2)
 
@@ -117,14 +117,7 @@ class ForwardModel:
                     x = x + z.reshape(H * E) @ wo + bo
                 return x @ self.W_U + self.b_U
 
-            tokens = list(prompt)
-            for t, token in enumerate(prompt):
-                logits = push(token, t)
-            for s in range(steps):
-                tokens.append(int(torch.argmax(logits)))
-                if s + 1 < steps:
-                    logits = push(tokens[-1], len(tokens) - 1)
-            return tokens
+            return greedy(push, torch.argmax, prompt, steps)
 
 
 def matmul_gflops(n=512, dtype=torch.float32, seconds=0.3):
@@ -157,26 +150,15 @@ def info():
     }
 
 
-def load(req):
-    dtype = {"float32": torch.float32, "float64": torch.float64}[req["dtype"]]
+def model(req):
     t, cfg = read_safetensors(req["weights"])
-    m = ForwardModel(t, cfg, dtype)
+    return ForwardModel(t, cfg, {"float32": torch.float32, "float64": torch.float64}[req["dtype"]])
+
+
+def load(req):
+    m = model(req)
     toks = torch.tensor(req["tokens"], dtype=torch.long)
     return lambda: m.forward(toks)
-
-
-def generate(req):
-    """The "generate" op: greedy KV-cached generation from `prompt` (default [BOS]), `runs` times: seconds per run and the ids."""
-    dtype = {"float32": torch.float32, "float64": torch.float64}[req["dtype"]]
-    t, cfg = read_safetensors(req["weights"])
-    m = ForwardModel(t, cfg, dtype)
-    prompt, steps = req.get("prompt", [0]), int(req["steps"])
-    seconds, tokens = [], []
-    for _ in range(int(req.get("runs", 3))):
-        t0 = time.perf_counter()
-        tokens = m.generate(prompt, steps)
-        seconds.append(time.perf_counter() - t0)
-    return {"seconds": seconds, "tokens": tokens}
 
 
 # ---------------------------------------------------------------- training
@@ -304,4 +286,4 @@ if __name__ == "__main__":
         steps = int(sys.argv[3]) if len(sys.argv) > 3 else 3000
         print(json.dumps({"info": info(), "train": train({"seed": seed, "max_steps": steps})}, indent=1))
     else:
-        serve(info, load, {"train": train, "generate": generate})
+        serve(info, load, {"train": train, "generate": generate_op(model)})
