@@ -7,11 +7,12 @@
  * A run that uses it keeps its values, a second copy of its keys, and its
  * score rows in one shared WebAssembly memory of fixed size (it never grows,
  * so the typed-array views on it stay valid; shared, so that the KV helper
- * thread runs the same functions on it through a call table). The key copy is in blocks of W = 64
- * bytes of keys (8 float64 or 16 float32): block b holds keys bW … bW+W−1
- * as [E][W], so one vector load gives one coordinate of several keys and a
- * score lane sums q[e]·k[j, e] for e ascending from +0 with a rounded
- * multiply then a rounded add — the arithmetic of the JavaScript loops
+ * thread runs the same functions on it through a call table). The key copy
+ * is in blocks of W = 64 bytes of keys (8 float64 or 16 float32): block b
+ * holds keys bW … bW+W−1 as [E][W], so one vector load gives one coordinate
+ * of several keys and a score lane sums q[e]·k[j, e] for e ascending from
+ * +0 with a rounded multiply then a rounded add — the arithmetic of the
+ * JavaScript loops
  * (attentionScores.ts) and of the whole-sequence product, so the bits are
  * the same. Values stay rows of Ep (E rounded up to whole vectors, padding
  * 0): a value lane sums p_j·v[j, e] over the listed keys in list order, as
