@@ -1,8 +1,9 @@
 /**
  * Every head of one KV-cached query row at once, shared between two
  * threads: one job, a chunk per head — its scores, its row's softmax
- * (softmaxWasmCode.ts softmaxRow) and its value sum. At long contexts a push streams the
- * whole cache, which one core cannot draw from memory as fast as two can,
+ * (softmaxWasmCode.ts softmaxRow) and its value sum. At long contexts a
+ * push streams the whole cache, which one core cannot draw from memory as
+ * fast as two can,
  * and takes an exponent per cached key and head. Every step adds the same
  * terms in the same order as the one-thread path (attend() with
  * attentionWasm.ts's products), so the bits are the same.
@@ -15,13 +16,16 @@ import { CALL_WORDS, keyBlockAddress, SPLIT_PARTS, valueAddress, WASM_MIN_LIVE, 
 import { softmaxCut, softmaxLive } from "./softmax.ts";
 import { ROW } from "./softmaxWasmCode.ts";
 
-
 /** Writes a job's chunks into an AttentionWasm's call table. */
 class Table {
   calls = 0;
   chunks = 0;
   constructor(readonly w: AttentionWasm) {
     w.chunks[0] = 0;
+  }
+  /** Empty it for the next job. */
+  reset(): void {
+    this.calls = this.chunks = 0;
   }
   put(fn: number, a0: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): void {
     const t = this.w.calls, e = this.calls++ * CALL_WORDS;
@@ -89,7 +93,8 @@ export function attendHeadsShared(
     table.cut();
   }
   table.run();
-  const values = new Table(w);
+  // The lone head's value sums (and rows finished here) are a second job on the same table.
+  table.reset();
   let summed = 0;
   for (let h = 0; h < H; h++) {
     if (sparse & (1 << h)) continue;
@@ -114,15 +119,15 @@ export function attendHeadsShared(
       continue;
     }
     summed |= 1 << h;
-    // Whole rows stream faster than two column halves each (measured: 42 against 2 × 30 GB/s on one
-    // thread), so only a lone head is cut, or the second thread would have nothing to do.
+    // A whole row streams faster than its two column halves in turn (one thread, 4,096 keys: 42 against
+    // 30 GB/s), so only a lone head is cut, or the second thread would have nothing to do.
     const v0 = valueAddress(w, head0 + h), all = nLive === n;
     for (const passes of lone ? w.vsumHalves : [w.vsumPasses]) {
-      for (const pass of passes) values.put(all ? pass.every : pass.listed, s.buf.byteOffset, s.live.byteOffset, nLive, v0 + pass.at, rowBytes, s.z.byteOffset + pass.at);
-      values.cut();
+      for (const pass of passes) table.put(all ? pass.every : pass.listed, s.buf.byteOffset, s.live.byteOffset, nLive, v0 + pass.at, rowBytes, s.z.byteOffset + pass.at);
+      table.cut();
     }
   }
-  values.run();
+  table.run();
   for (let h = 0; h < H; h++) if (summed & (1 << h)) job.z.set(w.slots[h].z.subarray(0, E), h * E);
   job.buf = w.buf;
   job.live = w.live;

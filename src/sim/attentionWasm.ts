@@ -28,7 +28,7 @@ import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
 import type { Precision } from "./prepare.ts";
 import {
-  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, END, EQ, EQZ, get, i32 as i32c, I32, LOOP, MUL, section, set, SHL, simd, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
+  ADD, BLOCK, br, brIf, bump, call, compiledOnce, countDown, END, EQ, EQZ, get, i32 as i32c, I32, I32_LOAD, IF, LOOP, MUL, section, set, SHL, simd, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
 } from "../kernels/assembler.ts";
 import { wasmAvailable } from "./wasm.ts";
 import { EXP_NEG, softmaxCut } from "./softmax.ts";
@@ -148,9 +148,9 @@ const fn = (name: string): number => KERNEL_NAMES.indexOf(name);
  */
 function vsumTakenBody(vsumAll: number): number[] {
   const [ROWD, V, RB, Z] = [0, 1, 2, 3];
-  const load = (off: number): number[] => [...get(ROWD), 0x28, 2, ...uleb(off)];
-  const c = [...load(ROW.RESULT), ...load(ROW.N), ...EQ, 0x04, 0x40];
-  c.push(...load(ROW.BUF), ...i32c(0), ...load(ROW.N), ...get(V), ...get(RB), ...get(Z), 0x10, ...uleb(vsumAll), ...END);
+  const load = (off: number): number[] => [...get(ROWD), ...I32_LOAD(off)];
+  const c = [...load(ROW.RESULT), ...load(ROW.N), ...EQ, ...IF];
+  c.push(...load(ROW.BUF), ...i32c(0), ...load(ROW.N), ...get(V), ...get(RB), ...get(Z), ...call(vsumAll), ...END);
   return fnBody([], c);
 }
 
@@ -334,7 +334,7 @@ export function attentionWasm(precision: Precision, heads: number, E: number, C:
     rowI32[ROW.STATS / 4] = s.stats;
     rowI32[ROW.FRAC / 4] = at.frac;
     rowF64[ROW.SQRT_E / 8] = Math.sqrt(E);
-    rowF64[ROW.FLOOR / 8] = Math.max(softmaxCut(buf), EXP_NEG.MIN);
+    rowF64[ROW.FLOOR / 8] = softmaxFloor(buf);
     return { q: view(s.q, Ep), buf, z: view(s.z, Ep), live: new Int32Array(memory.buffer, s.live, C), row: s.row, rowI32, rowF64 };
   });
   const bits = es * 8;
@@ -373,6 +373,11 @@ function vsumPasses(from: number, to: number, bits: number): VsumPass[] {
     c += nv;
   }
   return passes;
+}
+
+/** The least key exponent (score − max) the WebAssembly softmax takes for rows like `buf`: its cut, and expNeg's polynomial range. */
+function softmaxFloor(buf: FloatArray): number {
+  return Math.max(softmaxCut(buf), EXP_NEG.MIN);
 }
 
 /** Store key row `key` (E elements at key[kOff …]) as position t of head `head` in the block copy. */
@@ -461,8 +466,7 @@ export function attentionWasmScale(w: AttentionWasm, job: AttentionJob, s: WasmS
  */
 export function attentionWasmSoftmax(w: AttentionWasm, job: AttentionJob, max: number, s: WasmSlot = w.slots[0]): number {
   const n = job.nKeys;
-  const floor = Math.max(softmaxCut(s.buf), EXP_NEG.MIN);
-  if (!(w.lowest - max >= floor)) return -1;
+  if (!(w.lowest - max >= softmaxFloor(s.buf))) return -1;
   const lanes = w.f32 ? 4 : 2;
   w.expNorm(s.buf.byteOffset, Math.ceil(n / lanes), n, max, w.exps.byteOffset, w.frac.byteOffset, s.live.byteOffset);
   return n;

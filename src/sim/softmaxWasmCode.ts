@@ -17,8 +17,8 @@
  * are not taken: the caller then runs softmaxLive.
  */
 import {
-  ADD, AND, BLOCK, br, brIf, bump, countDown, END, EQ, EQZ, F64, f32c, f64c, get, i32 as i32c, I32, LOOP, set, SHL, SHR_U, simd, SUB, uleb,
-  V128, V_LOAD, V_STORE, vec,
+  ADD, AND, BLOCK, br, brIf, bump, call, countDown, END, EQ, EQZ, F64, f32c, f64c, get, i32 as i32c, I32, I32_LOAD, IF, LOOP, OR, SELECT, set, SHL,
+  SHR_U, simd, SUB, uleb, V128, V_LOAD, V_STORE, vec,
 } from "../kernels/assembler.ts";
 import { EXP_NEG } from "./softmax.ts";
 
@@ -197,16 +197,15 @@ export function softmaxRowBody(es: 4 | 8, scale: number, expNorm: number): numbe
   const D = 0;
   const [BUF, N, NV, J, MAX, LOW, X] = [1, 2, 3, 4, 5, 6, 7];
   const logLanes = es === 4 ? 2 : 1, lanes = 1 << logLanes;
-  const i32load = (off: number): number[] => [0x28, 2, ...uleb(off)];
   const f64loadAt = (off: number): number[] => [0x2b, 3, ...uleb(off)];
   const f64storeAt = (off: number): number[] => [0x39, 3, ...uleb(off)];
   const i32storeAt = (off: number): number[] => [0x36, 2, ...uleb(off)];
   const elemLoad = (off: number): number[] => (es === 8 ? f64loadAt(off) : [0x2a, 2, ...uleb(off), 0xbb]); // f32.load, f64.promote_f32
   const elemLoadRaw = es === 8 ? [0x2b, 3, 0] : [0x2a, 2, 0];
   const elemStoreRaw = es === 8 ? [0x39, 3, 0] : [0x38, 2, 0];
-  const [F64_NE, F64_LT, F64_GT, F64_GE, F64_SUB, I32_OR, SELECT, RETURN, DROP, CALL] = [[0x62], [0x63], [0x64], [0x66], [0xa1], [0x72], [0x1b], [0x0f], [0x1a], 0x10];
+  const [F64_NE, F64_LT, F64_GT, F64_GE, F64_SUB, RETURN, DROP] = [[0x62], [0x63], [0x64], [0x66], [0xa1], [0x0f], [0x1a]];
   const c: number[] = [];
-  c.push(...get(D), ...i32load(ROW.BUF), ...set(BUF), ...get(D), ...i32load(ROW.N), ...set(N));
+  c.push(...get(D), ...I32_LOAD(ROW.BUF), ...set(BUF), ...get(D), ...I32_LOAD(ROW.N), ...set(N));
   c.push(...get(N), ...i32c(lanes - 1), ...ADD, ...i32c(logLanes), ...SHR_U, ...set(NV));
   // Stale lanes: buf[j] = buf[n − 1] for n ≤ j < NV·lanes.
   c.push(...get(N), ...set(J));
@@ -214,21 +213,21 @@ export function softmaxRowBody(es: 4 | 8, scale: number, expNorm: number): numbe
   c.push(...get(BUF), ...get(J), ...i32c(es === 8 ? 3 : 2), ...SHL, ...ADD);
   c.push(...get(BUF), ...get(N), ...i32c(1), ...SUB, ...i32c(es === 8 ? 3 : 2), ...SHL, ...ADD, ...elemLoadRaw, ...elemStoreRaw);
   c.push(...bump(J, 1), ...br(0), ...END, ...END);
-  c.push(...get(BUF), ...get(NV), ...get(D), ...f64loadAt(ROW.SQRT_E), ...get(D), ...i32load(ROW.STATS), CALL, ...uleb(scale));
+  c.push(...get(BUF), ...get(NV), ...get(D), ...f64loadAt(ROW.SQRT_E), ...get(D), ...I32_LOAD(ROW.STATS), ...call(scale));
   c.push(...f64c(-Infinity), ...set(MAX), ...f64c(Infinity), ...set(LOW));
   for (let i = 0; i < lanes; i++) {
     // max = x > max ? x : max
-    c.push(...get(D), ...i32load(ROW.STATS), ...elemLoad(i * es), ...set(X));
+    c.push(...get(D), ...I32_LOAD(ROW.STATS), ...elemLoad(i * es), ...set(X));
     c.push(...get(X), ...get(MAX), ...get(X), ...get(MAX), ...F64_GT, ...SELECT, ...set(MAX));
     // low = (x !== x || x < low) ? x : low
-    c.push(...get(D), ...i32load(ROW.STATS), ...elemLoad(16 + i * es), ...set(X));
-    c.push(...get(X), ...get(LOW), ...get(X), ...get(X), ...F64_NE, ...get(X), ...get(LOW), ...F64_LT, ...I32_OR, ...SELECT, ...set(LOW));
+    c.push(...get(D), ...I32_LOAD(ROW.STATS), ...elemLoad(16 + i * es), ...set(X));
+    c.push(...get(X), ...get(LOW), ...get(X), ...get(X), ...F64_NE, ...get(X), ...get(LOW), ...F64_LT, ...OR, ...SELECT, ...set(LOW));
   }
   c.push(...get(D), ...get(MAX), ...f64storeAt(ROW.MAX));
   c.push(...get(LOW), ...get(MAX), ...F64_SUB, ...get(D), ...f64loadAt(ROW.FLOOR), ...F64_GE, ...EQZ);
-  c.push(0x04, 0x40, ...get(D), ...i32c(-1), ...i32storeAt(ROW.RESULT), ...RETURN, ...END);
-  c.push(...get(BUF), ...get(NV), ...get(N), ...get(MAX), ...get(D), ...i32load(ROW.EXPS), ...get(D), ...i32load(ROW.FRAC), ...get(D), ...i32load(ROW.LIVE));
-  c.push(CALL, ...uleb(expNorm), ...DROP);
+  c.push(...IF, ...get(D), ...i32c(-1), ...i32storeAt(ROW.RESULT), ...RETURN, ...END);
+  c.push(...get(BUF), ...get(NV), ...get(N), ...get(MAX), ...get(D), ...I32_LOAD(ROW.EXPS), ...get(D), ...I32_LOAD(ROW.FRAC), ...get(D), ...I32_LOAD(ROW.LIVE));
+  c.push(...call(expNorm), ...DROP);
   c.push(...get(D), ...get(N), ...i32storeAt(ROW.RESULT));
   return fnBody([[4, I32], [3, F64]], c);
 }
