@@ -61,7 +61,7 @@ export interface AttentionJob {
   /** Scratch: keys of nonzero weight, at least nKeys long. */
   live: Int32Array;
   /** Scratch: the query's nonzero coordinates, E long. */
-  readonly qIdx: Int32Array;
+  qIdx: Int32Array;
 }
 
 const EMPTY64 = new Float64Array(0);

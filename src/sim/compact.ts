@@ -15,13 +15,16 @@
  * k that is 0 for every input, a z column that is 0, a product row the CSR
  * kernel skips), and every kept sum adds the same terms in the same order
  * through the same kernels (csrRow, attentionScores.ts, softmax.ts,
- * attentionValues.ts), so the logits are bit-identical to the general path's
- * for finite activations. Only logits come out: the activation cache needs
- * the full arrays and takes the general path.
+ * attentionValues.ts; in float32 the scores of sparse queries and the value
+ * sums run in WebAssembly with the same bits, compactWasm.ts), so the logits
+ * are bit-identical to the general path's for finite activations. Only
+ * logits come out: the activation cache needs the full arrays and takes the
+ * general path.
  */
 import type { FloatArray } from "../model/weights.ts";
 import { attendHead, patternRecords, reserveHead } from "./compactAttention.ts";
 import type { CompactLayer, CompactModel, Direct } from "./compactModel.ts";
+import { compactArena } from "./compactWasm.ts";
 import { embed } from "./embed.ts";
 import type { Csr } from "./kernels.ts";
 import { csrRow, gatherNonzeros } from "./prepare.ts";
@@ -44,17 +47,20 @@ export function runCompact(
   const row = take("c.row", D);
   const records = patternRecords(cm, maxKeys);
   const first = firstLayerTable(cm);
+  let recordElements = 0;
+  if (records) for (const r of records.values()) recordElements = Math.max(recordElements, r.C * r.C);
+  const arena = model.precision === "float32" ? compactArena(N, cm.maxWidth, cm.maxWV, maxKeys, cm.maxS, recordElements) : null;
   if (!first) embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   for (const layer of cm.layers) {
-    const qkv = take("c.qkv", N * layer.W3);
-    const z = take("c.z", N * layer.WV);
+    const qkv = arena ? arena.qkv.subarray(0, N * layer.W3) : take("c.qkv", N * layer.W3);
+    const z = arena ? arena.z.subarray(0, N * layer.WV) : take("c.z", N * layer.WV);
     if (layer === cm.layers[0] && first) embedFirst(cm, layer, first, tokens, starts, lengths, resid, idx, qkv);
     else projectQkv(layer, resid, N, D, idx, qkv);
     for (const head of layer.heads) {
       // A head with no value column writes nothing (z is 0 whatever the pattern).
       if (head.nV === 0) continue;
       reserveHead(head, maxKeys);
-      attendHead(head, layer, qkv, z, starts, lengths, records?.get(head) ?? null);
+      attendHead(head, layer, qkv, z, starts, lengths, records?.get(head) ?? null, arena);
     }
     addOutput(layer, z, N, D, idx, resid, row);
   }

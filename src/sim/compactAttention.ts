@@ -1,14 +1,16 @@
 /**
  * Attention of the narrowed forward (compact.ts): per head, every query of
  * every sequence of a batch through the shared kernels (attentionScores.ts,
- * softmax.ts, attentionValues.ts), reusing pattern rows across sequences
- * where a head's inputs repeat.
+ * softmax.ts, attentionValues.ts; in float32, with an arena, the sparse
+ * scores and the value sums in WebAssembly: compactWasm.ts), reusing pattern
+ * rows across sequences where a head's inputs repeat.
  */
 import type { FloatArray } from "../model/weights.ts";
 import { reserveKeys } from "./attention.ts";
 import { queryNonzeros, scores } from "./attentionScores.ts";
 import { weightedValues } from "./attentionValues.ts";
 import type { CompactHead, CompactLayer, CompactModel } from "./compactModel.ts";
+import type { CompactArena } from "./compactWasm.ts";
 import { softmaxCut, softmaxLive } from "./softmax.ts";
 
 /** Grow the head's scratch to maxKeys keys (the value job shares the score job's). */
@@ -36,6 +38,9 @@ export interface PatternRecord {
   readonly pattern: readonly FloatArray[];
   /** Row i: its live keys at live[i][0 … count[i]). */
   readonly live: readonly Int32Array[];
+  /** The rows of pattern and of live, one after the other (row i at i·C). */
+  readonly patternRows: FloatArray;
+  readonly liveRows: Int32Array;
   readonly count: Int32Array;
   /** The q and k rows (nS wide) the kept pattern rows were scored from. */
   readonly q: FloatArray;
@@ -67,6 +72,7 @@ export function patternRecords(cm: CompactModel, maxKeys: number): Map<CompactHe
       records.set(head, {
         pattern: Array.from({ length: C }, (_, i) => pattern.subarray(i * C, (i + 1) * C)),
         live: Array.from({ length: C }, (_, i) => live.subarray(i * C, (i + 1) * C)),
+        patternRows: pattern, liveRows: live,
         count: new Int32Array(C), q: cm.model.alloc(C * head.nS), k: cm.model.alloc(C * head.nS), C, rows: 0,
       });
     }
@@ -86,28 +92,44 @@ export function patternRecords(cm: CompactModel, maxKeys: number): Map<CompactHe
  */
 export function attendHead(
   head: CompactHead, layer: CompactLayer, qkv: FloatArray, z: FloatArray,
-  starts: readonly number[], lengths: readonly number[], record: PatternRecord | null,
+  starts: readonly number[], lengths: readonly number[], record: PatternRecord | null, arena: CompactArena | null = null,
 ): void {
   const sj = head.scoreJob, vj = head.valueJob;
   const { W3, WS } = layer;
+  if (arena) {
+    // The score row, its live keys and the query's coordinates in the arena too, where the kernels read them.
+    sj.buf = vj.buf = arena.buf;
+    sj.live = vj.live = arena.live;
+    sj.qIdx = arena.qIdx;
+  } else if (sj.qIdx.length < sj.E) {
+    // A view on an arena whose memory has since grown (and so been detached).
+    sj.qIdx = new Int32Array(sj.E);
+  }
   sj.q = qkv;
   sj.k = qkv;
   sj.stride = W3;
   vj.v = qkv;
   vj.z = z;
   vj.stride = W3;
+  // vCols (only some value columns summed) stays in JavaScript.
+  const a = arena && !vj.vCols ? arena : null;
   if (!record) {
-    for (let b = 0; b < starts.length; b++) attendRows(head, layer, starts[b], lengths[b], null, 0);
+    for (let b = 0; b < starts.length; b++) attendRows(head, layer, starts[b], lengths[b], null, 0, a);
     return;
   }
   let r = 0;
   for (let b = 1; b < lengths.length; b++) if (lengths[b] > lengths[r]) r = b;
   const kr = starts[r] * W3 + WS + head.sOff;
   const covered = keptLeading(qkv, kr, W3, record, lengths[r], kr - WS);
-  if (covered < lengths[r]) attendRows(head, layer, starts[r], lengths[r], record, -1);
+  if (covered < lengths[r]) attendRows(head, layer, starts[r], lengths[r], record, -1, a);
+  if (a) {
+    // The kept rows where the value kernel reads them (after the pass that may have replaced them).
+    a.pattern.set(record.patternRows.subarray(0, record.rows * record.C));
+    a.patternLive.set(record.liveRows.subarray(0, record.rows * record.C));
+  }
   for (let b = 0; b < starts.length; b++) {
     if (b === r && covered < lengths[r]) continue;
-    attendRows(head, layer, starts[b], lengths[b], record, keptLeading(qkv, starts[b] * W3 + WS + head.sOff, W3, record, lengths[b]));
+    attendRows(head, layer, starts[b], lengths[b], record, keptLeading(qkv, starts[b] * W3 + WS + head.sOff, W3, record, lengths[b]), a);
   }
 }
 
@@ -129,7 +151,9 @@ function keptLeading(a: FloatArray, k: number, W: number, rec: PatternRecord, T:
  * record's; rows within them whose q row equals the record's take the kept
  * pattern.
  */
-function attendRows(head: CompactHead, layer: CompactLayer, s: number, T: number, record: PatternRecord | null, keys: number): void {
+function attendRows(
+  head: CompactHead, layer: CompactLayer, s: number, T: number, record: PatternRecord | null, keys: number, arena: CompactArena | null,
+): void {
   const { W3, WS, WV } = layer;
   const sj = head.scoreJob, vj = head.valueJob;
   const buf = sj.buf, live = sj.live, cut = softmaxCut(buf);
@@ -141,15 +165,28 @@ function attendRows(head: CompactHead, layer: CompactLayer, s: number, T: number
   for (let i = 0; i < T; i++) {
     const qi = (s + i) * W3 + sOff;
     let nLive: number;
+    // Byte addresses of the pattern row and its live keys the value kernel reads.
+    let pAt = 0, lAt = 0;
     if (record !== null && i < keys && equalRow(q, qi, record.q, i * nS, nS)) {
-      // The value sum reads the kept row where it is.
-      vj.buf = record.pattern[i];
-      vj.live = record.live[i];
       nLive = record.count[i];
+      if (arena) {
+        // The kept row, in the arena's copy of the record.
+        pAt = arena.patternAt + 4 * i * record.C;
+        lAt = arena.patternLiveAt + 4 * i * record.C;
+      } else {
+        // The value sum reads the kept row where it is.
+        vj.buf = record.pattern[i];
+        vj.live = record.live[i];
+      }
     } else {
       sj.qOff = qi;
       sj.nKeys = i + 1;
-      const max = scores(sj, queryNonzeros(sj));
+      const nq = queryNonzeros(sj);
+      const max = arena && nq * 2 < nS
+        ? arena.ex.scores(arena.qkvAt + 4 * qi, arena.qIdxAt, nq, arena.qkvAt + 4 * sj.kOff, 4 * W3, i + 1, sj.sqrtE, arena.bufAt)
+        : scores(sj, nq);
+      pAt = arena ? arena.bufAt : 0;
+      lAt = arena ? arena.liveAt : 0;
       nLive = softmaxLive(buf, i + 1, max, live, cut);
       vj.buf = buf;
       vj.live = live;
@@ -169,7 +206,8 @@ function attendRows(head: CompactHead, layer: CompactLayer, s: number, T: number
       }
     }
     vj.zOff = (s + i) * WV + head.vOff;
-    weightedValues(vj, nLive);
+    if (arena) arena.ex.values(pAt, lAt, nLive, arena.qkvAt + 4 * vj.kOff, 4 * W3, arena.zAt + 4 * vj.zOff, head.nV);
+    else weightedValues(vj, nLive);
   }
 }
 

@@ -71,6 +71,9 @@ export interface CompactModel {
   readonly readLater: Int32Array;
   /** Widest q/k, v rows: the scratch size for nonzero coordinates. */
   readonly maxWidth: number;
+  /** Widest z row, and widest head in q and k. */
+  readonly maxWV: number;
+  readonly maxS: number;
 }
 
 const memo = new WeakMap<PreparedModel, CompactModel>();
@@ -147,6 +150,8 @@ function buildCompact(model: PreparedModel): CompactModel {
     unembedReads, unembedDirect: direct(unembed, unembedReads, alloc),
     readLater: Int32Array.from([...later].sort((a, b) => a - b)),
     maxWidth,
+    maxWV: Math.max(0, ...layers.map((l) => l.WV)),
+    maxS: Math.max(0, ...layers.flatMap((l) => l.heads.map((h) => h.nS))),
   };
 }
 

@@ -1,0 +1,142 @@
+/**
+ * The float32 narrowed forward's WebAssembly attention (compactWasm.ts)
+ * against the JavaScript loops it replaces, bit for bit: the sparse scores
+ * (attentionScores.ts) and the value sum (attentionValues.ts) on random
+ * float32 rows — magnitudes from subnormal to overflow, signed zeros,
+ * infinities and NaNs, weights of exactly 0 in the live list, every width
+ * of a vector tail — and the whole forward with the kernels on and off
+ * against the general path, including a head whose arena views were
+ * detached by a later run's growth.
+ */
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { compile } from "../../src/compiler/compile.ts";
+import { arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
+import { modelInput } from "../../src/model/tokenIds.ts";
+import { attentionJob } from "../../src/sim/attention.ts";
+import { scores } from "../../src/sim/attentionScores.ts";
+import { weightedValues } from "../../src/sim/attentionValues.ts";
+import { compactArena, compactWasmSettings } from "../../src/sim/compactWasm.ts";
+import { forward, forwardBatch } from "../../src/sim/forward.ts";
+import { randomWeights } from "../../src/sim/random.ts";
+import { wasmAvailable } from "../../src/sim/wasm.ts";
+import { loadProgram } from "../support/programs.ts";
+import { fcParams } from "../support/seed.ts";
+
+const bits = (a: ArrayLike<number>): string[] => Array.from(a, (x) => (Object.is(x, -0) ? "-0" : String(x)));
+
+/** A float32 value: mostly ordinary, sometimes tiny, huge, a signed zero, an infinity or NaN. */
+const arbF32 = fc.oneof(
+  { weight: 6, arbitrary: fc.float({ min: -4, max: 4, noNaN: true }) },
+  { weight: 1, arbitrary: fc.float({ noDefaultInfinity: true, noNaN: true }) },
+  { weight: 1, arbitrary: fc.constantFrom(0, -0, 1e-40, -3e38, 3e38, Infinity, -Infinity, NaN) },
+);
+
+describe.runIf(wasmAvailable())("float32 narrowed attention in WebAssembly (compactWasm.ts)", () => {
+  afterEach(() => {
+    compactWasmSettings.enabled = true;
+  });
+
+  it("scores a sparse query against every key as attentionScores.ts does", () => {
+    const arb = fc.record({ E: fc.integer({ min: 2, max: 40 }), keys: fc.integer({ min: 0, max: 20 }), seed: fc.integer() }).chain(({ E, keys }) =>
+      fc.record({
+        E: fc.constant(E), keys: fc.constant(keys),
+        rows: fc.array(arbF32, { minLength: (keys + 1) * E, maxLength: (keys + 1) * E }),
+        // A sparse query: fewer than E/2 nonzero coordinates, the rest zeros of either sign.
+        nonzero: fc.uniqueArray(fc.integer({ min: 0, max: E - 1 }), { maxLength: Math.ceil(E / 2) - 1 }),
+        negZero: fc.boolean(),
+      }),
+    );
+    fc.assert(
+      fc.property(arb, ({ E, keys, rows, nonzero, negZero }) => {
+        const W = E; // one array: the query is row `keys`, keys are rows 0 … keys−1
+        const a = compactArena(keys + 1, W, 1, Math.max(keys, 1), E, 0)!;
+        a.qkv.set(rows);
+        const q = keys * W;
+        for (let e = 0; e < E; e++) if (!nonzero.includes(e)) a.qkv[q + e] = negZero ? -0 : 0;
+        const job = attentionJob("float32", E, keys, Math.sqrt(3 * E));
+        job.q = job.k = a.qkv;
+        job.qOff = q;
+        job.kOff = 0;
+        job.stride = W;
+        job.nKeys = keys;
+        let nq = 0;
+        for (let e = 0; e < E; e++) if (a.qkv[q + e] !== 0) a.qIdx[nq++] = e;
+        expect(nq * 2).toBeLessThan(E);
+        job.qIdx.set(a.qIdx.subarray(0, nq));
+        const max = scores(job, nq);
+        const jsScores = bits(job.buf.subarray(0, keys));
+        const got = a.ex.scores(a.qkvAt + 4 * q, a.qIdxAt, nq, a.qkvAt, 4 * W, keys, job.sqrtE, a.bufAt);
+        expect(bits(a.buf.subarray(0, keys))).toEqual(jsScores);
+        expect(bits([got])).toEqual(bits([max]));
+      }),
+      fcParams({ seed: 2201, numRuns: 300 }),
+    );
+  });
+
+  it("sums the listed keys' values as attentionValues.ts does, every column count, skipping weights of 0", () => {
+    const arb = fc.record({ cols: fc.integer({ min: 1, max: 21 }), keys: fc.integer({ min: 1, max: 12 }), pad: fc.integer({ min: 0, max: 3 }) }).chain(({ cols, keys, pad }) =>
+      fc.record({
+        cols: fc.constant(cols), keys: fc.constant(keys), pad: fc.constant(pad),
+        v: fc.array(arbF32, { minLength: keys * (cols + pad), maxLength: keys * (cols + pad) }),
+        weights: fc.array(fc.oneof(fc.float({ min: 0, max: 1, noNaN: true }), fc.constant(0)), { minLength: keys, maxLength: keys }),
+        live: fc.subarray(Array.from({ length: keys }, (_, j) => j)),
+      }),
+    );
+    fc.assert(
+      fc.property(arb, ({ cols, keys, pad, v, weights, live }) => {
+        const W = cols + pad; // value rows padded, as v sits beside q and k in a q/k/v row
+        const a = compactArena(keys + 1, W, cols, keys, 1, 0)!;
+        a.qkv.set(v);
+        // A row past the values, that the kernel must not write: z is one row after the sums.
+        a.z.fill(7);
+        a.buf.set(weights);
+        a.live.set(live);
+        const job = attentionJob("float32", cols, keys);
+        job.v = a.qkv;
+        job.kOff = 0;
+        job.stride = W;
+        job.buf = new Float32Array(weights);
+        job.live = Int32Array.from(live);
+        job.z = new Float32Array(cols);
+        job.zOff = 0;
+        weightedValues(job, live.length);
+        a.ex.values(a.bufAt, a.liveAt, live.length, a.qkvAt, 4 * W, a.zAt, cols);
+        expect(bits(a.z.subarray(0, cols))).toEqual(bits(job.z));
+        expect(Array.from(a.z.subarray(cols))).toEqual(Array.from({ length: a.z.length - cols }, () => 7));
+      }),
+      fcParams({ seed: 2202, numRuns: 300 }),
+    );
+  });
+
+  it("gives the general path's logits with the kernels on and off, on compiled programs and random sparse weights", () => {
+    // Each setting against the general path (forward with a cache: no narrowing, no pattern records,
+    // which would carry a wrong row from one run into the next).
+    const same = (weights: Parameters<typeof forwardBatch>[0], batch: number[][]): void => {
+      const general = batch.map((tokens) => bits(forward(weights, tokens, { precision: "float32", cache: true }).logits));
+      for (const enabled of [false, true]) {
+        compactWasmSettings.enabled = enabled;
+        expect(forwardBatch(weights, batch, { precision: "float32" }).map((r) => bits(r.logits))).toEqual(general);
+      }
+    };
+    fc.assert(
+      fc.property(arbProgramWithInput(), ({ program, input }) => {
+        const tokens = modelInput(input);
+        same(compile(program).weights, [tokens, tokens.slice(0, (tokens.length + 1) >> 1), tokens]);
+      }),
+      fcParams({ seed: 2203, numRuns: 20 }),
+    );
+    // A head last run on an arena whose memory has grown since (its views detached) runs in JavaScript
+    // again: on a sequence its pattern record does not hold, so that it scores sparse queries.
+    const induction = compile(loadProgram("induction")).weights;
+    same(induction, [[0, 1, 2, 3, 1, 2, 3, 4, 1]]);
+    const big = randomWeights({ d_model: 64, d_head: 16, n_heads: 4, n_layers: 1, n_ctx: 512, d_vocab: 9 }, 1, { density: 0.05 });
+    // 16 × 512 rows: more than any run before needed, so the memory grows.
+    forwardBatch(big, Array.from({ length: 16 }, () => Array.from({ length: 512 }, (_, i) => i % 9)), { precision: "float32" });
+    same(induction, [[0, 5, 6, 7, 5, 6, 2, 5]]);
+    for (let seed = 0; seed < 6; seed++) {
+      const weights = randomWeights({ d_model: 32, d_head: 8, n_heads: 2, n_layers: 2, n_ctx: 24, d_vocab: 11 }, seed, { density: 0.05, scale: 4 });
+      same(weights, [[0, 3, 5, 3, 5, 2, 9, 1, 3, 5], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3]]);
+    }
+  });
+});
