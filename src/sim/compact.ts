@@ -33,11 +33,12 @@ export { allSparse, compactModel, type CompactModel } from "./compactModel.ts";
 
 /**
  * Embedding, layers and unembedding of tokens [N] through the residual
- * resid [N, D] (overwritten); returns the [N, Vo] logits in an array lent by
- * `take`. Sequence b occupies rows starts[b] … starts[b]+lengths[b]−1.
+ * residScratch [N, D] (overwritten; in float32 with WebAssembly, the arena's
+ * instead); returns the [N, Vo] logits in an array lent by `take` (or the
+ * arena), valid until the next run. Sequence b occupies rows starts[b] … starts[b]+lengths[b]−1.
  */
 export function runCompact(
-  cm: CompactModel, tokens: Int32Array, resid: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
+  cm: CompactModel, tokens: Int32Array, residScratch: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
   take: (key: string, n: number) => FloatArray,
 ): FloatArray {
   const model = cm.model;
@@ -49,12 +50,16 @@ export function runCompact(
   const first = firstLayerTable(cm);
   let recordElements = 0;
   if (records) for (const r of records.values()) recordElements = Math.max(recordElements, r.C * r.C);
-  const arena = model.precision === "float32" ? compactArena(N, cm.maxWidth, cm.maxWV, maxKeys, cm.maxS, recordElements) : null;
+  // Float32: the arrays in the WebAssembly kernels' memory (compactWasm.ts).
+  const arena = model.precision === "float32" ? compactArena(cm, N, maxKeys, recordElements) : null;
+  const resid = arena ? arena.resid : residScratch;
   if (!first) embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
-  for (const layer of cm.layers) {
+  cm.layers.forEach((layer, l) => {
     const qkv = arena ? arena.qkv.subarray(0, N * layer.W3) : take("c.qkv", N * layer.W3);
     const z = arena ? arena.z.subarray(0, N * layer.WV) : take("c.z", N * layer.WV);
-    if (layer === cm.layers[0] && first) embedFirst(cm, layer, first, tokens, starts, lengths, resid, idx, qkv);
+    const p = arena?.project[l];
+    if (l === 0 && first) embedFirst(cm, layer, first, tokens, starts, lengths, resid, idx, qkv);
+    else if (arena && p) arena.ex.project(arena.residAt, 4 * D, N, p.reads, layer.reads.length, p.rowPtr, p.colIdx, p.vals, arena.qkvAt, layer.W3, p.bias);
     else projectQkv(layer, resid, N, D, idx, qkv);
     for (const head of layer.heads) {
       // A head with no value column writes nothing (z is 0 whatever the pattern).
@@ -62,10 +67,17 @@ export function runCompact(
       reserveHead(head, maxKeys);
       attendHead(head, layer, qkv, z, starts, lengths, records?.get(head) ?? null, arena);
     }
-    addOutput(layer, z, N, D, idx, resid, row);
-  }
-  const out = take("out", N * Vo);
+    const o = arena?.oDirect[l];
+    if (arena && o) arena.ex.addDirect(arena.zAt, layer.WV, o.cols, o.vals, N, arena.residAt, 4 * D);
+    else addOutput(layer, z, N, D, idx, resid, row);
+  });
   const reads = cm.unembedReads;
+  const u = arena?.unembedDirect;
+  if (arena && u) {
+    arena.ex.unembedDirect(arena.residAt, 4 * D, N, u.reads, u.cols, u.vals, reads.length, arena.outAt, Vo, arena.biasAt);
+    return arena.out.subarray(0, N * Vo);
+  }
+  const out = arena ? arena.out.subarray(0, N * Vo) : take("out", N * Vo);
   if (cm.unembedDirect) {
     unembedDirect(cm.unembedDirect, reads, cm.bU, resid, N, D, out, Vo);
     return out;
@@ -83,7 +95,7 @@ export function runCompact(
  * general kernel's sum from +0 with one term (or none: 0 + 0·w is +0 too),
  * then b_U, without scanning for nonzeros.
  */
-function unembedDirect(
+export function unembedDirect(
   u: Direct, reads: Int32Array, bU: FloatArray | null, resid: FloatArray, N: number, D: number, out: FloatArray, Vo: number,
 ): void {
   const cols = u.cols, vals = u.vals, n = reads.length;
@@ -219,7 +231,7 @@ function addOutput(layer: CompactLayer, z: FloatArray, N: number, D: number, idx
  * row entry is rounded to float32 before the add, as storing it in the
  * float32 scratch row does.
  */
-function addOutputDirectF32(d: Direct, WV: number, z: FloatArray, N: number, D: number, resid: Float32Array): void {
+export function addOutputDirectF32(d: Direct, WV: number, z: FloatArray, N: number, D: number, resid: Float32Array): void {
   const cols = d.cols, vals = d.vals;
   for (let i = 0; i < N; i++) {
     const zi = i * WV, r = i * D;

@@ -1,28 +1,35 @@
 /**
- * The float32 attention of the narrowed forward (compact.ts) in WebAssembly:
- * one query's sparse scores, and one query's value sum. In JavaScript every
- * float32 product and partial sum is a float64 operation followed by a
- * Math.fround (two conversions), and those roundings were most of the
- * float32 narrowed forward's time; here they are float32 instructions, and
- * the value sum takes four columns per SIMD lane group.
+ * The float32 narrowed forward (compact.ts) in WebAssembly: the q/k/v
+ * product of a layer, one query's sparse scores, one query's value sum, the
+ * one-to-one W_O product added to the residual, and the one-to-one W_U
+ * product. In JavaScript every float32 product and partial sum is a float64
+ * operation followed by a Math.fround (two conversions), and every
+ * Float32Array element read or written a conversion more; those were most
+ * of the float32 narrowed forward's time. Here they are float32
+ * instructions, and the value sum takes four columns per SIMD lane group.
  *
- * The bits are attentionScores.ts's and attentionValues.ts's:
+ * The bits are the JavaScript loops' (compact.ts, prepare.ts's csrRow,
+ * attentionScores.ts, attentionValues.ts), operation by operation:
  * - a score sums q[e]·k[j, e] over the query's nonzero coordinates, e
  *   ascending, from +0, each product and each partial sum rounded to
  *   float32; the sum is divided by √E in float64 and rounded to float32;
  *   the maximum keeps a key only if it is greater (as `x > max`);
  * - a value lane sums p_j·v[j, e] over the listed keys in list order, from
  *   +0, each product and partial sum rounded to float32, and skips a key of
- *   weight exactly 0, as allColumnsF32 does.
+ *   weight exactly 0, as allColumnsF32 does;
+ * - where JavaScript computes in float64 and rounds only when it stores to a
+ *   Float32Array (csrRow's `+=`, `0 + a * b`), the kernels do the same
+ *   float64 operations and then round: float32 operations would round the
+ *   product first, and a product that underflows would lose its sign.
  *
- * The narrowed forward's q/k/v and z arrays, and the score row, live in this
- * module's memory during a float32 run (compactArena), so the kernels read
- * them in place.
+ * The run's residual, q/k/v, z and logits, the score row, and the model's
+ * products live in this module's memory during a float32 run
+ * (compactArena), so the kernels read them in place.
  */
 import {
-  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, END, EQZ, get, i32 as i32c, I32, IF, LOOP, LT_S, MUL, section, set, SHL, simd, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
+  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, END, EQZ, GE_S, get, I32_LOAD, i32 as i32c, I32, IF, LOOP, LT_S, MUL, section, set, SHL, simd, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
 } from "../kernels/assembler.ts";
-import type { AttentionJob } from "./attention.ts";
+import type { CompactModel, Direct } from "./compactModel.ts";
 import { wasmAvailable } from "./wasm.ts";
 
 const F32 = 0x7d, F64 = 0x7c;
@@ -30,6 +37,8 @@ const f32load = (off = 0): number[] => [0x2a, 2, ...uleb(off)];
 const f32store = (off = 0): number[] => [0x38, 2, ...uleb(off)];
 const i32load = [0x28, 2, 0];
 const F32_ADD = [0x92], F32_MUL = [0x94], F32_NE = [0x5c], F32_GT = [0x5e], F32_DEMOTE = [0xb6], F64_PROMOTE = [0xbb], F64_DIV = [0xa3];
+const F64_ADD = [0xa0], F64_MUL = [0xa2];
+const F64C = (x: number): number[] => [0x44, ...new Uint8Array(Float64Array.of(x).buffer)];
 const F32_CONST = (x: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(x).buffer)];
 const SELECT = [0x1b];
 const F32X4_SPLAT = simd(0x13), F32X4_ADD = simd(0xe4), F32X4_MUL = simd(0xe6);
@@ -119,17 +128,115 @@ function valuesBody(): number[] {
   return fnBody([[4, I32], [1, F32], [3, V128]], c);
 }
 
+/** out[0 … n) = 0 (float32), with locals p and t as scratch. */
+const zeroRow = (out: number, n: number, p: number, t: number): number[] =>
+  [...get(out), ...set(p), ...get(n), ...set(t), ...whileNonzero(t, [...get(p), ...F32_CONST(0), ...f32store(), ...bump(p, 4), ...countDown(t)])];
+
+/** out[j] += bias[j] for j < n (float32) when the address bias ≥ 0, with locals p, q and r as scratch. */
+const addBiasRow = (out: number, bias: number, n: number, p: number, q: number, r: number): number[] => [
+  ...get(bias), ...i32c(0), ...GE_S, ...IF,
+  ...get(out), ...set(p), ...get(bias), ...set(q), ...get(n), ...set(r),
+  ...whileNonzero(r, [...get(p), ...get(p), ...f32load(), ...get(q), ...f32load(), ...F32_ADD, ...f32store(), ...bump(p, 4), ...bump(q, 4), ...countDown(r)]),
+  ...END,
+];
+
+/** for (t = 0; t < 4·n; t += 4 inside body) body: t counts the bytes of an element list of length n. */
+const overList = (t: number, n: number, body: number[]): number[] =>
+  [...i32c(0), ...set(t), ...BLOCK, ...LOOP, ...get(t), ...get(n), ...i32c(2), ...SHL, ...GE_S, ...brIf(1), ...body, ...br(0), ...END, ...END];
+
+/** Move the row locals on: rowIn += rowBytes, out += 4·width, then count n down. */
+const nextRow = (rowIn: number, rowBytes: number, out: number, width: number, n: number): number[] =>
+  [...get(rowIn), ...get(rowBytes), ...ADD, ...set(rowIn), ...get(out), ...get(width), ...i32c(2), ...SHL, ...ADD, ...set(out), ...countDown(n)];
+
+/** The float32 of float64 0 + a·b with a, b float32 (the product exact in float64): JavaScript's `0 + a * b` stored to a Float32Array. */
+const roundedProduct = (a: number[], b: number[]): number[] => [...F64C(0), ...a, ...F64_PROMOTE, ...b, ...F64_PROMOTE, ...F64_MUL, ...F64_ADD, ...F32_DEMOTE];
+
+/**
+ * addDirect(z, WV, cols, vals, N, resid, rowBytes): for each of N rows and
+ * each z column t whose cols[t] ≥ 0, resid[cols[t]] += (0 + z[t]·vals[t])
+ * rounded to float32 — compact.ts's addOutputDirectF32.
+ */
+function addDirectBody(): number[] {
+  const [Z, WV, COLS, VALS, N, RESID, ROWB] = [0, 1, 2, 3, 4, 5, 6];
+  const [CP, VP, T, C, RP] = [7, 8, 9, 10, 11];
+  const term = [
+    ...get(CP), ...i32load, ...set(C),
+    ...get(C), ...i32c(0), ...GE_S, ...IF,
+    ...get(RESID), ...get(C), ...i32c(2), ...SHL, ...ADD, ...set(RP),
+    ...get(RP), ...get(RP), ...f32load(), ...roundedProduct([...get(Z), ...f32load()], [...get(VP), ...f32load()]), ...F32_ADD, ...f32store(),
+    ...END,
+    ...bump(CP, 4), ...bump(VP, 4), ...bump(Z, 4), ...countDown(T),
+  ];
+  const row = [...get(COLS), ...set(CP), ...get(VALS), ...set(VP), ...get(WV), ...set(T), ...whileNonzero(T, term), ...get(RESID), ...get(ROWB), ...ADD, ...set(RESID), ...countDown(N)];
+  return fnBody([[5, I32]], whileNonzero(N, row));
+}
+
+/**
+ * unembedDirect(resid, rowBytes, N, reads, cols, vals, n, out, Vo, bias):
+ * per row, out[0 … Vo) = 0, then out[cols[t]] = 0 + resid[reads[t]]·vals[t]
+ * (rounded to float32) for t < n, then + bias[j] where bias ≥ 0 —
+ * compact.ts's unembedDirect in float32.
+ */
+function unembedDirectBody(): number[] {
+  const [RESID, ROWB, N, READS, COLS, VALS, NR, OUT, VO, BIAS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [T, P, Q, R] = [10, 11, 12, 13];
+  const term = [
+    ...get(OUT), ...get(COLS), ...get(T), ...ADD, ...i32load, ...i32c(2), ...SHL, ...ADD,
+    ...roundedProduct([...get(RESID), ...get(READS), ...get(T), ...ADD, ...i32load, ...i32c(2), ...SHL, ...ADD, ...f32load()], [...get(VALS), ...get(T), ...ADD, ...f32load()]),
+    ...f32store(), ...bump(T, 4),
+  ];
+  // The three lists are read at the same byte offset T.
+  const row = [...zeroRow(OUT, VO, P, T), ...overList(T, NR, term), ...addBiasRow(OUT, BIAS, VO, P, Q, R), ...nextRow(RESID, ROWB, OUT, VO, N)];
+  return fnBody([[4, I32]], whileNonzero(N, row));
+}
+
+/**
+ * project(resid, rowBytes, N, reads, nReads, rowPtr, colIdx, vals, out, W, bias):
+ * per row, out[0 … W) = 0; then for each listed coordinate d (ascending)
+ * whose x = resid[d] is not ±0, out[colIdx[p]] += x·vals[p] over d's CSR
+ * entries p — the product exact and the sum rounded in float64, then to
+ * float32, as a Float32Array's `+=` does; then + bias[j] where bias ≥ 0.
+ * compact.ts's gatherListed and csrRow (prepare.ts) in float32.
+ */
+function projectBody(): number[] {
+  const [RESID, ROWB, N, READS, NR, ROWPTR, COLIDX, VALS, OUT, W, BIAS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [T, D, P, P1, O, Q, R] = [11, 12, 13, 14, 15, 16, 17];
+  const X = 18;
+  const entry = [
+    ...get(OUT), ...get(COLIDX), ...get(P), ...ADD, ...i32load, ...i32c(2), ...SHL, ...ADD, ...set(O),
+    ...get(O), ...get(O), ...f32load(), ...F64_PROMOTE, ...get(X), ...F64_PROMOTE, ...get(VALS), ...get(P), ...ADD, ...f32load(), ...F64_PROMOTE, ...F64_MUL, ...F64_ADD,
+    ...F32_DEMOTE, ...f32store(), ...bump(P, 4),
+  ];
+  const coordinate = [
+    ...get(READS), ...get(T), ...ADD, ...i32load, ...set(D),
+    ...get(RESID), ...get(D), ...i32c(2), ...SHL, ...ADD, ...f32load(), ...set(X),
+    ...get(X), ...F32_CONST(0), ...F32_NE, ...IF,
+    // P and P1: byte offsets of d's entries in colIdx and vals.
+    ...get(ROWPTR), ...get(D), ...i32c(2), ...SHL, ...ADD, ...i32load, ...i32c(2), ...SHL, ...set(P),
+    ...get(ROWPTR), ...get(D), ...i32c(2), ...SHL, ...ADD, ...I32_LOAD(4), ...i32c(2), ...SHL, ...set(P1),
+    ...BLOCK, ...LOOP, ...get(P), ...get(P1), ...GE_S, ...brIf(1), ...entry, ...br(0), ...END, ...END,
+    ...END,
+    ...bump(T, 4),
+  ];
+  const row = [...zeroRow(OUT, W, O, R), ...overList(T, NR, coordinate), ...addBiasRow(OUT, BIAS, W, O, Q, R), ...nextRow(RESID, ROWB, OUT, W, N)];
+  return fnBody([[7, I32], [1, F32]], whileNonzero(N, row));
+}
+
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const scoresType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [F64], [I32]]), ...vec([[F64]])];
   const valuesType = [0x60, ...vec(Array.from({ length: 7 }, () => [I32])), 0];
+  const unembedType = [0x60, ...vec(Array.from({ length: 10 }, () => [I32])), 0];
+  const projectType = [0x60, ...vec(Array.from({ length: 11 }, () => [I32])), 0];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([scoresType, valuesType])),
+    ...section(1, vec([scoresType, valuesType, unembedType, projectType])),
     ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([[0], [1]])),
-    ...section(7, vec([[...name("scores"), 0x00, 0], [...name("values"), 0x00, 1]])),
-    ...section(10, vec([scoresBody(), valuesBody()])),
+    ...section(3, vec([[0], [1], [1], [2], [3]])),
+    ...section(7, vec([
+      [...name("scores"), 0x00, 0], [...name("values"), 0x00, 1], [...name("addDirect"), 0x00, 2], [...name("unembedDirect"), 0x00, 3], [...name("project"), 0x00, 4],
+    ])),
+    ...section(10, vec([scoresBody(), valuesBody(), addDirectBody(), unembedDirectBody(), projectBody()])),
   ]);
 }
 
@@ -141,47 +248,80 @@ const compactModule = compiledOnce(moduleBytes);
 interface Exports {
   scores(q: number, qIdx: number, nq: number, k: number, rowBytes: number, nKeys: number, sqrtE: number, buf: number): number;
   values(buf: number, live: number, n: number, v: number, rowBytes: number, z: number, cols: number): void;
+  addDirect(z: number, WV: number, cols: number, vals: number, N: number, resid: number, rowBytes: number): void;
+  unembedDirect(resid: number, rowBytes: number, N: number, reads: number, cols: number, vals: number, n: number, out: number, Vo: number, bias: number): void;
+  project(
+    resid: number, rowBytes: number, N: number, reads: number, nReads: number, rowPtr: number, colIdx: number, vals: number, out: number, W: number, bias: number,
+  ): void;
+}
+
+/** Byte addresses of a layer's q/k/v product in the arena: its read coordinates, its CSR arrays and its bias (−1 without one). */
+interface ProjectAt {
+  readonly reads: number;
+  readonly rowPtr: number;
+  readonly colIdx: number;
+  readonly vals: number;
+  readonly bias: number;
+}
+
+/** Byte addresses of a Direct product's columns and weights (and of the read coordinates, for W_U) in the arena. */
+interface DirectAt {
+  readonly cols: number;
+  readonly vals: number;
+  readonly reads: number;
 }
 
 /**
- * One float32 run's arrays in the module's memory: q/k/v rows, z rows, the
- * score row, its live keys and the query's nonzero coordinates, and room for
- * one head's kept pattern rows (compactAttention.ts copies a record there
- * before the rows that reuse it). Views are valid until the next
- * compactArena call (which may grow the memory); the *At fields are their
- * byte addresses, which the kernels take.
+ * One float32 run's arrays in the module's memory: the residual, q/k/v
+ * rows, z rows and logits; the score row, its live keys and the query's
+ * nonzero coordinates; room for one head's kept pattern rows
+ * (compactAttention.ts copies a record there before the rows that reuse
+ * it); and the model's q/k/v products and one-to-one W_O and W_U products
+ * (compactModel.ts's CompactLayer and Direct), copied in for the run. Views are valid until the next
+ * compactArena call (which may grow the memory); the *At fields are byte
+ * addresses, which the kernels take.
  */
 export interface CompactArena {
+  readonly resid: Float32Array;
   readonly qkv: Float32Array;
   readonly z: Float32Array;
+  readonly out: Float32Array;
   readonly buf: Float32Array;
   readonly live: Int32Array;
   readonly qIdx: Int32Array;
-  /** [maxKeys, maxKeys] pattern rows and their live keys, when the run keeps records. */
+  /** Pattern rows and their live keys, when the run keeps records. */
   readonly pattern: Float32Array;
   readonly patternLive: Int32Array;
+  readonly residAt: number;
   readonly qkvAt: number;
   readonly zAt: number;
+  readonly outAt: number;
   readonly bufAt: number;
   readonly liveAt: number;
   readonly qIdxAt: number;
   readonly patternAt: number;
   readonly patternLiveAt: number;
+  /** Per layer, its oDirect's arrays (null without one), and its q/k/v product's. */
+  readonly oDirect: readonly (DirectAt | null)[];
+  readonly project: readonly ProjectAt[];
+  /** The unembedding's Direct arrays, and b_U's address (−1 without one). */
+  readonly unembedDirect: DirectAt | null;
+  readonly biasAt: number;
   readonly ex: Exports;
 }
 
 let memory: WebAssembly.Memory | null = null;
 let exports: Exports | null = null;
 
-/** Switch for tests and benchmarks: the float32 narrowed forward's attention in WebAssembly (results never depend on it). */
+/** Switch for tests and benchmarks: the float32 narrowed forward's kernels in WebAssembly (results never depend on it). */
 export const compactWasmSettings = { enabled: true };
 
 /**
- * The arena of a float32 run of N rows (q/k/v rows W3 wide, z rows WV wide,
- * maxKeys keys, query widths up to maxS, recordElements: room for a head's
- * kept pattern rows), or null where WebAssembly SIMD is unavailable or switched off.
+ * The arena of a float32 run of `cm` over N rows (maxKeys keys at most;
+ * recordElements: room for a head's kept pattern rows), or null where
+ * WebAssembly SIMD is unavailable or switched off.
  */
-export function compactArena(N: number, W3: number, WV: number, maxKeys: number, maxS: number, recordElements: number): CompactArena | null {
+export function compactArena(cm: CompactModel, N: number, maxKeys: number, recordElements: number): CompactArena | null {
   if (!compactWasmSettings.enabled || !wasmAvailable()) return null;
   if (!exports) {
     const module = compactModule();
@@ -190,23 +330,60 @@ export function compactArena(N: number, W3: number, WV: number, maxKeys: number,
     exports = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Exports;
   }
   const mem = memory!;
-  // Element offsets, each region on a 16-byte boundary.
-  const sizes = [N * W3, N * WV, maxKeys, maxKeys, maxS, recordElements, recordElements];
-  const at: number[] = [];
+  const { d_model: D, d_vocab_out: Vo } = cm.model.config;
+  // Regions in element offsets, each on a 16-byte boundary.
   let end = 0;
-  for (const n of sizes) {
-    at.push(end);
+  const region = (n: number): number => {
+    const at = end;
     end += Math.ceil(n / 4) * 4;
-  }
+    return at;
+  };
+  const at = {
+    resid: region(N * D), qkv: region(N * cm.maxWidth), z: region(N * cm.maxWV), out: region(N * Vo),
+    buf: region(maxKeys), live: region(maxKeys), qIdx: region(cm.maxS), pattern: region(recordElements), patternLive: region(recordElements),
+  };
+  const direct = (d: Direct | null, reads: Int32Array | null): { d: Direct; at: DirectAt } | null =>
+    d && { d, at: { cols: 4 * region(d.cols.length), vals: 4 * region(d.vals.length), reads: reads ? 4 * region(reads.length) : -1 } };
+  const oDirect = cm.layers.map((l) => direct(l.oDirect, null));
+  const project = cm.layers.map((l): ProjectAt => ({
+    reads: 4 * region(l.reads.length), rowPtr: 4 * region(l.qkv.rowPtr.length), colIdx: 4 * region(l.qkv.colIdx.length), vals: 4 * region(l.qkv.vals.length),
+    bias: l.bqkv ? 4 * region(l.W3) : -1,
+  }));
+  const unembed = direct(cm.unembedDirect, cm.unembedReads);
+  const biasAt = unembed && cm.bU ? 4 * region(Vo) : -1;
   // 16 bytes of slack: the value sum may read up to 12 bytes past the last row.
   const bytes = 4 * (end + 4);
   if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / 65536));
   const b = mem.buffer;
-  const f = (r: number): Float32Array => new Float32Array(b, 4 * at[r], sizes[r]);
-  const i = (r: number): Int32Array => new Int32Array(b, 4 * at[r], sizes[r]);
+  for (const x of [...oDirect, unembed]) {
+    if (!x) continue;
+    new Int32Array(b, x.at.cols, x.d.cols.length).set(x.d.cols);
+    new Float32Array(b, x.at.vals, x.d.vals.length).set(x.d.vals);
+  }
+  if (unembed) new Int32Array(b, unembed.at.reads, cm.unembedReads.length).set(cm.unembedReads);
+  cm.layers.forEach((l, k) => {
+    const p = project[k];
+    new Int32Array(b, p.reads, l.reads.length).set(l.reads);
+    new Int32Array(b, p.rowPtr, l.qkv.rowPtr.length).set(l.qkv.rowPtr);
+    new Int32Array(b, p.colIdx, l.qkv.colIdx.length).set(l.qkv.colIdx);
+    new Float32Array(b, p.vals, l.qkv.vals.length).set(l.qkv.vals);
+    if (l.bqkv) new Float32Array(b, p.bias, l.W3).set(l.bqkv);
+  });
+  if (biasAt >= 0) new Float32Array(b, biasAt, Vo).set(cm.bU!);
+  const f = (r: number, n: number): Float32Array => new Float32Array(b, 4 * r, n);
+  const i = (r: number, n: number): Int32Array => new Int32Array(b, 4 * r, n);
   return {
-    qkv: f(0), z: f(1), buf: f(2), live: i(3), qIdx: i(4), pattern: f(5), patternLive: i(6),
-    qkvAt: 4 * at[0], zAt: 4 * at[1], bufAt: 4 * at[2], liveAt: 4 * at[3], qIdxAt: 4 * at[4], patternAt: 4 * at[5], patternLiveAt: 4 * at[6],
+    resid: f(at.resid, N * D), qkv: f(at.qkv, N * cm.maxWidth), z: f(at.z, N * cm.maxWV), out: f(at.out, N * Vo),
+    buf: f(at.buf, maxKeys), live: i(at.live, maxKeys), qIdx: i(at.qIdx, cm.maxS),
+    pattern: f(at.pattern, recordElements), patternLive: i(at.patternLive, recordElements),
+    residAt: 4 * at.resid, qkvAt: 4 * at.qkv, zAt: 4 * at.z, outAt: 4 * at.out, bufAt: 4 * at.buf, liveAt: 4 * at.live, qIdxAt: 4 * at.qIdx,
+    patternAt: 4 * at.pattern, patternLiveAt: 4 * at.patternLive,
+    oDirect: oDirect.map((x) => x?.at ?? null), project, unembedDirect: unembed?.at ?? null, biasAt,
     ex: exports,
   };
+}
+
+/** Fill the whole arena memory with float32 `value` (tests: a value a run reads before writing it shows up in the logits). */
+export function fillArena(value: number): void {
+  if (memory) new Float32Array(memory.buffer).fill(value);
 }

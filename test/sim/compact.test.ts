@@ -5,6 +5,7 @@ import { arbProgramWithInput } from "../../src/hypothesis/arbitrary.ts";
 import type { Weights } from "../../src/model/weights.ts";
 import { modelInput } from "../../src/model/tokenIds.ts";
 import { allSparse, compactModel } from "../../src/sim/compact.ts";
+import { fillArena } from "../../src/sim/compactWasm.ts";
 import { forward, forwardBatch } from "../../src/sim/forward.ts";
 import { prepare, type Precision } from "../../src/sim/prepare.ts";
 import { mulberry32, randomWeights } from "../../src/sim/random.ts";
@@ -19,13 +20,15 @@ const PRECISIONS: readonly Precision[] = ["float64", "float32"];
  * forwardBatch without a cache runs the narrowed path on all-sparse weights;
  * forward with a cache runs the general row path. Their logits must be the
  * same numbers, bit for bit (Object.is: the sign of a zero counts too). The
- * residual scratch is filled with NaN first: the narrowed path leaves the
+ * residual scratch (and, for the float32 WebAssembly kernels, their whole
+ * memory) is filled with NaN first: the narrowed path leaves the
  * coordinates nothing reads later unwritten, and one it should have written
  * then turns logits into NaN.
  */
 function expectSameLogits(weights: Weights, batch: readonly number[][], precision: Precision, label: string): void {
   const rows = batch.reduce((n, s) => n + s.length, 0);
   workspace(prepare(weights, precision))("resid", rows * weights.config.d_model).fill(NaN);
+  fillArena(NaN);
   const narrowed = forwardBatch(weights, batch, { precision });
   batch.forEach((tokens, b) => {
     const general = forward(weights, tokens, { precision, cache: true }).logits;

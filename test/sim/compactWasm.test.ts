@@ -16,7 +16,9 @@ import { modelInput } from "../../src/model/tokenIds.ts";
 import { attentionJob } from "../../src/sim/attention.ts";
 import { scores } from "../../src/sim/attentionScores.ts";
 import { weightedValues } from "../../src/sim/attentionValues.ts";
-import { compactArena, compactWasmSettings } from "../../src/sim/compactWasm.ts";
+import { addOutputDirectF32, unembedDirect } from "../../src/sim/compact.ts";
+import type { CompactModel } from "../../src/sim/compactModel.ts";
+import { type CompactArena, compactArena, compactWasmSettings } from "../../src/sim/compactWasm.ts";
 import { forward, forwardBatch } from "../../src/sim/forward.ts";
 import { randomWeights } from "../../src/sim/random.ts";
 import { wasmAvailable } from "../../src/sim/wasm.ts";
@@ -31,6 +33,14 @@ const arbF32 = fc.oneof(
   { weight: 1, arbitrary: fc.float({ noDefaultInfinity: true, noNaN: true }) },
   { weight: 1, arbitrary: fc.constantFrom(0, -0, 1e-40, -3e38, 3e38, Infinity, -Infinity, NaN) },
 );
+
+/** An arena for the kernels alone: N rows of W3 q/k/v columns and WV z columns, maxKeys keys, queries maxS wide. */
+function arenaOf(N: number, W3: number, WV: number, maxKeys: number, maxS: number): CompactArena {
+  const cm = {
+    model: { config: { d_model: 1, d_vocab_out: 1 } }, maxWidth: W3, maxWV: WV, maxS, layers: [], unembedDirect: null, unembedReads: new Int32Array(0), bU: null,
+  } as unknown as CompactModel;
+  return compactArena(cm, N, maxKeys, 0)!;
+}
 
 describe.runIf(wasmAvailable())("float32 narrowed attention in WebAssembly (compactWasm.ts)", () => {
   afterEach(() => {
@@ -50,7 +60,7 @@ describe.runIf(wasmAvailable())("float32 narrowed attention in WebAssembly (comp
     fc.assert(
       fc.property(arb, ({ E, keys, rows, nonzero, negZero }) => {
         const W = E; // one array: the query is row `keys`, keys are rows 0 … keys−1
-        const a = compactArena(keys + 1, W, 1, Math.max(keys, 1), E, 0)!;
+        const a = arenaOf(keys + 1, W, 1, Math.max(keys, 1), E);
         a.qkv.set(rows);
         const q = keys * W;
         for (let e = 0; e < E; e++) if (!nonzero.includes(e)) a.qkv[q + e] = negZero ? -0 : 0;
@@ -86,7 +96,7 @@ describe.runIf(wasmAvailable())("float32 narrowed attention in WebAssembly (comp
     fc.assert(
       fc.property(arb, ({ cols, keys, pad, v, weights, live }) => {
         const W = cols + pad; // value rows padded, as v sits beside q and k in a q/k/v row
-        const a = compactArena(keys + 1, W, cols, keys, 1, 0)!;
+        const a = arenaOf(keys + 1, W, cols, keys, 1);
         a.qkv.set(v);
         // A row past the values, that the kernel must not write: z is one row after the sums.
         a.z.fill(7);
@@ -106,6 +116,51 @@ describe.runIf(wasmAvailable())("float32 narrowed attention in WebAssembly (comp
         expect(Array.from(a.z.subarray(cols))).toEqual(Array.from({ length: a.z.length - cols }, () => 7));
       }),
       fcParams({ seed: 2202, numRuns: 300 }),
+    );
+  });
+
+  it("adds one-to-one W_O and W_U products as compact.ts's addOutputDirectF32 and unembedDirect do", () => {
+    // Tiny products that round to a zero of either sign, added to residuals of ±0, among ordinary floats.
+    const arbTiny = fc.oneof(arbF32, fc.constantFrom(1e-30, -1e-30, 1e-25, -0, 0));
+    const arb = fc.record({ N: fc.integer({ min: 1, max: 5 }), D: fc.integer({ min: 1, max: 9 }), WV: fc.integer({ min: 1, max: 9 }), Vo: fc.integer({ min: 1, max: 9 }), bias: fc.boolean() })
+      .chain((c) => fc.record({
+        c: fc.constant(c),
+        resid: fc.array(arbTiny, { minLength: c.N * c.D, maxLength: c.N * c.D }),
+        z: fc.array(arbTiny, { minLength: c.N * c.WV, maxLength: c.N * c.WV }),
+        // W_O: column t to residual coordinate oCols[t] (−1: none), no two the same; W_U: reads[t] to logit uCols[t].
+        oCols: fc.uniqueArray(fc.integer({ min: -c.WV, max: c.D - 1 }), { minLength: c.WV, maxLength: c.WV }).map((a) => a.map((x) => Math.max(x, -1))),
+        oVals: fc.array(arbTiny, { minLength: c.WV, maxLength: c.WV }),
+        reads: fc.uniqueArray(fc.integer({ min: 0, max: c.D - 1 }), { minLength: 1, maxLength: Math.min(c.D, c.Vo) }).map((a) => a.sort((x, y) => x - y)),
+        uCols: fc.shuffledSubarray(Array.from({ length: c.Vo }, (_, j) => j), { minLength: Math.min(c.D, c.Vo), maxLength: Math.min(c.D, c.Vo) }),
+        uVals: fc.array(arbTiny, { minLength: c.D, maxLength: c.D }),
+        bU: fc.array(arbF32, { minLength: c.Vo, maxLength: c.Vo }),
+      }));
+    fc.assert(
+      fc.property(arb, ({ c, resid, z, oCols, oVals, reads, uCols, uVals, bU }) => {
+        const { N, D, WV, Vo } = c;
+        const o = { cols: Int32Array.from(oCols), vals: Float32Array.from(oVals) };
+        const u = { cols: Int32Array.from(uCols.slice(0, reads.length)), vals: Float32Array.from(uVals.slice(0, reads.length)) };
+        const bias = c.bias ? Float32Array.from(bU) : null;
+        const readsArr = Int32Array.from(reads);
+        const cm = {
+          model: { config: { d_model: D, d_vocab_out: Vo } }, maxWidth: 1, maxWV: WV, maxS: 1,
+          layers: [{ oDirect: o, reads: new Int32Array(0), qkv: { rowPtr: new Int32Array(1), colIdx: new Int32Array(0), vals: new Float32Array(0) }, bqkv: null }],
+          unembedDirect: u, unembedReads: readsArr, bU: bias,
+        } as unknown as CompactModel;
+        const a = compactArena(cm, N, 1, 0)!;
+        // JavaScript first, on copies.
+        const jsResid = Float32Array.from(resid), jsOut = new Float32Array(N * Vo);
+        addOutputDirectF32(o, WV, Float32Array.from(z), N, D, jsResid);
+        unembedDirect(u, readsArr, bias, jsResid, N, D, jsOut, Vo);
+        a.resid.set(resid);
+        a.z.set(z);
+        a.ex.addDirect(a.zAt, WV, a.oDirect[0]!.cols, a.oDirect[0]!.vals, N, a.residAt, 4 * D);
+        expect(bits(a.resid)).toEqual(bits(jsResid));
+        const ua = a.unembedDirect!;
+        a.ex.unembedDirect(a.residAt, 4 * D, N, ua.reads, ua.cols, ua.vals, reads.length, a.outAt, Vo, a.biasAt);
+        expect(bits(a.out)).toEqual(bits(jsOut));
+      }),
+      fcParams({ seed: 2204, numRuns: 300 }),
     );
   });
 
