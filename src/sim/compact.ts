@@ -24,7 +24,7 @@
 import type { FloatArray } from "../model/weights.ts";
 import { attendHead, patternRecords, reserveHead } from "./compactAttention.ts";
 import type { CompactLayer, CompactModel, Direct } from "./compactModel.ts";
-import { compactArena } from "./compactWasm.ts";
+import { type CompactArena, compactArena, syncTable } from "./compactWasm.ts";
 import { embed } from "./embed.ts";
 import type { Csr } from "./kernels.ts";
 import { csrRow, gatherNonzeros } from "./prepare.ts";
@@ -51,14 +51,14 @@ export function runCompact(
   let recordElements = 0;
   if (records) for (const r of records.values()) recordElements = Math.max(recordElements, r.C * r.C);
   // Float32: the arrays in the WebAssembly kernels' memory (compactWasm.ts).
-  const arena = model.precision === "float32" ? compactArena(cm, N, maxKeys, recordElements) : null;
+  const arena = model.precision === "float32" ? compactArena(cm, N, maxKeys, recordElements, first) : null;
   const resid = arena ? arena.resid : residScratch;
   if (!first) embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   cm.layers.forEach((layer, l) => {
     const qkv = arena ? arena.qkv.subarray(0, N * layer.W3) : take("c.qkv", N * layer.W3);
     const z = arena ? arena.z.subarray(0, N * layer.WV) : take("c.z", N * layer.WV);
     const p = arena?.project[l];
-    if (l === 0 && first) embedFirst(cm, layer, first, tokens, starts, lengths, resid, idx, qkv);
+    if (l === 0 && first) embedFirst(cm, layer, first, tokens, starts, lengths, resid, idx, qkv, arena);
     else if (arena && p) arena.ex.project(arena.residAt, 4 * D, N, p.reads, layer.reads.length, p.rowPtr, p.colIdx, p.vals, arena.qkvAt, layer.W3, p.bias);
     else projectQkv(layer, resid, N, D, idx, qkv);
     for (const head of layer.heads) {
@@ -134,6 +134,10 @@ interface FirstLayerTable {
   readonly resid: FloatArray; // [V·C, R]
   readonly qkv: FloatArray; // [V·C, W3]
   readonly done: Uint8Array; // [V·C]
+  /** The residual coordinates of a row's R values (CompactModel.readLater; unused when R = d_model). */
+  readonly later: Int32Array;
+  /** Bumped whenever rows are added (the WebAssembly arena's copy of the table is then stale). */
+  version: number;
 }
 
 const firstMemo = new WeakMap<CompactModel, FirstLayerTable | null>();
@@ -146,7 +150,7 @@ function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
     const W3 = cm.layers.length > 0 ? cm.layers[0].W3 : 0;
     const R = 2 * cm.readLater.length > D ? D : cm.readLater.length;
     const fits = cm.layers.length > 0 && V * C * (R + W3) <= FIRST_LAYER_TABLE_MAX;
-    t = fits ? { R, resid: cm.model.alloc(V * C * R), qkv: cm.model.alloc(V * C * W3), done: new Uint8Array(V * C) } : null;
+    t = fits ? { R, resid: cm.model.alloc(V * C * R), qkv: cm.model.alloc(V * C * W3), done: new Uint8Array(V * C), later: cm.readLater, version: 0 } : null;
     firstMemo.set(cm, t);
   }
   return t;
@@ -164,7 +168,7 @@ function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
  */
 function embedFirst(
   cm: CompactModel, layer: CompactLayer, table: FirstLayerTable, tokens: Int32Array, starts: readonly number[], lengths: readonly number[],
-  resid: FloatArray, idx: Int32Array, qkv: FloatArray,
+  resid: FloatArray, idx: Int32Array, qkv: FloatArray, arena: CompactArena | null,
 ): void {
   const { d_model: D, n_ctx: C } = cm.model.config;
   const W_E = cm.model.W_E, W_pos = cm.model.W_pos;
@@ -176,7 +180,10 @@ function embedFirst(
       const i = starts[b] + p;
       const key = tokens[i] * C + p;
       const x = i * D, kr = key * R;
+      if (arena) arena.keys[i] = key;
       if (done[key] === 1) {
+        // With an arena, every row is copied below, from the arena's copy of the table.
+        if (arena) continue;
         if (R === D) copyRow(resid, x, tResid, kr, D);
         else for (let t = 0; t < R; t++) resid[x + later[t]] = tResid[kr + t];
         copyRow(qkv, i * W3, tQkv, key * W3, W3);
@@ -188,8 +195,14 @@ function embedFirst(
         else for (let t = 0; t < R; t++) tResid[kr + t] = resid[x + later[t]];
         copyRow(tQkv, key * W3, qkv, i * W3, W3);
         done[key] = 1;
+        table.version++;
       }
     }
+  }
+  if (arena) {
+    syncTable(arena, table);
+    const N = tokens.length;
+    arena.ex.embedRows(arena.keysAt, N, arena.tableResidAt, R, R === D ? -1 : arena.laterAt, D, arena.tableQkvAt, W3, arena.residAt, arena.qkvAt);
   }
 }
 

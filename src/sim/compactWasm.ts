@@ -27,8 +27,9 @@
  * (compactArena), so the kernels read them in place.
  */
 import {
-  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, END, EQZ, GE_S, get, I32_LOAD, i32 as i32c, I32, IF, LOOP, LT_S, MUL, section, set, SHL, simd, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
+  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, ELSE, END, EQZ, GE_S, MEMCPY, get, I32_LOAD, i32 as i32c, I32, IF, LOOP, LT_S, MUL, section, set, SHL, simd, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
 } from "../kernels/assembler.ts";
+import type { FloatArray } from "../model/weights.ts";
 import type { CompactModel, Direct } from "./compactModel.ts";
 import { wasmAvailable } from "./wasm.ts";
 
@@ -222,6 +223,36 @@ function projectBody(): number[] {
   return fnBody([[7, I32], [1, F32]], whileNonzero(N, row));
 }
 
+/**
+ * embedRows(keys, N, tResid, R, later, D, tQkv, W3, resid, qkv): row i of
+ * resid and of qkv from row keys[i] of the first-layer table (compact.ts):
+ * its W3 q/k/v values, and its R residual values — the whole row when R = D
+ * (later < 0), else at the coordinates listed at `later`. Bytes are copied
+ * as they are.
+ */
+function embedRowsBody(): number[] {
+  const [KEYS, N, TRESID, R, LATER, D, TQKV, W3, RESID, QKV] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [KEY, T, SRC] = [10, 11, 12];
+  const row = [
+    ...get(KEYS), ...i32load, ...set(KEY),
+    ...get(LATER), ...i32c(0), ...LT_S, ...IF,
+    ...get(RESID), ...get(TRESID), ...get(KEY), ...get(R), ...MUL, ...i32c(2), ...SHL, ...ADD, ...get(D), ...i32c(2), ...SHL, ...MEMCPY,
+    ...ELSE,
+    ...get(TRESID), ...get(KEY), ...get(R), ...MUL, ...i32c(2), ...SHL, ...ADD, ...set(SRC),
+    ...overList(T, R, [
+      ...get(RESID), ...get(LATER), ...get(T), ...ADD, ...i32load, ...i32c(2), ...SHL, ...ADD,
+      ...get(SRC), ...get(T), ...ADD, ...f32load(), ...f32store(), ...bump(T, 4),
+    ]),
+    ...END,
+    ...get(QKV), ...get(TQKV), ...get(KEY), ...get(W3), ...MUL, ...i32c(2), ...SHL, ...ADD, ...get(W3), ...i32c(2), ...SHL, ...MEMCPY,
+    ...bump(KEYS, 4),
+    ...get(RESID), ...get(D), ...i32c(2), ...SHL, ...ADD, ...set(RESID),
+    ...get(QKV), ...get(W3), ...i32c(2), ...SHL, ...ADD, ...set(QKV),
+    ...countDown(N),
+  ];
+  return fnBody([[3, I32]], whileNonzero(N, row));
+}
+
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const scoresType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [F64], [I32]]), ...vec([[F64]])];
@@ -232,11 +263,12 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([scoresType, valuesType, unembedType, projectType])),
     ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([[0], [1], [1], [2], [3]])),
+    ...section(3, vec([[0], [1], [1], [2], [3], [2]])),
     ...section(7, vec([
       [...name("scores"), 0x00, 0], [...name("values"), 0x00, 1], [...name("addDirect"), 0x00, 2], [...name("unembedDirect"), 0x00, 3], [...name("project"), 0x00, 4],
+      [...name("embedRows"), 0x00, 5],
     ])),
-    ...section(10, vec([scoresBody(), valuesBody(), addDirectBody(), unembedDirectBody(), projectBody()])),
+    ...section(10, vec([scoresBody(), valuesBody(), addDirectBody(), unembedDirectBody(), projectBody(), embedRowsBody()])),
   ]);
 }
 
@@ -253,7 +285,24 @@ interface Exports {
   project(
     resid: number, rowBytes: number, N: number, reads: number, nReads: number, rowPtr: number, colIdx: number, vals: number, out: number, W: number, bias: number,
   ): void;
+  embedRows(keys: number, N: number, tResid: number, R: number, later: number, D: number, tQkv: number, W3: number, resid: number, qkv: number): void;
 }
+
+/**
+ * compact.ts's first-layer table as the arena needs it: its residual rows
+ * (R values each) and q/k/v rows, the coordinates the residual values go
+ * to, and a version that changes whenever rows are added.
+ */
+export interface TableSource {
+  readonly R: number;
+  readonly resid: FloatArray;
+  readonly qkv: FloatArray;
+  readonly later: Int32Array;
+  readonly version: number;
+}
+
+/** The table whose copy the module's memory holds (at address 0), and its version then. */
+let tableHeld: { source: TableSource; version: number } | null = null;
 
 /** Byte addresses of a layer's q/k/v product in the arena: its read coordinates, its CSR arrays and its bias (−1 without one). */
 interface ProjectAt {
@@ -307,6 +356,12 @@ export interface CompactArena {
   /** The unembedding's Direct arrays, and b_U's address (−1 without one). */
   readonly unembedDirect: DirectAt | null;
   readonly biasAt: number;
+  /** The first-layer table's copy (at address 0, kept across runs while the same table is in use), and one key per row. */
+  readonly tableResidAt: number;
+  readonly tableQkvAt: number;
+  readonly laterAt: number;
+  readonly keys: Int32Array;
+  readonly keysAt: number;
   readonly ex: Exports;
 }
 
@@ -321,7 +376,7 @@ export const compactWasmSettings = { enabled: true };
  * recordElements: room for a head's kept pattern rows), or null where
  * WebAssembly SIMD is unavailable or switched off.
  */
-export function compactArena(cm: CompactModel, N: number, maxKeys: number, recordElements: number): CompactArena | null {
+export function compactArena(cm: CompactModel, N: number, maxKeys: number, recordElements: number, table: TableSource | null): CompactArena | null {
   if (!compactWasmSettings.enabled || !wasmAvailable()) return null;
   if (!exports) {
     const module = compactModule();
@@ -338,7 +393,11 @@ export function compactArena(cm: CompactModel, N: number, maxKeys: number, recor
     end += Math.ceil(n / 4) * 4;
     return at;
   };
+  // The table first, so that its copy stays where it is from one run to the next.
+  const tableResidAt = 4 * region(table ? table.resid.length : 0), tableQkvAt = 4 * region(table ? table.qkv.length : 0);
+  const laterAt = 4 * region(table ? table.later.length : 0);
   const at = {
+    keys: region(table ? N : 0),
     resid: region(N * D), qkv: region(N * cm.maxWidth), z: region(N * cm.maxWV), out: region(N * Vo),
     buf: region(maxKeys), live: region(maxKeys), qIdx: region(cm.maxS), pattern: region(recordElements), patternLive: region(recordElements),
   };
@@ -361,6 +420,8 @@ export function compactArena(cm: CompactModel, N: number, maxKeys: number, recor
     new Float32Array(b, x.at.vals, x.d.vals.length).set(x.d.vals);
   }
   if (unembed) new Int32Array(b, unembed.at.reads, cm.unembedReads.length).set(cm.unembedReads);
+  if (table) new Int32Array(b, laterAt, table.later.length).set(table.later);
+  if (tableHeld && tableHeld.source !== table) tableHeld = null;
   cm.layers.forEach((l, k) => {
     const p = project[k];
     new Int32Array(b, p.reads, l.reads.length).set(l.reads);
@@ -379,11 +440,22 @@ export function compactArena(cm: CompactModel, N: number, maxKeys: number, recor
     residAt: 4 * at.resid, qkvAt: 4 * at.qkv, zAt: 4 * at.z, outAt: 4 * at.out, bufAt: 4 * at.buf, liveAt: 4 * at.live, qIdxAt: 4 * at.qIdx,
     patternAt: 4 * at.pattern, patternLiveAt: 4 * at.patternLive,
     oDirect: oDirect.map((x) => x?.at ?? null), project, unembedDirect: unembed?.at ?? null, biasAt,
+    tableResidAt, tableQkvAt, laterAt, keys: i(at.keys, table ? N : 0), keysAt: 4 * at.keys,
     ex: exports,
   };
+}
+
+/** Bring the arena's copy of `table` up to date (a copy of the whole table when it has rows the copy lacks). */
+export function syncTable(a: CompactArena, table: TableSource): void {
+  if (tableHeld && tableHeld.source === table && tableHeld.version === table.version) return;
+  const b = memory!.buffer;
+  new Float32Array(b, a.tableResidAt, table.resid.length).set(table.resid);
+  new Float32Array(b, a.tableQkvAt, table.qkv.length).set(table.qkv);
+  tableHeld = { source: table, version: table.version };
 }
 
 /** Fill the whole arena memory with float32 `value` (tests: a value a run reads before writing it shows up in the logits). */
 export function fillArena(value: number): void {
   if (memory) new Float32Array(memory.buffer).fill(value);
+  tableHeld = null;
 }

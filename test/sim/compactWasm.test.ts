@@ -39,7 +39,7 @@ function arenaOf(N: number, W3: number, WV: number, maxKeys: number, maxS: numbe
   const cm = {
     model: { config: { d_model: 1, d_vocab_out: 1 } }, maxWidth: W3, maxWV: WV, maxS, layers: [], unembedDirect: null, unembedReads: new Int32Array(0), bU: null,
   } as unknown as CompactModel;
-  return compactArena(cm, N, maxKeys, 0)!;
+  return compactArena(cm, N, maxKeys, 0, null)!;
 }
 
 describe.runIf(wasmAvailable())("float32 narrowed attention in WebAssembly (compactWasm.ts)", () => {
@@ -147,7 +147,7 @@ describe.runIf(wasmAvailable())("float32 narrowed attention in WebAssembly (comp
           layers: [{ oDirect: o, reads: new Int32Array(0), qkv: { rowPtr: new Int32Array(1), colIdx: new Int32Array(0), vals: new Float32Array(0) }, bqkv: null }],
           unembedDirect: u, unembedReads: readsArr, bU: bias,
         } as unknown as CompactModel;
-        const a = compactArena(cm, N, 1, 0)!;
+        const a = compactArena(cm, N, 1, 0, null)!;
         // JavaScript first, on copies.
         const jsResid = Float32Array.from(resid), jsOut = new Float32Array(N * Vo);
         addOutputDirectF32(o, WV, Float32Array.from(z), N, D, jsResid);
@@ -162,6 +162,17 @@ describe.runIf(wasmAvailable())("float32 narrowed attention in WebAssembly (comp
       }),
       fcParams({ seed: 2204, numRuns: 300 }),
     );
+  });
+
+  it("keeps its copy of the first-layer table current as later calls add (token, position) rows", () => {
+    // Each call meets pairs no earlier call did (a wider alphabet, longer sequences), with the kernels on
+    // throughout: a copy of the table not refreshed gives the earlier rows' values, or the memory's.
+    const weights = compile(loadProgram("induction")).weights;
+    for (let k = 1; k <= 6; k++) {
+      const batch = [0, 1, 2].map((s) => modelInput(Array.from({ length: 4 * k + s }, (_, p) => (p * (s + 1) + k) % (k + 1))));
+      const general = batch.map((tokens) => bits(forward(weights, tokens, { precision: "float32", cache: true }).logits));
+      expect(forwardBatch(weights, batch, { precision: "float32" }).map((r) => bits(r.logits))).toEqual(general);
+    }
   });
 
   it("gives the general path's logits with the kernels on and off, on compiled programs and random sparse weights", () => {
