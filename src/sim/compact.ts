@@ -15,11 +15,11 @@
  * k that is 0 for every input, a z column that is 0, a product row the CSR
  * kernel skips), and every kept sum adds the same terms in the same order
  * through the same kernels (csrRow, attentionScores.ts, softmax.ts,
- * attentionValues.ts; in float32 the scores of sparse queries and the value
- * sums run in WebAssembly with the same bits, compactWasm.ts), so the logits
- * are bit-identical to the general path's for finite activations. Only
- * logits come out: the activation cache needs the full arrays and takes the
- * general path.
+ * attentionValues.ts; in float32 the products, the sparse scores, the
+ * value sums and the table copies run in WebAssembly on the same operations,
+ * compactWasm.ts), so the logits are bit-identical to the general path's for
+ * finite activations. Only logits come out: the activation cache needs the
+ * full arrays and takes the general path.
  */
 import type { FloatArray } from "../model/weights.ts";
 import { attendHead, patternRecords, reserveHead } from "./compactAttention.ts";
@@ -35,7 +35,8 @@ export { allSparse, compactModel, type CompactModel } from "./compactModel.ts";
  * Embedding, layers and unembedding of tokens [N] through the residual
  * residScratch [N, D] (overwritten; in float32 with WebAssembly, the arena's
  * instead); returns the [N, Vo] logits in an array lent by `take` (or the
- * arena), valid until the next run. Sequence b occupies rows starts[b] … starts[b]+lengths[b]−1.
+ * arena), valid until the next run. Sequence b occupies rows starts[b] …
+ * starts[b]+lengths[b]−1.
  */
 export function runCompact(
   cm: CompactModel, tokens: Int32Array, residScratch: FloatArray, N: number, starts: readonly number[], lengths: readonly number[],
@@ -164,7 +165,9 @@ function firstLayerTable(cm: CompactModel): FirstLayerTable | null {
  * computed and kept. Where the table keeps only the residual coordinates
  * read later, only those are written from it: the others can reach no logit
  * (a layer's output may still add to them; nothing reads the sum), so they
- * keep whatever the scratch array held.
+ * keep whatever the scratch array held. With an arena, new pairs are
+ * computed first and every row is then copied in one WebAssembly call from
+ * the arena's copy of the table.
  */
 function embedFirst(
   cm: CompactModel, layer: CompactLayer, table: FirstLayerTable, tokens: Int32Array, starts: readonly number[], lengths: readonly number[],

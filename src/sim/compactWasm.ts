@@ -321,14 +321,16 @@ interface DirectAt {
 }
 
 /**
- * One float32 run's arrays in the module's memory: the residual, q/k/v
- * rows, z rows and logits; the score row, its live keys and the query's
- * nonzero coordinates; room for one head's kept pattern rows
- * (compactAttention.ts copies a record there before the rows that reuse
- * it); and the model's q/k/v products and one-to-one W_O and W_U products
- * (compactModel.ts's CompactLayer and Direct), copied in for the run. Views are valid until the next
- * compactArena call (which may grow the memory); the *At fields are byte
- * addresses, which the kernels take.
+ * One float32 run's arrays in the module's memory: the first-layer
+ * table's copy (first, so that it stays put from run to run) and one table
+ * key per row; the residual, q/k/v rows, z rows and logits; the score row,
+ * its live keys and the query's nonzero coordinates; room for one head's
+ * kept pattern rows (compactAttention.ts copies a record there before the
+ * rows that reuse it); and the model's q/k/v products and one-to-one W_O
+ * and W_U products (compactModel.ts's CompactLayer and Direct), copied in
+ * for the run. Views are valid until the next compactArena call (which may
+ * grow the memory); the *At fields are byte addresses, which the kernels
+ * take.
  */
 export interface CompactArena {
   readonly resid: Float32Array;

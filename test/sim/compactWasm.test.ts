@@ -1,12 +1,16 @@
 /**
- * The float32 narrowed forward's WebAssembly attention (compactWasm.ts)
- * against the JavaScript loops it replaces, bit for bit: the sparse scores
- * (attentionScores.ts) and the value sum (attentionValues.ts) on random
- * float32 rows — magnitudes from subnormal to overflow, signed zeros,
- * infinities and NaNs, weights of exactly 0 in the live list, every width
- * of a vector tail — and the whole forward with the kernels on and off
- * against the general path, including a head whose arena views were
- * detached by a later run's growth.
+ * The float32 narrowed forward's WebAssembly kernels (compactWasm.ts)
+ * against the JavaScript loops they replace, bit for bit: the sparse scores
+ * (attentionScores.ts), the value sum (attentionValues.ts) and the
+ * one-to-one W_O and W_U products (compact.ts) on random float32 rows —
+ * magnitudes from subnormal to overflow, signed zeros, infinities and NaNs,
+ * products that underflow to a zero of either sign, weights of exactly 0 in
+ * the live list, every width of a vector tail; the first-layer table's copy
+ * kept current over calls that add rows; and the whole forward with the
+ * kernels on and off against the general path, including a head whose arena
+ * views were detached by a later run's growth. The q/k/v product and the
+ * table copy are held to the general path by these forward tests and by
+ * test/sim/compact.test.ts, which fills the arena with NaN first.
  */
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
