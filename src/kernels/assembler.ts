@@ -76,6 +76,9 @@ export const call = (f: number): number[] => [0x10, ...uleb(f)];
 /** while (cond) body — cond leaves an i32 that is nonzero to continue. */
 export const whileLoop = (cond: number[], body: number[]): number[] => [0x02, 0x40, 0x03, 0x40, ...cond, 0x45, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
 
+/** while (local l ≠ 0) body. */
+export const whileNonzero = (l: number, body: number[]): number[] => [...BLOCK, ...LOOP, ...get(l), ...EQZ, ...brIf(1), ...body, ...br(0), ...END, ...END];
+
 /** local l += by. */
 export const addTo = (l: number, by: number[]): number[] => [...get(l), ...by, ...ADD, ...set(l)];
 

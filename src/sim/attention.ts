@@ -85,10 +85,14 @@ export function attentionJob(precision: Precision, E: number, maxKeys: number, s
   };
 }
 
-/** Make sure the job's scratch holds n keys. */
+/**
+ * Make sure the job's scratch holds n keys and E query coordinates (a view
+ * on WebAssembly memory that has since grown is detached: length 0).
+ */
 export function reserveKeys(job: AttentionJob, n: number): void {
   if (job.buf.length < n) job.buf = job.f32 ? new Float32Array(n) : new Float64Array(n);
   if (job.live.length < n) job.live = new Int32Array(n);
+  if (job.qIdx.length < job.E) job.qIdx = new Int32Array(job.E);
 }
 
 /**

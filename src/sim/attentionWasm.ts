@@ -28,7 +28,8 @@ import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
 import type { Precision } from "./prepare.ts";
 import {
-  ADD, BLOCK, br, brIf, bump, call, compiledOnce, countDown, END, EQ, EQZ, get, i32 as i32c, I32, I32_LOAD, IF, LOOP, MUL, section, set, SHL, simd, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
+  ADD, BLOCK, br, brIf, bump, call, compiledOnce, countDown, END, EQ, EQZ, funcBody, get, i32 as i32c, I32, I32_LOAD, IF, LOOP, MUL, section, set, SHL, simd, uleb, V128,
+  V_LOAD, V_STORE, V_ZERO, vec,
 } from "../kernels/assembler.ts";
 import { wasmAvailable } from "./wasm.ts";
 import { EXP_NEG, softmaxCut } from "./softmax.ts";
@@ -64,11 +65,6 @@ const arith = (es: 4 | 8): Arith => ({
   mul: es === 4 ? simd(0xe6) : simd(0xf2), // f32x4.mul / f64x2.mul
 });
 
-const fnBody = (locals: number[][], code: number[]): number[] => {
-  const body = [...vec(locals), ...code, ...END];
-  return [...uleb(body.length), ...body];
-};
-
 /**
  * dots(q, keys, blocks, E, out): for each of `blocks` key blocks ([E][W],
  * consecutive), out gets the W dot products with q (E elements), each lane
@@ -88,7 +84,7 @@ function dotsBody(a: Arith): number[] {
   c.push(...bump(QP, a.es), ...bump(KP, BLOCK_BYTES), ...countDown(EE), ...br(0), ...END, ...END);
   ACC.forEach((r, i) => c.push(...get(OUT), ...get(r), ...vstore(16 * i)));
   c.push(...bump(OUT, BLOCK_BYTES), ...countDown(NB), ...br(0), ...END, ...END);
-  return fnBody([[2, I32], [5, V128]], c);
+  return funcBody([[2, I32], [5, V128]], c);
 }
 
 /**
@@ -117,7 +113,7 @@ function vsumBody(a: Arith, nv: number, all: boolean): number[] {
   else c.push(...bump(LIVE, 4));
   c.push(...countDown(N), ...br(0), ...END, ...END);
   ACC.forEach((r, i) => c.push(...get(Z), ...get(r), ...vstore(16 * i)));
-  return fnBody([[2, I32], [nv + 1, V128]], c);
+  return funcBody([[2, I32], [nv + 1, V128]], c);
 }
 
 /**
@@ -151,7 +147,7 @@ function vsumTakenBody(vsumAll: number): number[] {
   const load = (off: number): number[] => [...get(ROWD), ...I32_LOAD(off)];
   const c = [...load(ROW.RESULT), ...load(ROW.N), ...EQ, ...IF];
   c.push(...load(ROW.BUF), ...i32c(0), ...load(ROW.N), ...get(V), ...get(RB), ...get(Z), ...call(vsumAll), ...END);
-  return fnBody([], c);
+  return funcBody([], c);
 }
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {

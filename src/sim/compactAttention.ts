@@ -101,9 +101,6 @@ export function attendHead(
     sj.buf = vj.buf = arena.buf;
     sj.live = vj.live = arena.live;
     sj.qIdx = arena.qIdx;
-  } else if (sj.qIdx.length < sj.E) {
-    // A view on an arena whose memory has since grown (and so been detached).
-    sj.qIdx = new Int32Array(sj.E);
   }
   sj.q = qkv;
   sj.k = qkv;

@@ -27,33 +27,24 @@
  * (compactArena), so the kernels read them in place.
  */
 import {
-  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, ELSE, END, EQZ, GE_S, MEMCPY, get, I32_LOAD, i32 as i32c, I32, IF, LOOP, LT_S, MUL, section, set, SHL, simd, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
+  ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, ELSE, END, EQZ, F32_LOAD, f32c, f64c, funcBody, GE_S, get, I32_LOAD, i32 as i32c, I32, IF, LOOP, LT_S,
+  MEMCPY, MUL, section, set, SHL, simd, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec, whileNonzero,
 } from "../kernels/assembler.ts";
 import type { FloatArray } from "../model/weights.ts";
 import type { CompactModel, Direct } from "./compactModel.ts";
 import { wasmAvailable } from "./wasm.ts";
 
 const F32 = 0x7d, F64 = 0x7c;
-const f32load = (off = 0): number[] => [0x2a, 2, ...uleb(off)];
 const f32store = (off = 0): number[] => [0x38, 2, ...uleb(off)];
-const i32load = [0x28, 2, 0];
+const i32load = I32_LOAD(0);
 const F32_ADD = [0x92], F32_MUL = [0x94], F32_NE = [0x5c], F32_GT = [0x5e], F32_DEMOTE = [0xb6], F64_PROMOTE = [0xbb], F64_DIV = [0xa3];
 const F64_ADD = [0xa0], F64_MUL = [0xa2];
-const F64C = (x: number): number[] => [0x44, ...new Uint8Array(Float64Array.of(x).buffer)];
-const F32_CONST = (x: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(x).buffer)];
 const SELECT = [0x1b];
 const F32X4_SPLAT = simd(0x13), F32X4_ADD = simd(0xe4), F32X4_MUL = simd(0xe6);
 const F32X4_EXTRACT = (lane: number): number[] => simd(0x1f, lane);
 // v rows start at any float: unaligned loads.
 const vload = (off: number): number[] => V_LOAD(off, 0);
 const vstore = (off: number): number[] => V_STORE(off, 0);
-/** while (local l ≠ 0) { body } */
-const whileNonzero = (l: number, body: number[]): number[] => [...BLOCK, ...LOOP, ...get(l), ...EQZ, ...brIf(1), ...body, ...br(0), ...END, ...END];
-
-const fnBody = (locals: [number, number][], code: number[]): number[] => {
-  const body = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...code, ...END];
-  return [...uleb(body.length), ...body];
-};
 
 /**
  * scores(q, qIdx, nq, k, rowBytes, nKeys, sqrtE, buf) → max: buf[j] for
@@ -66,19 +57,19 @@ function scoresBody(): number[] {
   const [S, X, MAX] = [11, 12, 13];
   const term = [
     ...get(IP), ...i32load, ...i32c(2), ...SHL, ...set(EB),
-    ...get(S), ...get(Q), ...get(EB), ...ADD, ...f32load(), ...get(K), ...get(EB), ...ADD, ...f32load(), ...F32_MUL, ...F32_ADD, ...set(S),
+    ...get(S), ...get(Q), ...get(EB), ...ADD, ...F32_LOAD(0), ...get(K), ...get(EB), ...ADD, ...F32_LOAD(0), ...F32_MUL, ...F32_ADD, ...set(S),
     ...bump(IP, 4), ...countDown(T),
   ];
   const key = [
-    ...F32_CONST(0), ...set(S), ...get(QIDX), ...set(IP), ...get(NQ), ...set(T),
+    ...f32c(0), ...set(S), ...get(QIDX), ...set(IP), ...get(NQ), ...set(T),
     ...whileNonzero(T, term),
     ...get(S), ...F64_PROMOTE, ...get(SQ), ...F64_DIV, ...F32_DEMOTE, ...set(X),
     ...get(BUF), ...get(X), ...f32store(),
     ...get(X), ...get(MAX), ...get(X), ...get(MAX), ...F32_GT, ...SELECT, ...set(MAX),
     ...get(K), ...get(ROW), ...ADD, ...set(K), ...bump(BUF, 4), ...countDown(NK),
   ];
-  const c = [...F32_CONST(-Infinity), ...set(MAX), ...whileNonzero(NK, key), ...get(MAX), ...F64_PROMOTE];
-  return fnBody([[3, I32], [3, F32]], c);
+  const c = [...f32c(-Infinity), ...set(MAX), ...whileNonzero(NK, key), ...get(MAX), ...F64_PROMOTE];
+  return funcBody([[3, I32], [3, F32]], c);
 }
 
 /**
@@ -101,8 +92,8 @@ function valuesBody(): number[] {
     c.push(...get(LIVE), ...set(LP), ...get(N), ...set(T));
     const key: number[] = [
       ...get(LP), ...i32load, ...set(J),
-      ...get(BUF), ...get(J), ...i32c(2), ...SHL, ...ADD, ...f32load(), ...set(P),
-      ...get(P), ...F32_CONST(0), ...F32_NE, ...IF,
+      ...get(BUF), ...get(J), ...i32c(2), ...SHL, ...ADD, ...F32_LOAD(0), ...set(P),
+      ...get(P), ...f32c(0), ...F32_NE, ...IF,
       ...get(P), ...F32X4_SPLAT, ...set(SP),
       ...get(V), ...get(J), ...get(ROW), ...MUL, ...ADD, ...set(RP),
     ];
@@ -126,18 +117,18 @@ function valuesBody(): number[] {
   c.push(...get(COLS), ...i32c(2), ...LT_S, ...EQZ, ...IF, ...get(Z), ...get(A0), ...F32X4_EXTRACT(1), ...f32store(4), ...END);
   c.push(...get(COLS), ...i32c(3), ...LT_S, ...EQZ, ...IF, ...get(Z), ...get(A0), ...F32X4_EXTRACT(2), ...f32store(8), ...END);
   c.push(...END);
-  return fnBody([[4, I32], [1, F32], [3, V128]], c);
+  return funcBody([[4, I32], [1, F32], [3, V128]], c);
 }
 
 /** out[0 … n) = 0 (float32), with locals p and t as scratch. */
 const zeroRow = (out: number, n: number, p: number, t: number): number[] =>
-  [...get(out), ...set(p), ...get(n), ...set(t), ...whileNonzero(t, [...get(p), ...F32_CONST(0), ...f32store(), ...bump(p, 4), ...countDown(t)])];
+  [...get(out), ...set(p), ...get(n), ...set(t), ...whileNonzero(t, [...get(p), ...f32c(0), ...f32store(), ...bump(p, 4), ...countDown(t)])];
 
 /** out[j] += bias[j] for j < n (float32) when the address bias ≥ 0, with locals p, q and r as scratch. */
 const addBiasRow = (out: number, bias: number, n: number, p: number, q: number, r: number): number[] => [
   ...get(bias), ...i32c(0), ...GE_S, ...IF,
   ...get(out), ...set(p), ...get(bias), ...set(q), ...get(n), ...set(r),
-  ...whileNonzero(r, [...get(p), ...get(p), ...f32load(), ...get(q), ...f32load(), ...F32_ADD, ...f32store(), ...bump(p, 4), ...bump(q, 4), ...countDown(r)]),
+  ...whileNonzero(r, [...get(p), ...get(p), ...F32_LOAD(0), ...get(q), ...F32_LOAD(0), ...F32_ADD, ...f32store(), ...bump(p, 4), ...bump(q, 4), ...countDown(r)]),
   ...END,
 ];
 
@@ -150,7 +141,7 @@ const nextRow = (rowIn: number, rowBytes: number, out: number, width: number, n:
   [...get(rowIn), ...get(rowBytes), ...ADD, ...set(rowIn), ...get(out), ...get(width), ...i32c(2), ...SHL, ...ADD, ...set(out), ...countDown(n)];
 
 /** The float32 of float64 0 + a·b with a, b float32 (the product exact in float64): JavaScript's `0 + a * b` stored to a Float32Array. */
-const roundedProduct = (a: number[], b: number[]): number[] => [...F64C(0), ...a, ...F64_PROMOTE, ...b, ...F64_PROMOTE, ...F64_MUL, ...F64_ADD, ...F32_DEMOTE];
+const roundedProduct = (a: number[], b: number[]): number[] => [...f64c(0), ...a, ...F64_PROMOTE, ...b, ...F64_PROMOTE, ...F64_MUL, ...F64_ADD, ...F32_DEMOTE];
 
 /**
  * addDirect(z, WV, cols, vals, N, resid, rowBytes): for each of N rows and
@@ -164,12 +155,12 @@ function addDirectBody(): number[] {
     ...get(CP), ...i32load, ...set(C),
     ...get(C), ...i32c(0), ...GE_S, ...IF,
     ...get(RESID), ...get(C), ...i32c(2), ...SHL, ...ADD, ...set(RP),
-    ...get(RP), ...get(RP), ...f32load(), ...roundedProduct([...get(Z), ...f32load()], [...get(VP), ...f32load()]), ...F32_ADD, ...f32store(),
+    ...get(RP), ...get(RP), ...F32_LOAD(0), ...roundedProduct([...get(Z), ...F32_LOAD(0)], [...get(VP), ...F32_LOAD(0)]), ...F32_ADD, ...f32store(),
     ...END,
     ...bump(CP, 4), ...bump(VP, 4), ...bump(Z, 4), ...countDown(T),
   ];
   const row = [...get(COLS), ...set(CP), ...get(VALS), ...set(VP), ...get(WV), ...set(T), ...whileNonzero(T, term), ...get(RESID), ...get(ROWB), ...ADD, ...set(RESID), ...countDown(N)];
-  return fnBody([[5, I32]], whileNonzero(N, row));
+  return funcBody([[5, I32]], whileNonzero(N, row));
 }
 
 /**
@@ -183,12 +174,12 @@ function unembedDirectBody(): number[] {
   const [T, P, Q, R] = [10, 11, 12, 13];
   const term = [
     ...get(OUT), ...get(COLS), ...get(T), ...ADD, ...i32load, ...i32c(2), ...SHL, ...ADD,
-    ...roundedProduct([...get(RESID), ...get(READS), ...get(T), ...ADD, ...i32load, ...i32c(2), ...SHL, ...ADD, ...f32load()], [...get(VALS), ...get(T), ...ADD, ...f32load()]),
+    ...roundedProduct([...get(RESID), ...get(READS), ...get(T), ...ADD, ...i32load, ...i32c(2), ...SHL, ...ADD, ...F32_LOAD(0)], [...get(VALS), ...get(T), ...ADD, ...F32_LOAD(0)]),
     ...f32store(), ...bump(T, 4),
   ];
   // The three lists are read at the same byte offset T.
   const row = [...zeroRow(OUT, VO, P, T), ...overList(T, NR, term), ...addBiasRow(OUT, BIAS, VO, P, Q, R), ...nextRow(RESID, ROWB, OUT, VO, N)];
-  return fnBody([[4, I32]], whileNonzero(N, row));
+  return funcBody([[4, I32]], whileNonzero(N, row));
 }
 
 /**
@@ -205,13 +196,13 @@ function projectBody(): number[] {
   const X = 18;
   const entry = [
     ...get(OUT), ...get(COLIDX), ...get(P), ...ADD, ...i32load, ...i32c(2), ...SHL, ...ADD, ...set(O),
-    ...get(O), ...get(O), ...f32load(), ...F64_PROMOTE, ...get(X), ...F64_PROMOTE, ...get(VALS), ...get(P), ...ADD, ...f32load(), ...F64_PROMOTE, ...F64_MUL, ...F64_ADD,
+    ...get(O), ...get(O), ...F32_LOAD(0), ...F64_PROMOTE, ...get(X), ...F64_PROMOTE, ...get(VALS), ...get(P), ...ADD, ...F32_LOAD(0), ...F64_PROMOTE, ...F64_MUL, ...F64_ADD,
     ...F32_DEMOTE, ...f32store(), ...bump(P, 4),
   ];
   const coordinate = [
     ...get(READS), ...get(T), ...ADD, ...i32load, ...set(D),
-    ...get(RESID), ...get(D), ...i32c(2), ...SHL, ...ADD, ...f32load(), ...set(X),
-    ...get(X), ...F32_CONST(0), ...F32_NE, ...IF,
+    ...get(RESID), ...get(D), ...i32c(2), ...SHL, ...ADD, ...F32_LOAD(0), ...set(X),
+    ...get(X), ...f32c(0), ...F32_NE, ...IF,
     // P and P1: byte offsets of d's entries in colIdx and vals.
     ...get(ROWPTR), ...get(D), ...i32c(2), ...SHL, ...ADD, ...i32load, ...i32c(2), ...SHL, ...set(P),
     ...get(ROWPTR), ...get(D), ...i32c(2), ...SHL, ...ADD, ...I32_LOAD(4), ...i32c(2), ...SHL, ...set(P1),
@@ -220,7 +211,7 @@ function projectBody(): number[] {
     ...bump(T, 4),
   ];
   const row = [...zeroRow(OUT, W, O, R), ...overList(T, NR, coordinate), ...addBiasRow(OUT, BIAS, W, O, Q, R), ...nextRow(RESID, ROWB, OUT, W, N)];
-  return fnBody([[7, I32], [1, F32]], whileNonzero(N, row));
+  return funcBody([[7, I32], [1, F32]], whileNonzero(N, row));
 }
 
 /**
@@ -241,7 +232,7 @@ function embedRowsBody(): number[] {
     ...get(TRESID), ...get(KEY), ...get(R), ...MUL, ...i32c(2), ...SHL, ...ADD, ...set(SRC),
     ...overList(T, R, [
       ...get(RESID), ...get(LATER), ...get(T), ...ADD, ...i32load, ...i32c(2), ...SHL, ...ADD,
-      ...get(SRC), ...get(T), ...ADD, ...f32load(), ...f32store(), ...bump(T, 4),
+      ...get(SRC), ...get(T), ...ADD, ...F32_LOAD(0), ...f32store(), ...bump(T, 4),
     ]),
     ...END,
     ...get(QKV), ...get(TQKV), ...get(KEY), ...get(W3), ...MUL, ...i32c(2), ...SHL, ...ADD, ...get(W3), ...i32c(2), ...SHL, ...MEMCPY,
@@ -250,7 +241,7 @@ function embedRowsBody(): number[] {
     ...get(QKV), ...get(W3), ...i32c(2), ...SHL, ...ADD, ...set(QKV),
     ...countDown(N),
   ];
-  return fnBody([[3, I32]], whileNonzero(N, row));
+  return funcBody([[3, I32]], whileNonzero(N, row));
 }
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {

@@ -17,8 +17,8 @@
  * are not taken: the caller then runs softmaxLive.
  */
 import {
-  ADD, AND, BLOCK, br, brIf, bump, call, countDown, END, EQ, EQZ, F64, f32c, f64c, get, i32 as i32c, I32, I32_LOAD, IF, LOOP, OR, SELECT, set, SHL,
-  SHR_U, simd, SUB, uleb, V128, V_LOAD, V_STORE, vec,
+  ADD, AND, BLOCK, br, brIf, bump, call, countDown, END, EQ, EQZ, F64, f32c, f64c, funcBody, get, i32 as i32c, I32, I32_LOAD, IF, LOOP, OR, SELECT, set,
+  SHL, SHR_U, simd, SUB, uleb, V128, V_LOAD, V_STORE, vec, whileNonzero,
 } from "../kernels/assembler.ts";
 import { EXP_NEG } from "./softmax.ts";
 
@@ -42,14 +42,6 @@ const I32X4_EXTRACT = (lane: number): number[] => simd(0x1b, lane);
 const F64X2_REPLACE = (lane: number): number[] => simd(0x22, lane);
 const F64X2_EXTRACT = (lane: number): number[] => simd(0x21, lane);
 const I32X4_SHR_S = simd(0xac), I32X4_ADD = simd(0xae), I64X2_EXTEND_LOW = simd(0xc7), I64X2_SHL = simd(0xcb);
-/** while (local l ≠ 0) { body } */
-const whileNonzero = (l: number, body: number[]): number[] => [...BLOCK, ...LOOP, ...get(l), ...EQZ, ...brIf(1), ...body, ...br(0), ...END, ...END];
-
-const fnBody = (locals: [number, number][], code: number[]): number[] => {
-  const body = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...code, ...END];
-  return [...uleb(body.length), ...body];
-};
-
 /** Type of scale: (buf, vectors, sqrtE, out) → (). */
 export const SCALE_TYPE = [0x60, ...vec([[I32], [I32], [F64], [I32]]), 0];
 /** Type of expNorm: (buf, vectors, n, max, scratch, frac, live) → sum. */
@@ -88,7 +80,7 @@ export function scaleBody(es: 4 | 8): number[] {
   body.push(...bump(BUF, 16), ...countDown(NV));
   c.push(...whileNonzero(NV, body));
   c.push(...get(OUT), ...get(M), ...vstore(0), ...get(OUT), ...get(MN), ...vstore(16));
-  return fnBody([[5, V128]], c);
+  return funcBody([[5, V128]], c);
 }
 
 /**
@@ -165,7 +157,7 @@ export function expNormBody(es: 4 | 8): number[] {
   c.push(...i32c(0), ...set(J), ...get(LIVE), ...set(P));
   c.push(...BLOCK, ...LOOP, ...get(J), ...get(N), ...EQ, ...brIf(1), ...get(P), ...get(J), ...i32store, ...bump(P, 4), ...bump(J, 1), ...br(0), ...END, ...END);
   c.push(...get(SUM));
-  return fnBody([[16, V128], [1, F64], [4, I32], [1, V128], [1, I32]], c);
+  return funcBody([[16, V128], [1, F64], [4, I32], [1, V128], [1, I32]], c);
 }
 
 /** Type of softmaxRow: (descriptor) → (). */
@@ -229,5 +221,5 @@ export function softmaxRowBody(es: 4 | 8, scale: number, expNorm: number): numbe
   c.push(...get(BUF), ...get(NV), ...get(N), ...get(MAX), ...get(D), ...I32_LOAD(ROW.EXPS), ...get(D), ...I32_LOAD(ROW.FRAC), ...get(D), ...I32_LOAD(ROW.LIVE));
   c.push(...call(expNorm), ...DROP);
   c.push(...get(D), ...get(N), ...i32storeAt(ROW.RESULT));
-  return fnBody([[4, I32], [3, F64]], c);
+  return funcBody([[4, I32], [3, F64]], c);
 }
