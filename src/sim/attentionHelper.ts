@@ -3,11 +3,16 @@
  * table (attentionWasm.ts: a chunk is a few calls that must run in order, as
  * one head's scores then its softmax) on its own instance of the attention module, on
  * the same shared memory, so that the score and value products of a long
- * context stream through two cores. Both threads claim chunks from a
- * counter (kernels/sharing.ts), so a helper that wakes late or is
- * descheduled just takes fewer, and after a job where it cost time the next
- * ones run on this thread alone for a while. Chunks write disjoint outputs
- * with the same code, so the bits never depend on who ran which.
+ * context stream through two cores. Each thread has home chunks (this
+ * thread the first half of a job's, the helper the rest) and claims them
+ * from its own counter (kernels/sharing.ts), then takes what is left of
+ * the other's: so from one push to the next each core streams the same
+ * heads' keys and values, which stay in its share of the cache (one core
+ * streaming all 16 MB of a float64 cache at 4,096 falls out of it), while
+ * a helper that wakes late or is descheduled just takes fewer; after a job
+ * where it cost time the next ones run on this thread alone for a while.
+ * Chunks write disjoint outputs with the same code, so the bits never
+ * depend on who ran which.
  *
  * The helper is plain JavaScript (no imports to load, so it starts in tens
  * of milliseconds from the sources or from dist/). It watches the job word
@@ -71,8 +76,12 @@ const C = {
   READY: 8,
   /** Byte address of the chunks' first entries. */
   STARTS: 9,
+  /** The helper's claim counter, over its home chunks SPLIT … CHUNKS − 1: (job number mod 2¹⁶) << 16 | next chunk. */
+  CLAIM2: 10,
+  /** First of the helper's home chunks (this thread's are 0 … SPLIT − 1). */
+  SPLIT: 11,
 } as const;
-const CONTROL_WORDS = 10;
+const CONTROL_WORDS = 12;
 
 const HELPER_SOURCE = `
 const { receiveMessageOnPort, workerData } = require("node:worker_threads");
@@ -97,17 +106,20 @@ for (;;) {
   }
   const n = c[${C.CHUNKS}], at = c[${C.TABLE}] >> 2, starts = c[${C.STARTS}] >> 2, want = c[${C.MEMORY}];
   if (Atomics.load(c, ${C.SEQ}) !== seen || held !== want) continue;
-  const tag = (seen & 0xffff) << 16;
-  for (;;) {
-    const cur = Atomics.load(c, ${C.CLAIM});
-    if ((cur & 0xffff0000) !== tag || (cur & 0xffff) >= n) break;
-    if (Atomics.compareExchange(c, ${C.CLAIM}, cur, cur + 1) !== cur) continue;
-    const k = starts + (cur & 0xffff);
-    for (let e = at + table[k] * words, end = at + table[k + 1] * words; e < end; e += words) {
-      fns[table[e]](table[e + 1], table[e + 2], table[e + 3], table[e + 4], table[e + 5], table[e + 6]);
+  const tag = (seen & 0xffff) << 16, split = c[${C.SPLIT}];
+  // Its home chunks first, then any of the calling thread's still unclaimed.
+  for (const [word, limit] of [[${C.CLAIM2}, n], [${C.CLAIM}, split]]) {
+    for (;;) {
+      const cur = Atomics.load(c, word);
+      if ((cur & 0xffff0000) !== tag || (cur & 0xffff) >= limit) break;
+      if (Atomics.compareExchange(c, word, cur, cur + 1) !== cur) continue;
+      const k = starts + (cur & 0xffff);
+      for (let e = at + table[k] * words, end = at + table[k + 1] * words; e < end; e += words) {
+        fns[table[e]](table[e + 1], table[e + 2], table[e + 3], table[e + 4], table[e + 5], table[e + 6]);
+      }
+      Atomics.add(c, ${C.DONE}, 1);
+      if (Atomics.load(c, ${C.WAITING}) === 1) Atomics.notify(c, ${C.DONE});
     }
-    Atomics.add(c, ${C.DONE}, 1);
-    if (Atomics.load(c, ${C.WAITING}) === 1) Atomics.notify(c, ${C.DONE});
   }
 }
 `;
@@ -200,14 +212,20 @@ export function runChunks(w: AttentionWasm, n: number): void {
   c[C.CHUNKS] = n;
   c[C.TABLE] = w.calls.byteOffset;
   c[C.STARTS] = w.chunks.byteOffset;
+  // Each thread has home chunks: the first half here, the rest on the helper, so that from one job to
+  // the next each core streams the same heads' keys and values.
+  const split = attentionThreads.helperOnly ? 0 : Math.ceil(n / 2);
+  c[C.SPLIT] = split;
   Atomics.store(c, C.DONE, 0);
+  Atomics.store(c, C.CLAIM2, tag | split);
   Atomics.store(c, C.CLAIM, tag);
   Atomics.store(c, C.SEQ, h.seq);
   // A helper still watching SEQ sees the job; one that stopped watching after this read finds SEQ
   // changed when it goes to sleep (the wait compares it first).
   if (Atomics.load(c, C.SPINNING) === 0) Atomics.notify(c, C.SEQ);
   const t0 = performance.now();
-  const mine = attentionThreads.helperOnly ? 0 : claimChunks(c, C.CLAIM, tag, n, (k) => runChunk(w, k));
+  const run = (k: number): void => runChunk(w, k);
+  const mine = attentionThreads.helperOnly ? 0 : claimChunks(c, C.CLAIM, tag, split, run) + claimChunks(c, C.CLAIM2, tag, n, run);
   const own = performance.now() - t0;
   try {
     waitForHelper(c, C.DONE, mine, n, "IncrementalRun", C.WAITING);
@@ -215,11 +233,13 @@ export function runChunks(w: AttentionWasm, n: number): void {
     // A chunk it claimed not done within a minute: the helper died or is stuck. Every chunk
     // writes only its own outputs, so running them all again here gives the same bits.
     Atomics.store(c, C.CLAIM, tag | 0xffff);
+    Atomics.store(c, C.CLAIM2, tag | 0xffff);
     abandon((e as Error).message);
     for (let k = 0; k < n; k++) runChunk(w, k);
     return;
   }
   Atomics.store(c, C.CLAIM, tag | 0xffff);
+  Atomics.store(c, C.CLAIM2, tag | 0xffff);
   attentionThreads.helperChunks += n - mine;
   backoff.record(performance.now() - t0, own, mine, n);
 }
