@@ -6,7 +6,9 @@
  * forward at d_model 512; the mathjs reference path as a ratio; compiled
  * programs' weights in float32 and float64 and compile time; generation with
  * and without the KV cache (greedy KV-cached generation against numpy's and
- * PyTorch's); exhaustive-check throughput; scaling exponents;
+ * PyTorch's); what this machine allows (register-only SIMD rates, numpy's
+ * one-thread product, the floor of a generation's cache reads: bench/ceilings.ts);
+ * exhaustive-check throughput; scaling exponents;
  * training throughput (PyTorch peer; ours once src/train/ exists); the HTML
  * report of a 1,000-token, 8-head input opened in headless Chromium (bench/report.ts).
  *
@@ -54,9 +56,10 @@ import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
 import { reportBench, reportBenchMarkdown } from "./report.ts";
 import { batchOf, compiledBatch, COMPILED_BATCH, DENSE512_SHAPES, denseBatch, GENERATION_CONTEXT, generationWeights, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
 import { ensureTorch, startNumpy, startTorch, type Peer, type TorchSetup } from "./peers.ts";
+import { simdPeak, streamFloor, type PeakKind } from "./ceilings.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
-const SECTIONS = ["startup", "kernels", "forward", "dense512", "mathjs", "compiled", "generation", "exhaustive", "scaling", "training", "report"] as const;
+const SECTIONS = ["startup", "kernels", "forward", "dense512", "mathjs", "compiled", "generation", "ceilings", "exhaustive", "scaling", "training", "report"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench [-- --only SECTION[,SECTION…]] [-- --commit]
@@ -680,7 +683,7 @@ async function generation(): Promise<void> {
     ),
     "",
     `Exponent of time per token in context (log-log slope): with the cache ${kExp.toFixed(2)} over ${contexts[0]}–${contexts[contexts.length - 1]}`,
-    `(${kExpTail.toFixed(2)} over the largest three: short contexts are dominated by the D²-sized projections and per-push overhead, long ones by streaming the cache, whose 16 MB at 4,096 in float64 leaves the shared cache);`,
+    `(${kExpTail.toFixed(2)} over the largest three: short contexts are dominated by the D²-sized projections and per-push overhead, long ones by streaming the cache: 16 MB at 4,096 in float64, more than one core keeps in its share of the processor cache, 8 MB per core with the KV helper's home chunks — see "What this machine allows");`,
     `float32 ${kExp32.toFixed(2)} (${kExpTail32.toFixed(2)} over the largest three; its cache is 8 MB at 4,096); without ${nExp.toFixed(2)}.`,
     `Pushes alone, all ${C} positions: ${fmt.num(total.sort((a, b) => a - b)[1]!)} s in float64, ${fmt.num(f32Passes.total.sort((a, b) => a - b)[1]!)} s in float32 (median of the 3 passes).`,
     "",
@@ -714,6 +717,106 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
   let i = 0;
   while (i < a.length && i < b.length && a[i] === b[i]) i++;
   return i;
+}
+
+// ---------------------------------------------------------------- 4b. what this machine allows
+
+/** numpy's float32 product on one OpenBLAS thread (bench/peer_product.py), GFLOP/s per run; null if it could not run. */
+function numpyOneThreadProduct(M: number, K: number, N: number, runs: number): { gflops: number[]; corename: string } | null {
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: "1" };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const r = spawnSync("python3", [join(ROOT, "bench/peer_product.py"), String(M), String(K), String(N), String(runs)], { cwd: join(ROOT, "bench"), env, encoding: "utf8" });
+  if (r.status !== 0) return null;
+  const out = JSON.parse(r.stdout) as { gflops: number[]; blas: { openblas?: { corename: string } } };
+  return { gflops: out.gflops, corename: out.blas.openblas?.corename ?? "?" };
+}
+
+const medianOf = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function ceilings(): Promise<void> {
+  log("what this machine allows: register-only SIMD rates, numpy's one-thread product, the floor of the generation's cache reads");
+  const runs = QUICK ? 3 : 5;
+  const peaks: Partial<Record<PeakKind, number[]>> = {};
+  for (const kind of ["f32x4 mul+add", "f64x2 mul+add", "f32x4 relaxed_madd"] as const) {
+    const p = simdPeak(kind, runs);
+    if (p) peaks[kind] = p.gflops;
+  }
+  // Our product on one thread, plain and (where the bench has it) fused, at the kernels section's shape.
+  const [M, K, N] = [256, 512, 1536];
+  const rand = mulberry32(3);
+  const x = Float32Array.from({ length: M * K }, () => rand() - 0.5);
+  const packed = packPanels(Float32Array.from({ length: K * N }, () => rand() - 0.5), K, N);
+  const o = new Float32Array(M * N);
+  const flops = 2 * M * K * N;
+  wasmSettings.threads = false;
+  // GFLOP/s of each run: as many products as fill about 0.2 s, after a warm-up (as numpy's are timed).
+  const product = (v: MulAdd): number[] => {
+    const out: number[] = [];
+    withVariant(v, () => {
+      for (let i = 0; i < 5; i++) matmulWasm(x, 0, M, K, packed, N, o, 0);
+      for (let r = 0; r < runs; r++) {
+        let n = 0;
+        const t0 = performance.now();
+        while (performance.now() - t0 < 200) {
+          matmulWasm(x, 0, M, K, packed, N, o, 0);
+          n++;
+        }
+        out.push((flops * n) / ((performance.now() - t0) / 1000) / 1e9);
+      }
+    });
+    return out;
+  };
+  const ours = { plain: product("plain"), ...(fusedOptIn ? { fma: product("fma") } : {}) };
+  wasmSettings.threads = true;
+  const numpy = numpyOneThreadProduct(M, K, N, runs);
+  const genShape = { L: 2, H: 4, E: 32, C: QUICK ? 1024 : GENERATION_CONTEXT };
+  const floors = { float64: await streamFloor(genShape, 8, QUICK ? 1 : 3), float32: await streamFloor(genShape, 4, QUICK ? 1 : 3) };
+  const gen = (results.generation as { generate?: Record<string, RoundFigure> } | undefined)?.generate;
+  results.ceilings = { simdPeakGflops: peaks, productOneThread: { M, K, N, ours, numpy }, generationCacheReads: { shape: genShape, ...floors } };
+
+  const g = (xs: readonly number[] | undefined): string => (xs ? `${fmt.num(medianOf(xs))} (${fmt.num(Math.min(...xs))}–${fmt.num(Math.max(...xs))})` : "–");
+  const np = numpy ? medianOf(numpy.gflops) : NaN;
+  const share = (xs: readonly number[] | undefined): string => (xs && numpy ? `${fmt.num(medianOf(xs) / np)}×` : "–");
+  const s = (xs: readonly number[]): string => `${fmt.num(medianOf(xs))} s (${fmt.num(Math.min(...xs))}–${fmt.num(Math.max(...xs))})`;
+  const oursGen = (name: string): string => {
+    const f = gen?.[name];
+    return f && f.error === undefined ? `${fmt.num(f.median)} s` : "–";
+  };
+  md.push(
+    "## What this machine allows",
+    "",
+    "Yardsticks for the goals above, from bench/ceilings.ts and bench/peer_product.py, one thread each unless said.",
+    `GFLOP/s, median of ${runs} runs (min–max). "Register-only" is WebAssembly SIMD with nothing but ${12} independent chains of`,
+    "multiply-adds in registers: no product kernel written in WebAssembly on this runtime goes faster than its row.",
+    `The product is ${M}×${K} by ${K}×${N} in float32, numpy's on one OpenBLAS thread (OPENBLAS_NUM_THREADS=1${numpy ? `, kernel ${numpy.corename}` : ""}).`,
+    "",
+    table(
+      ["what", "GFLOP/s", "over numpy's one-thread product"],
+      [
+        ["register-only f32x4 multiply then add", g(peaks["f32x4 mul+add"]), share(peaks["f32x4 mul+add"])],
+        ["register-only f32x4 relaxed_madd (fused; V8 flag on Node 20)", g(peaks["f32x4 relaxed_madd"]), share(peaks["f32x4 relaxed_madd"])],
+        ["register-only f64x2 multiply then add", g(peaks["f64x2 mul+add"]), "–"],
+        ["our product kernel, plain", g(ours.plain), share(ours.plain)],
+        ["our product kernel, fused (CIRCUITS_KERNEL=fma)", g(ours.fma), share(ours.fma)],
+        ["numpy, one OpenBLAS thread (256-bit AVX2 FMA)", numpy ? g(numpy.gflops) : "– (python3/numpy did not run)", numpy ? "1×" : "–"],
+      ],
+    ),
+    "",
+    `The generation section's cache reads with nothing computed: for t = 1 … ${genShape.C}, the first t positions of each of the`,
+    `${2 * genShape.L * genShape.H} key and value arrays (${fmt.num(floors.float64.gigabytes)} GB in float64, ${fmt.num(floors.float32.gigabytes)} GB in float32; ${fmt.num(floors.float64.megabytesAtEnd)} MB and ${fmt.num(floors.float32.megabytesAtEnd)} MB`,
+    "at the end), on one thread and on two threads that each read their own half of the arrays every time, as the KV helper's home",
+    "chunks do; median of the runs (min–max). No generation that reads its whole cache once per token goes faster.",
+    "",
+    table(
+      ["precision", "one thread", "two threads", "ours, generate() (generation section)"],
+      [
+        ["float64", s(floors.float64.oneThread), s(floors.float64.twoThreads), oursGen("ours f64")],
+        ["float32", s(floors.float32.oneThread), s(floors.float32.twoThreads), oursGen("ours f32")],
+      ],
+    ),
+    "",
+  );
 }
 
 // ---------------------------------------------------------------- 5. exhaustive check
@@ -996,6 +1099,7 @@ async function main(): Promise<void> {
     await section("mathjs", mathjsRatio);
     await section("compiled", compiledPrograms);
     await section("generation", generation);
+    await section("ceilings", ceilings);
     await section("exhaustive", exhaustive);
     await section("scaling", scaling);
     await section("training", training);
