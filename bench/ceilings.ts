@@ -14,6 +14,8 @@
  *   generation that reads its cache once per token goes faster than that.
  *
  * The kernels are assembled here, not taken from src/: they are yardsticks.
+ * bench/run.ts times the register-only loops in rounds interleaved with our
+ * product kernel and numpy's product on one OpenBLAS thread.
  */
 import { Worker } from "node:worker_threads";
 import {
@@ -63,26 +65,17 @@ function peakModule(kind: PeakKind): WebAssembly.Module | null {
   return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
 }
 
-/** GFLOP/s of one thread running `kind`'s register-only loop (median of `runs` runs of about 0.2 s), or null where the runtime rejects it. */
-export function simdPeak(kind: PeakKind, runs = 5): { gflops: number[]; median: number } | null {
+/** One call of `kind`'s register-only loop, sized to about `ms` milliseconds here, and its floating-point operations; null where the runtime rejects it. */
+export function simdPeak(kind: PeakKind, ms = 5): { call: () => void; flops: number } | null {
   const module = peakModule(kind);
   if (!module) return null;
   const peak = (new WebAssembly.Instance(module).exports as { peak: (n: number) => number }).peak;
-  const lanes = kind.startsWith("f64") ? 2 : 4;
-  const flopsPerRound = CHAINS * lanes * 2;
+  const flopsPerRound = CHAINS * (kind.startsWith("f64") ? 2 : 4) * 2;
+  peak(1e5);
+  const t0 = performance.now();
   peak(1e6);
-  // Size the runs to about 0.2 s from a short one.
-  let t0 = performance.now();
-  peak(2e6);
-  const n = Math.max(1e6, Math.round((2e6 * 200) / Math.max(1, performance.now() - t0)));
-  const gflops: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    t0 = performance.now();
-    peak(n);
-    gflops.push((n * flopsPerRound) / ((performance.now() - t0) / 1000) / 1e9);
-  }
-  const sorted = [...gflops].sort((a, b) => a - b);
-  return { gflops, median: sorted[Math.floor(sorted.length / 2)]! };
+  const n = Math.max(1e4, Math.round((1e6 * ms) / Math.max(1e-3, performance.now() - t0)));
+  return { call: () => void peak(n), flops: n * flopsPerRound };
 }
 
 // ---------------------------------------------------------------- streaming the KV cache

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from peer_serve import generate_op, greedy, loaded_blas, read_safetensors_raw, serve
+from peer_serve import generate_op, greedy, loaded_blas, read_safetensors_raw, serve, set_blas_threads, timed
 
 
 def read_safetensors(path):
@@ -103,5 +103,21 @@ def model(req):
     return Model(t, cfg, {"float32": np.float32, "float64": np.float64}[req["dtype"]])
 
 
+def product_op(req):
+    """The bench's yardstick (bench/ceilings.ts): seconds of n float32 products on `threads` OpenBLAS threads."""
+    M, K, N, n = (int(req[k]) for k in ("M", "K", "N", "n"))
+    rng = np.random.default_rng(3)
+    x = rng.random((M, K), dtype=np.float32) - 0.5
+    w = rng.random((K, N), dtype=np.float32) - 0.5
+    out = np.empty((M, N), dtype=np.float32)
+    before = set_blas_threads(int(req["threads"]))
+    try:
+        np.matmul(x, w, out=out)
+        return {"seconds": timed(lambda: np.matmul(x, w, out=out), n), "threads": loaded_blas().get("openblas", {}).get("threads")}
+    finally:
+        if before is not None:
+            set_blas_threads(before)
+
+
 if __name__ == "__main__":
-    serve(info, load, {"generate": generate_op(model)})
+    serve(info, load, {"generate": generate_op(model), "product": product_op})

@@ -12,6 +12,9 @@ stdout (progress goes to stderr). Requests:
 and whatever extra ops a peer adds (see `serve`): both peers add
   {"op": "generate", "weights", "dtype", "steps", "runs"?, "prompt"?} → greedy KV-cached
                                                      generation: {"seconds": [...], "tokens": [...]}
+and the numpy peer
+  {"op": "product", "M", "K", "N", "n", "threads"} → n float32 products x[M, K] @ w[K, N] on
+                                                     that many OpenBLAS threads: {"seconds": [...], "threads"}
 """
 import ctypes
 import json
@@ -60,6 +63,21 @@ def loaded_blas():
             found["openblas"] = {"library": path, "corename": corename().decode(), "config": config().decode(), "threads": threads()}
             return found
     return found
+
+
+def set_blas_threads(n):
+    """Set the loaded OpenBLAS's thread count (as loaded_blas finds it); returns the count before, or None without OpenBLAS."""
+    ob = loaded_blas().get("openblas")
+    if ob is None:
+        return None
+    lib = ctypes.CDLL(ob["library"])
+    for prefix, suffix in (("openblas_", ""), ("scipy_openblas_", "64_"), ("scipy_openblas_", "")):
+        setter = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+        if setter is not None:
+            setter.argtypes = [ctypes.c_int]
+            setter(n)
+            return ob["threads"]
+    return None
 
 
 def timed(fn, n):

@@ -6,8 +6,9 @@
  * forward at d_model 512; the mathjs reference path as a ratio; compiled
  * programs' weights in float32 and float64 and compile time; generation with
  * and without the KV cache (greedy KV-cached generation against numpy's and
- * PyTorch's); what this machine allows (register-only SIMD rates, numpy's
- * one-thread product, the floor of a generation's cache reads: bench/ceilings.ts);
+ * PyTorch's); what this machine allows (register-only SIMD rates against
+ * numpy's one-thread product, the floor of a generation's cache reads:
+ * bench/ceilings.ts);
  * exhaustive-check throughput; scaling exponents;
  * training throughput (PyTorch peer; ours once src/train/ exists); the HTML
  * report of a 1,000-token, 8-head input opened in headless Chromium (bench/report.ts).
@@ -721,63 +722,81 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
 
 // ---------------------------------------------------------------- 4b. what this machine allows
 
-/** numpy's float32 product on one OpenBLAS thread (bench/peer_product.py), GFLOP/s per run; null if it could not run. */
-function numpyOneThreadProduct(M: number, K: number, N: number, runs: number): { gflops: number[]; corename: string } | null {
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: "1" };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const r = spawnSync("python3", [join(ROOT, "bench/peer_product.py"), String(M), String(K), String(N), String(runs)], { cwd: join(ROOT, "bench"), env, encoding: "utf8" });
-  if (r.status !== 0) return null;
-  const out = JSON.parse(r.stdout) as { gflops: number[]; blas: { openblas?: { corename: string } } };
-  return { gflops: out.gflops, corename: out.blas.openblas?.corename ?? "?" };
+/** numpy's float32 product on `threads` OpenBLAS threads as a contender (the numpy peer's "product" op). */
+function numpyProduct(name: string, peer: Peer, M: number, K: number, N: number, threads: number): Contender {
+  const runs = async (n: number): Promise<number[]> => {
+    const r = await peer.request<{ seconds: number[] }>({ op: "product", M, K, N, n, threads });
+    if (r.error !== undefined) throw new Error(r.error);
+    return r.seconds;
+  };
+  return { name, warm: async () => Math.min(...(await runs(3))), round: runs };
 }
 
 const medianOf = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function ceilings(): Promise<void> {
-  log("what this machine allows: register-only SIMD rates, numpy's one-thread product, the floor of the generation's cache reads");
-  const runs = QUICK ? 3 : 5;
-  const peaks: Partial<Record<PeakKind, number[]>> = {};
-  for (const kind of ["f32x4 mul+add", "f64x2 mul+add", "f32x4 relaxed_madd"] as const) {
-    const p = simdPeak(kind, runs);
-    if (p) peaks[kind] = p.gflops;
-  }
-  // Our product on one thread, plain and (where the bench has it) fused, at the kernels section's shape.
+  log("what this machine allows: register-only SIMD rates, products on one thread, the floor of the generation's cache reads");
+  // One thread each, in interleaved rounds: the register-only loops, our product kernel (plain, and fused where the
+  // bench has it), numpy's product on one OpenBLAS thread.
   const [M, K, N] = [256, 512, 1536];
+  const productFlops = 2 * M * K * N;
   const rand = mulberry32(3);
   const x = Float32Array.from({ length: M * K }, () => rand() - 0.5);
   const packed = packPanels(Float32Array.from({ length: K * N }, () => rand() - 0.5), K, N);
   const o = new Float32Array(M * N);
-  const flops = 2 * M * K * N;
+  const flopsOf: Record<string, number> = {};
+  const contenders: Contender[] = [];
+  for (const kind of ["f32x4 mul+add", "f32x4 relaxed_madd", "f64x2 mul+add"] as const) {
+    const p = simdPeak(kind);
+    if (p === null) continue;
+    flopsOf[kind] = p.flops;
+    contenders.push(ours(kind, p.call));
+  }
+  for (const v of ["plain", ...(fusedOptIn ? ["fma" as const] : [])] as const) {
+    const name = `ours ${v}`;
+    flopsOf[name] = productFlops;
+    contenders.push(ours(name, () => withVariant(v, () => matmulWasm(x, 0, M, K, packed, N, o, 0))));
+  }
+  if (peers.numpy !== null) {
+    flopsOf.numpy = productFlops;
+    contenders.push(numpyProduct("numpy", peers.numpy, M, K, N, 1));
+  }
+  const rounds = QUICK ? 3 : 9;
   wasmSettings.threads = false;
-  // GFLOP/s of each run: as many products as fill about 0.2 s, after a warm-up (as numpy's are timed).
-  const product = (v: MulAdd): number[] => {
-    const out: number[] = [];
-    withVariant(v, () => {
-      for (let i = 0; i < 5; i++) matmulWasm(x, 0, M, K, packed, N, o, 0);
-      for (let r = 0; r < runs; r++) {
-        let n = 0;
-        const t0 = performance.now();
-        while (performance.now() - t0 < 200) {
-          matmulWasm(x, 0, M, K, packed, N, o, 0);
-          n++;
-        }
-        out.push((flops * n) / ((performance.now() - t0) / 1000) / 1e9);
-      }
-    });
-    return out;
-  };
-  const ours = { plain: product("plain"), ...(fusedOptIn ? { fma: product("fma") } : {}) };
-  wasmSettings.threads = true;
-  const numpy = numpyOneThreadProduct(M, K, N, runs);
+  const before = load1();
+  let figs: Record<string, RoundFigure>;
+  try {
+    figs = await interleave(contenders, { rounds, roundSeconds: 0.1 });
+  } finally {
+    wasmSettings.threads = true;
+  }
+  const rateLoad = { before, after: load1() };
   const genShape = { L: 2, H: 4, E: 32, C: QUICK ? 1024 : GENERATION_CONTEXT };
   const floors = { float64: await streamFloor(genShape, 8, QUICK ? 1 : 3), float32: await streamFloor(genShape, 4, QUICK ? 1 : 3) };
   const gen = (results.generation as { generate?: Record<string, RoundFigure> } | undefined)?.generate;
-  results.ceilings = { simdPeakGflops: peaks, productOneThread: { M, K, N, ours, numpy }, generationCacheReads: { shape: genShape, ...floors } };
+  const gflops = (name: string): { median: number; min: number; max: number } | null => {
+    const f = figs[name];
+    if (!f || f.error !== undefined) return null;
+    const fl = flopsOf[name]!;
+    return { median: fl / f.median / 1e9, min: fl / f.max / 1e9, max: fl / f.min / 1e9 };
+  };
+  results.ceilings = {
+    oneThread: { rounds, load: rateLoad, product: { M, K, N }, gflops: Object.fromEntries(contenders.map((c) => [c.name, gflops(c.name)])), figures: figs },
+    generationCacheReads: { shape: genShape, ...floors },
+  };
 
-  const g = (xs: readonly number[] | undefined): string => (xs ? `${fmt.num(medianOf(xs))} (${fmt.num(Math.min(...xs))}–${fmt.num(Math.max(...xs))})` : "–");
-  const np = numpy ? medianOf(numpy.gflops) : NaN;
-  const share = (xs: readonly number[] | undefined): string => (xs && numpy ? `${fmt.num(medianOf(xs) / np)}×` : "–");
+  const g = (name: string): string => {
+    const r = gflops(name);
+    return r ? `${fmt.num(r.median)} (${fmt.num(r.min)}–${fmt.num(r.max)})` : "–";
+  };
+  // Rates, paired by round: (flops_a / t_a) ÷ (flops_numpy / t_numpy) = pairedRatio's time ratio × flops_a / flops_numpy.
+  const vsNumpy = (name: string): string => {
+    const a = figs[name], b = figs.numpy;
+    if (!a || !b || a.error !== undefined || b.error !== undefined) return "–";
+    const p = pairedRatio(a, b);
+    const k = flopsOf[name]! / flopsOf.numpy!;
+    return p ? `${fmt.num(p.median * k)}× (${fmt.num(p.q1 * k)}–${fmt.num(p.q3 * k)})` : "–";
+  };
   const s = (xs: readonly number[]): string => `${fmt.num(medianOf(xs))} s (${fmt.num(Math.min(...xs))}–${fmt.num(Math.max(...xs))})`;
   const oursGen = (name: string): string => {
     const f = gen?.[name];
@@ -786,20 +805,21 @@ async function ceilings(): Promise<void> {
   md.push(
     "## What this machine allows",
     "",
-    "Yardsticks for the goals above, from bench/ceilings.ts and bench/peer_product.py, one thread each unless said.",
-    `GFLOP/s, median of ${runs} runs (min–max). "Register-only" is WebAssembly SIMD with nothing but ${12} independent chains of`,
+    "Yardsticks for the goals above (bench/ceilings.ts). One thread each, in " + `${rounds} interleaved rounds of about 0.1 s, load ${loadCell(rateLoad)}: GFLOP/s`,
+    "(median over rounds, min–max) and, against numpy's product on one OpenBLAS thread (the numpy peer's \"product\" op), the ratio",
+    "paired by round (median, interquartile range). \"Register-only\" is WebAssembly SIMD with nothing but 12 independent chains of",
     "multiply-adds in registers: no product kernel written in WebAssembly on this runtime goes faster than its row.",
-    `The product is ${M}×${K} by ${K}×${N} in float32, numpy's on one OpenBLAS thread (OPENBLAS_NUM_THREADS=1${numpy ? `, kernel ${numpy.corename}` : ""}).`,
+    `The product is ${M}×${K} by ${K}×${N} in float32.`,
     "",
     table(
       ["what", "GFLOP/s", "over numpy's one-thread product"],
       [
-        ["register-only f32x4 multiply then add", g(peaks["f32x4 mul+add"]), share(peaks["f32x4 mul+add"])],
-        ["register-only f32x4 relaxed_madd (fused; V8 flag on Node 20)", g(peaks["f32x4 relaxed_madd"]), share(peaks["f32x4 relaxed_madd"])],
-        ["register-only f64x2 multiply then add", g(peaks["f64x2 mul+add"]), "–"],
-        ["our product kernel, plain", g(ours.plain), share(ours.plain)],
-        ["our product kernel, fused (CIRCUITS_KERNEL=fma)", g(ours.fma), share(ours.fma)],
-        ["numpy, one OpenBLAS thread (256-bit AVX2 FMA)", numpy ? g(numpy.gflops) : "– (python3/numpy did not run)", numpy ? "1×" : "–"],
+        ["register-only f32x4 multiply then add", g("f32x4 mul+add"), vsNumpy("f32x4 mul+add")],
+        ["register-only f32x4 relaxed_madd (fused; a V8 flag on Node 20)", g("f32x4 relaxed_madd"), vsNumpy("f32x4 relaxed_madd")],
+        ["register-only f64x2 multiply then add", g("f64x2 mul+add"), "–"],
+        ["our product kernel, plain (the default)", g("ours plain"), vsNumpy("ours plain")],
+        ["our product kernel, fused (CIRCUITS_KERNEL=fma)", g("ours fma"), vsNumpy("ours fma")],
+        ["numpy, one OpenBLAS thread (256-bit AVX2 FMA)", g("numpy"), figs.numpy && figs.numpy.error === undefined ? "1×" : "–"],
       ],
     ),
     "",
@@ -1088,7 +1108,7 @@ async function main(): Promise<void> {
       delete process.env.CIRCUITS_KERNEL;
     }
   }
-  const needPeers = ["forward", "dense512", "compiled", "generation", "training"].some((s) => wanted(s as Section));
+  const needPeers = ["forward", "dense512", "compiled", "generation", "ceilings", "training"].some((s) => wanted(s as Section));
   if (needPeers) await startPeers();
   results.peers = { ...peers.info, notes: peers.notes };
   try {
