@@ -65,11 +65,16 @@ function peakModule(kind: PeakKind): WebAssembly.Module | null {
   return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
 }
 
+/** `kind`'s register-only loop: peak(n) runs n rounds and returns the sum of the chains' first lanes; null where the runtime rejects it. */
+export function peakLoop(kind: PeakKind): ((n: number) => number) | null {
+  const module = peakModule(kind);
+  return module ? (new WebAssembly.Instance(module).exports as { peak: (n: number) => number }).peak : null;
+}
+
 /** One call of `kind`'s register-only loop, sized to about `ms` milliseconds here, and its floating-point operations; null where the runtime rejects it. */
 export function simdPeak(kind: PeakKind, ms = 5): { call: () => void; flops: number } | null {
-  const module = peakModule(kind);
-  if (!module) return null;
-  const peak = (new WebAssembly.Instance(module).exports as { peak: (n: number) => number }).peak;
+  const peak = peakLoop(kind);
+  if (!peak) return null;
   const flopsPerRound = CHAINS * (kind.startsWith("f64") ? 2 : 4) * 2;
   peak(1e5);
   const t0 = performance.now();
@@ -130,6 +135,8 @@ parentPort.on("message", (m) => {
 /** The floor of a KV-cached generation's cache reads: bytes read, and seconds on one thread and on two (median of `runs`). */
 export interface StreamFloor {
   readonly gigabytes: number;
+  /** The sum of every float64 the one-thread sweep read (the arrays hold 0.001 each), so that a sweep that skipped its reads shows. */
+  readonly checksum: number;
   readonly megabytesAtEnd: number;
   readonly oneThread: number[];
   readonly twoThreads: number[];
@@ -153,11 +160,14 @@ export async function streamFloor(shape: { L: number; H: number; E: number; C: n
   const worker = new Worker(SWEEP_WORKER, { eval: true, workerData: { module, memory } });
   const half = Math.floor(regions / 2);
   const oneThread: number[] = [], twoThreads: number[] = [];
+  let checksum = NaN;
   try {
     for (let r = 0; r < runs; r++) {
       let t0 = performance.now();
       sweep(base, regionBytes, regions, rowBytes, shape.C, 0);
       oneThread.push((performance.now() - t0) / 1000);
+      const lanes = new Float64Array(memory.buffer, 0, 2);
+      checksum = lanes[0]! + lanes[1]!;
       const theirs = new Promise<number>((resolve) => worker.once("message", resolve));
       t0 = performance.now();
       worker.postMessage({ base: base + half * regionBytes, regionBytes, regions: regions - half, rowBytes, T: shape.C });
@@ -169,5 +179,5 @@ export async function streamFloor(shape: { L: number; H: number; E: number; C: n
     await worker.terminate();
   }
   const positions = (shape.C * (shape.C + 1)) / 2;
-  return { gigabytes: (positions * regions * rowBytes) / 1e9, megabytesAtEnd: (regions * regionBytes) / 2 ** 20, oneThread, twoThreads };
+  return { gigabytes: (positions * regions * rowBytes) / 1e9, checksum, megabytesAtEnd: (regions * regionBytes) / 2 ** 20, oneThread, twoThreads };
 }
