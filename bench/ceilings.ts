@@ -19,14 +19,14 @@
  */
 import { Worker } from "node:worker_threads";
 import {
-  ADD, brIf, END, f32c, f64c, funcBody, get, I32, i32, LOOP, MUL, section, set, simd, str, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
+  ADD, brIf, END, f32c, f64c, funcBody, get, I32, i32, LE_S, LOOP, LT_S, MUL, section, set, simd, str, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
 } from "../src/kernels/assembler.ts";
 
 const F32X4_SPLAT = simd(0x13), F64X2_SPLAT = simd(0x14);
 const F32X4 = { add: simd(0xe4), mul: simd(0xe6), madd: simd(0x105) };
 const F64X2 = { add: simd(0xf0), mul: simd(0xf2) };
 const LOCAL_TEE = (l: number): number[] => [0x22, ...uleb(l)];
-const LT_U = [0x49], LE_S = [0x4c], LT_S = [0x48];
+const LT_U = [0x49];
 
 /** Independent accumulator chains: 12 of them keep both the multiply and the add pipes of an x64 core full (6-cycle chains). */
 const CHAINS = 12;

@@ -48,21 +48,27 @@ def loaded_blas():
                     libs.append(parts[5])
     found = {"libraries": libs}
     for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
+        sym = openblas_symbols(path)
+        if sym is None:
             continue
-        for prefix, suffix in (("openblas_", ""), ("scipy_openblas_", "64_"), ("scipy_openblas_", "")):
-            corename = getattr(lib, f"{prefix}get_corename{suffix}", None)
-            if corename is None:
-                continue
-            corename.restype = ctypes.c_char_p
-            config = getattr(lib, f"{prefix}get_config{suffix}")
-            config.restype = ctypes.c_char_p
-            threads = getattr(lib, f"{prefix}get_num_threads{suffix}")
-            found["openblas"] = {"library": path, "corename": corename().decode(), "config": config().decode(), "threads": threads()}
-            return found
+        corename, config = sym("get_corename"), sym("get_config")
+        corename.restype = config.restype = ctypes.c_char_p
+        found["openblas"] = {"library": path, "corename": corename().decode(), "config": config().decode(), "threads": sym("get_num_threads")()}
+        return found
     return found
+
+
+def openblas_symbols(path):
+    """sym(name) → the library's function `name` under the naming it exports (openblas_…, or a scipy-openblas
+    build's scipy_openblas_…64_ / scipy_openblas_…); None when it is not an OpenBLAS or cannot be loaded."""
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return None
+    for prefix, suffix in (("openblas_", ""), ("scipy_openblas_", "64_"), ("scipy_openblas_", "")):
+        if getattr(lib, f"{prefix}get_corename{suffix}", None) is not None:
+            return lambda name, p=prefix, s=suffix: getattr(lib, f"{p}{name}{s}")
+    return None
 
 
 def set_blas_threads(n):
@@ -70,14 +76,10 @@ def set_blas_threads(n):
     ob = loaded_blas().get("openblas")
     if ob is None:
         return None
-    lib = ctypes.CDLL(ob["library"])
-    for prefix, suffix in (("openblas_", ""), ("scipy_openblas_", "64_"), ("scipy_openblas_", "")):
-        setter = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-        if setter is not None:
-            setter.argtypes = [ctypes.c_int]
-            setter(n)
-            return ob["threads"]
-    return None
+    setter = openblas_symbols(ob["library"])("set_num_threads")
+    setter.argtypes = [ctypes.c_int]
+    setter(n)
+    return ob["threads"]
 
 
 def timed(fn, n):

@@ -51,7 +51,7 @@ import { kernelModule, kernelSettings, relaxedSimdNative } from "../src/kernels/
 import { checkExhaustive } from "../src/verify/check.ts";
 import { CheckPool } from "../src/verify/parallel.ts";
 import { interleave, load1, ours, pairedRatio, peerCase, type Contender, type Load, type RoundFigure } from "./compare.ts";
-import { fmt, forwardFlops, logLogSlope, measure, measureAsync, table, type Timing } from "./lib.ts";
+import { fmt, forwardFlops, logLogSlope, measure, measureAsync, summarize, table, type Timing } from "./lib.ts";
 import { distIsFresh, measureStartup, startupCases } from "./startup.ts";
 import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
 import { reportBench, reportBenchMarkdown } from "./report.ts";
@@ -732,8 +732,6 @@ function numpyProduct(name: string, peer: Peer, M: number, K: number, N: number,
   return { name, warm: async () => Math.min(...(await runs(3))), round: runs };
 }
 
-const medianOf = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 async function ceilings(): Promise<void> {
   log("what this machine allows: register-only SIMD rates, products on one thread, the floor of the generation's cache reads");
   // One thread each, in interleaved rounds: the register-only loops, our product kernel (plain, and fused where the
@@ -774,11 +772,11 @@ async function ceilings(): Promise<void> {
   const genShape = { L: 2, H: 4, E: 32, C: QUICK ? 1024 : GENERATION_CONTEXT };
   const floors = { float64: await streamFloor(genShape, 8, QUICK ? 1 : 3), float32: await streamFloor(genShape, 4, QUICK ? 1 : 3) };
   const gen = (results.generation as { generate?: Record<string, RoundFigure> } | undefined)?.generate;
-  const gflops = (name: string): { median: number; min: number; max: number } | null => {
+  const gflops = (name: string): Timing | null => {
     const f = figs[name];
     if (!f || f.error !== undefined) return null;
     const fl = flopsOf[name]!;
-    return { median: fl / f.median / 1e9, min: fl / f.max / 1e9, max: fl / f.min / 1e9 };
+    return { median: fl / f.median / 1e9, min: fl / f.max / 1e9, max: fl / f.min / 1e9, runs: f.rounds };
   };
   results.ceilings = {
     oneThread: { rounds, load: rateLoad, product: { M, K, N }, gflops: Object.fromEntries(contenders.map((c) => [c.name, gflops(c.name)])), figures: figs },
@@ -787,7 +785,7 @@ async function ceilings(): Promise<void> {
 
   const g = (name: string): string => {
     const r = gflops(name);
-    return r ? `${fmt.num(r.median)} (${fmt.num(r.min)}–${fmt.num(r.max)})` : "–";
+    return r ? fmt.spread(r, fmt.num) : "–";
   };
   // Rates, paired by round: (flops_a / t_a) ÷ (flops_numpy / t_numpy) = pairedRatio's time ratio × flops_a / flops_numpy.
   const vsNumpy = (name: string): string => {
@@ -797,7 +795,7 @@ async function ceilings(): Promise<void> {
     const k = flopsOf[name]! / flopsOf.numpy!;
     return p ? `${fmt.num(p.median * k)}× (${fmt.num(p.q1 * k)}–${fmt.num(p.q3 * k)})` : "–";
   };
-  const s = (xs: readonly number[]): string => `${fmt.num(medianOf(xs))} s (${fmt.num(Math.min(...xs))}–${fmt.num(Math.max(...xs))})`;
+  const s = (xs: readonly number[]): string => fmt.spread(summarize(xs), (x) => `${fmt.num(x)} s`);
   const oursGen = (name: string): string => {
     const f = gen?.[name];
     return f && f.error === undefined ? `${fmt.num(f.median)} s` : "–";
