@@ -15,9 +15,9 @@
  * k that is 0 for every input, a z column that is 0, a product row the CSR
  * kernel skips), and every kept sum adds the same terms in the same order
  * through the same kernels (csrRow, attentionScores.ts, softmax.ts,
- * attentionValues.ts; in float32 the products, the sparse scores, the
- * value sums and the table copies run in WebAssembly on the same operations,
- * compactWasm.ts), so the logits are bit-identical to the general path's for
+ * attentionValues.ts; where WebAssembly SIMD is available the products, the
+ * sparse scores, the value sums and the table copies run there on the same
+ * operations, compactWasm.ts), so the logits are bit-identical to the general path's for
  * finite activations. Only logits come out: the activation cache needs the
  * full arrays and takes the general path.
  */
@@ -33,7 +33,7 @@ export { allSparse, compactModel, type CompactModel } from "./compactModel.ts";
 
 /**
  * Embedding, layers and unembedding of tokens [N] through the residual
- * residScratch [N, D] (overwritten; in float32 with WebAssembly, the arena's
+ * residScratch [N, D] (overwritten; with WebAssembly, the arena's
  * instead); returns the [N, Vo] logits in an array lent by `take` (or the
  * arena), valid until the next run. Sequence b occupies rows starts[b] …
  * starts[b]+lengths[b]−1.
@@ -51,8 +51,8 @@ export function runCompact(
   const first = firstLayerTable(cm);
   let recordElements = 0;
   if (records) for (const r of records.values()) recordElements = Math.max(recordElements, r.C * r.C);
-  // Float32: the arrays in the WebAssembly kernels' memory (compactWasm.ts).
-  const arena = model.precision === "float32" ? compactArena(cm, N, maxKeys, recordElements, first) : null;
+  // The arrays in the WebAssembly kernels' memory (compactWasm.ts), where they are available.
+  const arena = compactArena(cm, N, maxKeys, recordElements, first);
   const resid = arena ? arena.resid : residScratch;
   if (!first) embed(model.W_E, model.W_pos, D, tokens, starts, lengths, resid);
   cm.layers.forEach((layer, l) => {
@@ -60,7 +60,7 @@ export function runCompact(
     const z = arena ? arena.z.subarray(0, N * layer.WV) : take("c.z", N * layer.WV);
     const p = arena?.project[l];
     if (l === 0 && first) embedFirst(cm, layer, first, tokens, starts, lengths, resid, idx, qkv, arena);
-    else if (arena && p) arena.ex.project(arena.residAt, 4 * D, N, p.reads, layer.reads.length, p.rowPtr, p.colIdx, p.vals, arena.qkvAt, layer.W3, p.bias);
+    else if (arena && p) arena.ex.project(arena.residAt, arena.bytes * D, N, p.reads, layer.reads.length, p.rowPtr, p.colIdx, p.vals, arena.qkvAt, layer.W3, p.bias);
     else projectQkv(layer, resid, N, D, idx, qkv);
     for (const head of layer.heads) {
       // A head with no value column writes nothing (z is 0 whatever the pattern).
@@ -69,13 +69,13 @@ export function runCompact(
       attendHead(head, layer, qkv, z, starts, lengths, records?.get(head) ?? null, arena);
     }
     const o = arena?.oDirect[l];
-    if (arena && o) arena.ex.addDirect(arena.zAt, layer.WV, o.cols, o.vals, N, arena.residAt, 4 * D);
+    if (arena && o) arena.ex.addDirect(arena.zAt, layer.WV, o.cols, o.vals, N, arena.residAt, arena.bytes * D);
     else addOutput(layer, z, N, D, idx, resid, row);
   });
   const reads = cm.unembedReads;
   const u = arena?.unembedDirect;
   if (arena && u) {
-    arena.ex.unembedDirect(arena.residAt, 4 * D, N, u.reads, u.cols, u.vals, reads.length, arena.outAt, Vo, arena.biasAt);
+    arena.ex.unembedDirect(arena.residAt, arena.bytes * D, N, u.reads, u.cols, u.vals, reads.length, arena.outAt, Vo, arena.biasAt);
     return arena.out.subarray(0, N * Vo);
   }
   const out = arena ? arena.out.subarray(0, N * Vo) : take("out", N * Vo);
@@ -262,7 +262,7 @@ export function addOutputDirectF32(d: Direct, WV: number, z: FloatArray, N: numb
  * addOutputDirectF32 in float64 (no rounding between the product and the add). A twin rather than
  * a rounding function passed in: that call site turns polymorphic in V8, about 20× slower.
  */
-function addOutputDirectF64(d: Direct, WV: number, z: FloatArray, N: number, D: number, resid: FloatArray): void {
+export function addOutputDirectF64(d: Direct, WV: number, z: FloatArray, N: number, D: number, resid: FloatArray): void {
   const cols = d.cols, vals = d.vals;
   for (let i = 0; i < N; i++) {
     const zi = i * WV, r = i * D;

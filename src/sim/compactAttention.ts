@@ -1,8 +1,8 @@
 /**
  * Attention of the narrowed forward (compact.ts): per head, every query of
  * every sequence of a batch through the shared kernels (attentionScores.ts,
- * softmax.ts, attentionValues.ts; in float32, with an arena, the sparse
- * scores and the value sums in WebAssembly: compactWasm.ts), reusing pattern
+ * softmax.ts, attentionValues.ts; with an arena, the sparse scores and
+ * the value sums in WebAssembly: compactWasm.ts), reusing pattern
  * rows across sequences where a head's inputs repeat.
  */
 import type { FloatArray } from "../model/weights.ts";
@@ -168,7 +168,7 @@ function attendRows(
       nLive = record.count[i];
       if (arena) {
         // The kept row, in the arena's copy of the record.
-        pAt = arena.patternAt + 4 * i * record.C;
+        pAt = arena.patternAt + arena.bytes * i * record.C;
         lAt = arena.patternLiveAt + 4 * i * record.C;
       } else {
         // The value sum reads the kept row where it is.
@@ -180,7 +180,7 @@ function attendRows(
       sj.nKeys = i + 1;
       const nq = queryNonzeros(sj);
       const max = arena && nq * 2 < nS
-        ? arena.ex.scores(arena.qkvAt + 4 * qi, arena.qIdxAt, nq, arena.qkvAt + 4 * sj.kOff, 4 * W3, i + 1, sj.sqrtE, arena.bufAt)
+        ? arena.ex.scores(arena.qkvAt + arena.bytes * qi, arena.qIdxAt, nq, arena.qkvAt + arena.bytes * sj.kOff, arena.bytes * W3, i + 1, sj.sqrtE, arena.bufAt)
         : scores(sj, nq);
       pAt = arena ? arena.bufAt : 0;
       lAt = arena ? arena.liveAt : 0;
@@ -203,7 +203,7 @@ function attendRows(
       }
     }
     vj.zOff = (s + i) * WV + head.vOff;
-    if (arena) arena.ex.values(pAt, lAt, nLive, arena.qkvAt + 4 * vj.kOff, 4 * W3, arena.zAt + 4 * vj.zOff, head.nV);
+    if (arena) arena.ex.values(pAt, lAt, nLive, arena.qkvAt + arena.bytes * vj.kOff, arena.bytes * W3, arena.zAt + arena.bytes * vj.zOff, head.nV);
     else weightedValues(vj, nLive);
   }
 }
