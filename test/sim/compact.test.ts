@@ -20,8 +20,8 @@ const PRECISIONS: readonly Precision[] = ["float64", "float32"];
  * forwardBatch without a cache runs the narrowed path on all-sparse weights;
  * forward with a cache runs the general row path. Their logits must be the
  * same numbers, bit for bit (Object.is: the sign of a zero counts too). The
- * residual scratch (and, for the float32 WebAssembly kernels, their whole
- * memory) is filled with NaN first: the narrowed path leaves the
+ * residual scratch (and the WebAssembly kernels' memories, both precisions)
+ * is filled with NaN first: the narrowed path leaves the
  * coordinates nothing reads later unwritten, and one it should have written
  * then turns logits into NaN.
  */
