@@ -28,7 +28,7 @@
  * `--only SECTION[,SECTION…]` runs just those and prints their tables.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, homedir, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { AUTO_WORKERS_MIN_SEQUENCES } from "../src/cli/checkCmd.ts";
@@ -52,7 +52,7 @@ import { checkExhaustive } from "../src/verify/check.ts";
 import { CheckPool } from "../src/verify/parallel.ts";
 import { interleave, load1, ours, pairedRatio, peerCase, type Contender, type Load, type RoundFigure } from "./compare.ts";
 import { fmt, forwardFlops, logLogSlope, measure, measureAsync, summarize, table, type Timing } from "./lib.ts";
-import { distIsFresh, measureStartup, startupCases } from "./startup.ts";
+import { buildDist, ensureDist, measureStartup, startupCases, timeProcess } from "./startup.ts";
 import { loadTrainer, REFERENCE_TRAINING } from "./trainingHook.ts";
 import { reportBench, reportBenchMarkdown } from "./report.ts";
 import { batchOf, compiledBatch, COMPILED_BATCH, DENSE512_SHAPES, denseBatch, GENERATION_CONTEXT, generationWeights, programFile, PROGRAMS, ROOT, shapeOf } from "./cases.ts";
@@ -227,9 +227,28 @@ const loadCell = (l: Load): string => `${l.before.toFixed(1)}→${l.after.toFixe
 // ---------------------------------------------------------------- machine
 
 const cpu = cpus();
+
+/** The first CPU's cache sizes as Linux reports them (level and size, e.g. "L2 512K"); none elsewhere. */
+function cacheSizes(): string[] {
+  const dir = "/sys/devices/system/cpu/cpu0/cache";
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(dir).filter((n) => n.startsWith("index")).sort()) {
+    try {
+      const level = readFileSync(join(dir, e, "level"), "utf8").trim(), type = readFileSync(join(dir, e, "type"), "utf8").trim();
+      const size = readFileSync(join(dir, e, "size"), "utf8").trim();
+      if (type !== "Instruction") out.push(`L${level}${type === "Data" ? "d" : ""} ${size}`);
+    } catch {
+      // an entry without these files: not listed
+    }
+  }
+  return out;
+}
+
 results.machine = {
   cpus: cpu.length,
   model: cpu[0]?.model,
+  caches: cacheSizes(),
   node: process.version,
   date: new Date().toISOString(),
   loadAverageAtStart: loadavg(),
@@ -885,7 +904,8 @@ async function exhaustive(): Promise<void> {
     const reported = r.status === 0 ? (JSON.parse(r.stdout) as { seconds: number }).seconds : NaN;
     cli.push({ wall, reported });
   }
-  results.exhaustive = { program: "programs/induction.circ", alphabet: "a,b,c,d", sizes: out, coldPool2Workers_L8: cold, poolStartStop: poolStart, cli };
+  const headline = QUICK ? null : headlineCheck();
+  results.exhaustive = { program: "programs/induction.circ", alphabet: "a,b,c,d", sizes: out, coldPool2Workers_L8: cold, poolStartStop: poolStart, cli, headline };
   md.push(
     "## Exhaustive check throughput",
     "",
@@ -901,7 +921,31 @@ async function exhaustive(): Promise<void> {
     `\`circuits check programs/induction.circ --exhaustive --max-length 8 --alphabet a,b,c,d\` end to end: ${cli.map((c) => `${c.wall.toFixed(2)} s`).join(", ")}`,
     `wall (process start, imports, compile included); the check itself (its "seconds"): ${cli.map((c) => `${c.reported} s`).join(", ")}.`,
     "",
+    ...(headline ? [
+      `The exhaustive-check goal (under ${EXHAUSTIVE_GOAL_S} s on 2 cores), one run: \`${headline.command}\` from the built JavaScript checked`,
+      `${fmt.num(headline.classes)} renaming classes standing for all ${fmt.num(headline.sequences)} sequences of length 1–12 over the program's 8 tokens, with`,
+      `${headline.disagreements} disagreements, in ${headline.wall.toFixed(1)} s wall${headline.cpu === null ? "" : ` (${headline.cpu.toFixed(1)} s of CPU, user + system)`}, load ${loadCell(headline.load)}`,
+      `(its own "seconds": ${headline.seconds} s): goal ${headline.wall < EXHAUSTIVE_GOAL_S ? "met" : "not met"}.`,
+      "",
+    ] : []),
   );
+}
+
+/** The issue's exhaustive-check goal: lengths 1–12 of programs/induction.circ, under this many seconds on 2 cores. */
+const EXHAUSTIVE_GOAL_S = 60;
+
+/** One run of the length-12 check through the CLI from dist/: what the README's exhaustive figure quotes. */
+function headlineCheck(): { command: string; wall: number; cpu: number | null; load: { before: number; after: number }; sequences: number; classes: number; disagreements: number; seconds: number } {
+  ensureDist(ROOT);
+  const argv = ["check", "programs/induction.circ", "--exhaustive", "--max-length", "12", "--json"];
+  log("exhaustive: the length-12 check (tens of seconds)");
+  const before = load1();
+  const t = timeProcess(ROOT, ["bin/circuits.js", ...argv]);
+  const r = JSON.parse(t.stdout) as { sequences: number; classes: number; disagreements: number; seconds: number };
+  return {
+    command: `circuits ${argv.join(" ")}`, wall: t.wall, cpu: t.cpu, load: { before, after: load1() },
+    sequences: r.sequences, classes: r.classes, disagreements: r.disagreements, seconds: r.seconds,
+  };
 }
 
 /** The exhaustive prefix walk with only one side, written like checkUnitRange's: for the breakdown. */
@@ -1050,8 +1094,7 @@ const STARTUP_GOALS = { help: 0.15, run: 0.4 } as const;
 
 function startup(): void {
   log("start-up: building dist/ (npm run build)");
-  const build = spawnSync(process.execPath, ["scripts/build.mjs"], { cwd: ROOT, encoding: "utf8" });
-  if (build.status !== 0 || !distIsFresh(ROOT)) throw new Error(`bench: npm run build failed or left dist/ stale:\n${build.stderr}`);
+  buildDist(ROOT);
   const rounds = QUICK ? 3 : 15;
   log(`start-up: ${rounds} interleaved rounds`);
   const rows = measureStartup(ROOT, startupCases(ROOT), rounds);
@@ -1139,7 +1182,7 @@ async function main(): Promise<void> {
   const header = [
     "# Benchmark results",
     "",
-    `Written by \`npm run bench${COMMIT ? " -- --commit" : ""}\` (bench/run.ts) on ${m.date}: ${m.cpus} × ${m.model}, Node ${m.node}.`,
+    `Written by \`npm run bench${COMMIT ? " -- --commit" : ""}\` (bench/run.ts) on ${m.date}: ${m.cpus} × ${m.model}${(m.caches as string[]).length > 0 ? ` (caches of CPU 0, as Linux reports them: ${(m.caches as string[]).join(", ")})` : ""}, Node ${m.node}.`,
     `Load average (1, 5, 15 min) at start ${(m.loadAverageAtStart as number[]).map((x) => x.toFixed(1)).join(" ")}, at end ${(m.loadAverageAtEnd as number[]).map((x) => x.toFixed(1)).join(" ")}:`,
     "the machine is shared with other work, which widens the spreads and is recorded beside every figure (1-minute average,",
     "before → after). Every figure: median after a warm-up, spreads are min–max over the runs or rounds.",

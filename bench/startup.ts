@@ -55,26 +55,42 @@ export function distIsFresh(root: string): boolean {
 
 const TIME = "/usr/bin/time";
 
+/** Build dist/ (npm run build): what `node bin/circuits.js` then runs. */
+export function buildDist(root: string): void {
+  const build = spawnSync(process.execPath, ["scripts/build.mjs"], { cwd: root, encoding: "utf8" });
+  if (build.status !== 0 || !distIsFresh(root)) throw new Error(`bench: npm run build failed or left dist/ stale:\n${build.stderr}`);
+}
+
+/** buildDist unless dist/ is newer than every source. */
+export function ensureDist(root: string): void {
+  if (!distIsFresh(root)) buildDist(root);
+}
+
+/** One run of `node argv` (wall seconds, and user + system CPU seconds from /usr/bin/time where it is installed); it must exit 0. */
+export function timeProcess(root: string, argv: readonly string[]): { wall: number; cpu: number | null; stdout: string } {
+  const withTime = existsSync(TIME);
+  const t0 = performance.now();
+  const p = withTime
+    ? spawnSync(TIME, ["-f", "cpu %U %S", process.execPath, ...argv], { cwd: root, encoding: "utf8", maxBuffer: 1 << 26 })
+    : spawnSync(process.execPath, argv, { cwd: root, encoding: "utf8", maxBuffer: 1 << 26 });
+  const wall = (performance.now() - t0) / 1000;
+  if (p.status !== 0) throw new Error(`bench: node ${argv.join(" ")} exited ${p.status}: ${p.stderr.slice(0, 400)}`);
+  const m = /cpu ([0-9.]+) ([0-9.]+)\s*$/.exec(p.stderr);
+  return { wall, cpu: m ? Number(m[1]) + Number(m[2]) : null, stdout: p.stdout };
+}
+
 /** Run every case once per round, in rotating order, `rounds` times (after one warm-up round); each must exit 0. */
 export function measureStartup(root: string, cases: readonly StartupCase[], rounds: number): StartupResult[] {
   const times = cases.map(() => [] as number[]);
   const cpu = cases.map(() => [] as number[]);
   // /usr/bin/time adds a fork+exec of its own to the wall time, the same for every case, so "over node" cancels it.
-  const withTime = existsSync(TIME);
   for (let r = -1; r < rounds; r++) {
     for (let k = 0; k < cases.length; k++) {
       const i = (k + Math.max(r, 0)) % cases.length;
-      const argv = cases[i]!.argv;
-      const t0 = performance.now();
-      const p = withTime
-        ? spawnSync(TIME, ["-f", "cpu %U %S", process.execPath, ...argv], { cwd: root, encoding: "utf8" })
-        : spawnSync(process.execPath, argv, { cwd: root, encoding: "utf8" });
-      const wall = (performance.now() - t0) / 1000;
-      if (p.status !== 0) throw new Error(`start-up: node ${argv.join(" ")} exited ${p.status}: ${p.stderr.slice(0, 400)}`);
+      const t = timeProcess(root, cases[i]!.argv);
       if (r < 0) continue;
-      times[i]!.push(wall);
-      const m = /cpu ([0-9.]+) ([0-9.]+)\s*$/.exec(p.stderr);
-      if (m) cpu[i]!.push(Number(m[1]) + Number(m[2]));
+      times[i]!.push(t.wall);
+      if (t.cpu !== null) cpu[i]!.push(t.cpu);
     }
   }
   const base = times[0]!;
