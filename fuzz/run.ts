@@ -7,11 +7,14 @@
  * of defects fixed on other branches (1, 2, 6, 7) are listed apart. Exit
  * code 1 when any other finding remains.
  *
- * usage: tsx fuzz/run.ts [--programs N] [--files N] [--cli-programs N] [--cli-files N] [--kills N] [--seed S] [--jobs J]
+ * With --commit it also writes fuzz/RESULTS.md (the run's settings, commit,
+ * machine, load and summary), which the README's figures quote.
+ *
+ * usage: tsx fuzz/run.ts [--programs N] [--files N] [--cli-programs N] [--cli-files N] [--kills N] [--seed S] [--jobs J] [--commit]
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type CliCase, issueCases, judgeCli, killCompileCase, runCli } from "./cli.ts";
@@ -28,8 +31,10 @@ const { values } = parseArgs({
     kills: { type: "string", default: "12" },
     seed: { type: "string", default: "1" },
     jobs: { type: "string", default: "2" },
+    commit: { type: "boolean", default: false },
   },
 });
+const loadAtStart = loadavg()[0]!;
 const n = (k: keyof typeof values) => Number(values[k]);
 const seed = n("seed");
 const tally = new Tally();
@@ -172,6 +177,29 @@ if (n("kills") > 0) {
 }
 log("kills done");
 
-console.log(`npm run fuzz — seed ${seed}, ${((Date.now() - t0) / 1000).toFixed(0)} s (files under ${dir}, ${progDir})`);
+const seconds = (Date.now() - t0) / 1000;
+console.log(`npm run fuzz — seed ${seed}, ${seconds.toFixed(0)} s (files under ${dir}, ${progDir})`);
 console.log(tally.summary());
 process.exitCode = tally.unexpected().length ? 1 : 0;
+if (values.commit) writeResults(seconds);
+
+/** fuzz/RESULTS.md: what ran, where, and the summary above. */
+function writeResults(seconds: number): void {
+  const git = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" });
+  const dirty = spawnSync("git", ["status", "--porcelain", "--", "src", "fuzz"], { cwd: ROOT, encoding: "utf8" });
+  const commit = git.status === 0 ? `${git.stdout.trim()}${dirty.stdout.trim() ? " (with uncommitted changes under src/ or fuzz/)" : ""}` : "unknown";
+  const settings = (["programs", "files", "cli-programs", "cli-files", "kills", "seed", "jobs"] as const).map((k) => `--${k} ${values[k]}`).join(" ");
+  const text = [
+    "# Fuzz results",
+    "",
+    `Written by \`npm run fuzz -- --commit\` (fuzz/run.ts) on ${new Date().toISOString()} at commit ${commit}: ${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}.`,
+    `Settings: \`${settings}\`. ${seconds.toFixed(0)} s wall; 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end.`,
+    "",
+    "```",
+    tally.summary(),
+    "```",
+    "",
+  ].join("\n");
+  writeFileSync(join(ROOT, "fuzz/RESULTS.md"), text);
+  log("wrote fuzz/RESULTS.md");
+}
