@@ -28,7 +28,7 @@ import type { FloatArray } from "../model/weights.ts";
 import type { AttentionJob } from "./attention.ts";
 import type { Precision } from "./prepare.ts";
 import {
-  ADD, BLOCK, br, brIf, bump, call, compiledOnce, countDown, END, EQ, EQZ, funcBody, get, i32 as i32c, I32, I32_LOAD, IF, LOOP, MUL, section, set, SHL, simd, uleb, V128,
+  ADD, BLOCK, br, brIf, bump, call, compiledOnce, countDown, END, EQ, EQZ, funcBody, get, i32 as i32c, I32, I32_LOAD, IF, LOOP, MUL, section, set, SHL, simd, str, uleb, V128,
   V_LOAD, V_STORE, V_ZERO, vec,
 } from "../kernels/assembler.ts";
 import { wasmAvailable } from "./wasm.ts";
@@ -151,7 +151,6 @@ function vsumTakenBody(vsumAll: number): number[] {
 }
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const type = (n: number): number[] => [0x60, ...vec(Array.from({ length: n }, () => [I32])), 0];
   const types = [type(5), type(6), SCALE_TYPE, EXP_TYPE, ROW_TYPE, type(4)];
   // Each export: its type (an index into types) and its body.
@@ -173,9 +172,9 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
     // Shared memory (min 1 page, any maximum), so that the KV helper thread (attentionHelper.ts) runs these on the same cache.
-    ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x03, ...uleb(1), ...uleb(MAX_PAGES)]])),
+    ...section(2, vec([[...str("env"), ...str("mem"), 0x02, 0x03, ...uleb(1), ...uleb(MAX_PAGES)]])),
     ...section(3, vec(fns.map(([t]) => [t]))),
-    ...section(7, vec(KERNEL_NAMES.map((n, i) => [...name(n), 0x00, ...uleb(i)]))),
+    ...section(7, vec(KERNEL_NAMES.map((n, i) => [...str(n), 0x00, ...uleb(i)]))),
     ...section(10, vec(fns.map(([, body]) => body))),
   ];
   return new Uint8Array(bytes);

@@ -18,8 +18,8 @@
  * attentionValues.ts; where WebAssembly SIMD is available the products, the
  * sparse scores, the value sums and the table copies run there on the same
  * operations, compactWasm.ts), so the logits are bit-identical to the
- * general path's for finite activations. Only logits come out: the activation cache needs the
- * full arrays and takes the general path.
+ * general path's for finite activations. Only logits come out: the
+ * activation cache needs the full arrays and takes the general path.
  */
 import type { FloatArray } from "../model/weights.ts";
 import { attendHead, patternRecords, reserveHead } from "./compactAttention.ts";

@@ -31,7 +31,7 @@
  */
 import {
   ADD, BLOCK, br, brIf, bump, compiledOnce, countDown, ELSE, END, EQZ, F32, F64, f32c, f64c, funcBody, GE_S, get, I32_LOAD, i32 as i32c, I32, IF, LOOP,
-  LT_S, MEMCPY, MUL, section, SELECT, set, SHL, simd, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec, whileNonzero,
+  LT_S, MEMCPY, MUL, section, SELECT, set, SHL, simd, str, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec, whileNonzero,
 } from "../kernels/assembler.ts";
 import type { FloatArray } from "../model/weights.ts";
 import type { CompactModel, Direct } from "./compactModel.ts";
@@ -298,7 +298,6 @@ function embedRowsBody(o: Ops): number[] {
 }
 
 function moduleBytes(o: Ops): Uint8Array<ArrayBuffer> {
-  const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const scoresType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [F64], [I32]]), ...vec([[F64]])];
   const valuesType = [0x60, ...vec(Array.from({ length: 7 }, () => [I32])), 0];
   const unembedType = [0x60, ...vec(Array.from({ length: 10 }, () => [I32])), 0];
@@ -306,11 +305,11 @@ function moduleBytes(o: Ops): Uint8Array<ArrayBuffer> {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([scoresType, valuesType, unembedType, projectType])),
-    ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, ...uleb(1)]])),
+    ...section(2, vec([[...str("env"), ...str("mem"), 0x02, 0x00, ...uleb(1)]])),
     ...section(3, vec([[0], [1], [1], [2], [3], [2]])),
     ...section(7, vec([
-      [...name("scores"), 0x00, 0], [...name("values"), 0x00, 1], [...name("addDirect"), 0x00, 2], [...name("unembedDirect"), 0x00, 3], [...name("project"), 0x00, 4],
-      [...name("embedRows"), 0x00, 5],
+      [...str("scores"), 0x00, 0], [...str("values"), 0x00, 1], [...str("addDirect"), 0x00, 2], [...str("unembedDirect"), 0x00, 3], [...str("project"), 0x00, 4],
+      [...str("embedRows"), 0x00, 5],
     ])),
     ...section(10, vec([scoresBody(o), valuesBody(o), addDirectBody(o), unembedDirectBody(o), projectBody(o), embedRowsBody(o)])),
   ]);

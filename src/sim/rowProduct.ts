@@ -17,7 +17,7 @@
  */
 import type { FloatArray } from "../model/weights.ts";
 import {
-  ADD, addTo, BLOCK, br, brIf, compiledOnce, END, EQZ, get, i32 as i32c, I32, LOOP, LT_S, MUL, section, set, simd, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
+  ADD, addTo, BLOCK, br, brIf, compiledOnce, END, EQZ, get, i32 as i32c, I32, LOOP, LT_S, MUL, section, set, simd, str, SUB, uleb, V128, V_LOAD, V_STORE, V_ZERO, vec,
 } from "../kernels/assembler.ts";
 import { kernelModule, kernelSettings, mulAddChoice } from "../kernels/module.ts";
 import { addBias } from "./kernels.ts";
@@ -75,14 +75,13 @@ function gemvBody(es: 4 | 8): number[] {
 }
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const type = [0x60, ...vec(Array.from({ length: 5 }, () => [I32])), 0];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([type])),
-    ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, ...uleb(1)]])),
+    ...section(2, vec([[...str("env"), ...str("mem"), 0x02, 0x00, ...uleb(1)]])),
     ...section(3, vec([[0], [0]])),
-    ...section(7, vec([[...name("gemv32"), 0x00, 0], [...name("gemv64"), 0x00, 1]])),
+    ...section(7, vec([[...str("gemv32"), 0x00, 0], [...str("gemv64"), 0x00, 1]])),
     ...section(10, vec([gemvBody(4), gemvBody(8)])),
   ]);
 }
